@@ -1,0 +1,5 @@
+import sys
+
+from miakit.cli.main import main
+
+sys.exit(main())

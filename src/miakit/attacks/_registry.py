@@ -1,0 +1,167 @@
+"""The attack registry.
+
+An attack is one module in :mod:`miakit.attacks` whose name is the attack's name, holding one
+function decorated with :func:`register_attack`. The function takes a :class:`SignalView` and
+keyword-only hyperparameters and returns scores, higher = more likely member::
+
+    @register_attack("min_k", needs=("token_log_prob",), paper="2310.16789")
+    def min_k(signals: SignalView, *, k: float = 0.2) -> AttackOutput: ...
+
+The registry discovers modules by import (no central list); :func:`default_registry` builds
+and freezes it once. Tests may build a fresh :class:`Registry`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from miakit.attacks._base import AttackOutput, SignalView
+from miakit.errors import InvalidParameterError, did_you_mean
+from miakit.signals.spec import SignalRef
+
+AttackFn = Callable[..., "AttackOutput | np.ndarray"]
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    """A registered attack: its function, declared signals, hyperparameters and paper."""
+
+    name: str
+    func: AttackFn
+    needs: tuple[SignalRef, ...]
+    paper: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        doc = inspect.getdoc(self.func) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Model roles this attack needs (e.g. ``("target", "reference")``)."""
+        return tuple(sorted({n.model for n in self.needs if not n.is_text}))
+
+    @property
+    def contexts(self) -> tuple[str, ...]:
+        return tuple(sorted({n.context for n in self.needs if not n.is_text}))
+
+    def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return defaults updated by ``params``; unknown names are errors with a suggestion."""
+        out = dict(self.params)
+        for key, value in params.items():
+            if key not in self.params:
+                known = ", ".join(self.params) or "none"
+                raise InvalidParameterError(
+                    f"attack {self.name!r} has no hyperparameter {key!r} (it has: {known})."
+                    + did_you_mean(key, self.params)
+                )
+            out[key] = value
+        return out
+
+    def __call__(self, signals: SignalView, **params: Any) -> AttackOutput:
+        """Run the attack on a view restricted to its declared signals."""
+        kwargs = self.check_params(params)
+        view = signals.restrict(self.needs)
+        raw = self.func(view, **kwargs)
+        out = raw if isinstance(raw, AttackOutput) else AttackOutput.from_scores(raw)
+        if out.scores.shape != (signals.n_samples,):
+            raise RuntimeError(
+                f"attack {self.name!r} returned shape {out.scores.shape}, "
+                f"expected ({signals.n_samples},)"
+            )
+        return AttackOutput.from_scores(out.scores, out.reasons)
+
+
+class Registry:
+    """Name -> :class:`AttackSpec`. Frozen after discovery."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, AttackSpec] = {}
+        self._frozen = False
+
+    def register(
+        self, name: str, *, needs: Iterable[str | SignalRef], paper: str
+    ) -> Callable[[AttackFn], AttackFn]:
+        """Decorator registering ``func`` as attack ``name``."""
+
+        def deco(func: AttackFn) -> AttackFn:
+            if self._frozen:
+                raise RuntimeError("the attack registry is frozen")
+            if name in self._specs and self._specs[name].func is not func:
+                raise RuntimeError(f"attack {name!r} registered twice")
+            sig = inspect.signature(func)
+            params: dict[str, Any] = {}
+            for i, p in enumerate(sig.parameters.values()):
+                if i == 0:
+                    continue
+                if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+                    raise TypeError(
+                        f"attack {name!r}: hyperparameter {p.name!r} must be keyword-only"
+                    )
+                if p.default is inspect.Parameter.empty:
+                    raise TypeError(f"attack {name!r}: hyperparameter {p.name!r} needs a default")
+                params[p.name] = p.default
+            self._specs[name] = AttackSpec(
+                name=name,
+                func=func,
+                needs=tuple(SignalRef.parse(n) for n in needs),
+                paper=paper,
+                params=params,
+            )
+            return func
+
+        return deco
+
+    def freeze(self) -> Registry:
+        self._frozen = True
+        return self
+
+    def get(self, name: str) -> AttackSpec:
+        if name not in self._specs:
+            raise InvalidParameterError(
+                f"unknown attack {name!r}; available: {', '.join(self.names())}."
+                + did_you_mean(name, self._specs)
+            )
+        return self._specs[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._specs[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+_DEFAULT = Registry()
+
+
+def register_attack(
+    name: str, *, needs: Iterable[str | SignalRef], paper: str
+) -> Callable[[AttackFn], AttackFn]:
+    """Register an attack in the default registry (see the module docstring)."""
+    return _DEFAULT.register(name, needs=needs, paper=paper)
+
+
+def default_registry() -> Registry:
+    """Import every attack module of :mod:`miakit.attacks` once and return the frozen registry."""
+    if not _DEFAULT._frozen:
+        import miakit.attacks as pkg
+
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"miakit.attacks.{mod.name}")
+        _DEFAULT.freeze()
+    return _DEFAULT

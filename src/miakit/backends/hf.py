@@ -1,0 +1,401 @@
+"""Local Hugging Face causal LMs as :class:`~miakit.backends.base.TokenScorer`.
+
+Safety rules, enforced here and nowhere else:
+
+* Nothing is ever fetched from a hub: every ``from_pretrained`` call passes
+  ``local_files_only=True``; a path that does not exist is an error, never a hub id.
+* Weights load from safetensors (or GGUF). Pickle checkpoints (``.bin``, ``.pt``, ``.pth``,
+  ``.ckpt``) are refused unless ``allow_pickle=True`` (``--allow-pickle``), because unpickling
+  runs arbitrary code.
+* ``trust_remote_code`` is off unless the user opts in (``--trust-remote-code``).
+
+Precision: the forward pass runs in bf16 on CUDA and fp32 on CPU by default; logits for the
+statistics are always produced in fp32 (see :meth:`HFTokenScorer.logits`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from miakit.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where and how to load a model.
+
+    Attributes:
+        path: a model folder (config + tokenizer + safetensors) or a ``.gguf`` file.
+        gguf_file: the GGUF file name inside ``path`` (when ``path`` is a folder).
+        device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        dtype: ``"auto"`` (bf16 on CUDA, fp32 on CPU) or one of float32/bfloat16/float16.
+        allow_pickle: permit pickle checkpoints (runs code from the file; opt-in).
+        trust_remote_code: permit the model folder's own Python code (opt-in).
+    """
+
+    path: str
+    gguf_file: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise InvalidParameterError(
+            f"invalid device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(
+            f"device {device!r} requested but CUDA is not available; use --device cpu"
+        )
+    return dev
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in _DTYPES:
+        raise InvalidParameterError(
+            f"invalid dtype {dtype!r}; use 'auto' or one of {sorted(set(_DTYPES))}"
+        )
+    return _DTYPES[dtype]
+
+
+def _locate(spec: ModelSpec) -> tuple[Path, str | None]:
+    """Return (folder, gguf file name or None) after the safety checks."""
+    path = Path(spec.path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(
+            f"model path {str(path)!r} does not exist. miakit never downloads models: give a "
+            "local folder (config.json, tokenizer files, *.safetensors) or a .gguf file."
+        )
+    gguf = spec.gguf_file
+    if path.is_file():
+        if path.suffix == ".gguf":
+            return path.parent, path.name
+        if path.suffix in PICKLE_SUFFIXES:
+            raise UnsafeModelError(
+                f"{path} is a pickle checkpoint; give its folder and pass --allow-pickle to "
+                "accept the risk of running code from it, or convert it to safetensors."
+            )
+        raise ModelLoadError(f"{path} is a file but not a .gguf file; give the model folder")
+    if gguf is not None:
+        if not (path / gguf).is_file():
+            raise ModelLoadError(f"GGUF file {gguf!r} not found in {path}")
+        return path, gguf
+    files = [p.name for p in path.iterdir() if p.is_file()]
+    has_st = any(f.endswith(".safetensors") for f in files)
+    ggufs = sorted(f for f in files if f.endswith(".gguf"))
+    pickles = sorted(f for f in files if f.endswith(PICKLE_SUFFIXES) and "training_args" not in f)
+    if not has_st and len(ggufs) == 1 and "config.json" not in files:
+        return path, ggufs[0]
+    if not has_st and pickles and not spec.allow_pickle:
+        raise UnsafeModelError(
+            f"{path} holds only pickle weights ({', '.join(pickles[:3])}); loading them can run "
+            "arbitrary code. Convert them to safetensors, or pass --allow-pickle to accept the "
+            "risk."
+        )
+    if not has_st and not pickles:
+        raise ModelLoadError(
+            f"{path} holds no weights (*.safetensors, or a .gguf file via --gguf-file)"
+        )
+    if "config.json" not in files:
+        raise ModelLoadError(f"{path} has no config.json")
+    return path, None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint_files(folder: Path, gguf_file: str | None) -> str:
+    """Hash of the files that define a model: weights and configuration (not tokenizer)."""
+    names: list[str]
+    if gguf_file is not None:
+        names = [gguf_file]
+    else:
+        names = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file()
+            and (p.suffix in (".safetensors", ".json", *PICKLE_SUFFIXES))
+            and "tokenizer" not in p.name
+            and p.name not in ("special_tokens_map.json", "vocab.json")
+        )
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode())
+        h.update(_file_sha256(folder / name).encode())
+    return h.hexdigest()
+
+
+def fingerprint_module(model: torch.nn.Module) -> str:
+    """Hash of an in-memory model's configuration and parameters."""
+    h = hashlib.sha256()
+    cfg = getattr(model, "config", None)
+    if cfg is not None and hasattr(cfg, "to_json_string"):
+        h.update(cfg.to_json_string(use_diff=False).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(str(t.dtype).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def fingerprint_tokenizer(tokenizer: Any) -> str:
+    """Hash of a tokenizer's full definition (vocabulary, merges, normaliser, special tokens)."""
+    h = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and hasattr(backend, "to_str"):
+        h.update(backend.to_str().encode())
+    else:
+        vocab = tokenizer.get_vocab()
+        h.update(json.dumps(sorted(vocab.items())).encode())
+    special = {
+        k: getattr(tokenizer, k, None) for k in ("bos_token_id", "eos_token_id", "pad_token_id")
+    }
+    h.update(json.dumps(special, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class HFTokenScorer:
+    """A Hugging Face causal LM (``AutoModelForCausalLM``) as a :class:`TokenScorer`.
+
+    Build one with :meth:`load` from a local path, or wrap an in-memory model and tokenizer
+    (tests, notebooks) with the constructor.
+
+    Args:
+        model: a ``PreTrainedModel`` with an LM head (``get_output_embeddings()``).
+        tokenizer: its tokenizer.
+        name: a label used in outputs.
+        fingerprint: precomputed weights hash; computed from the parameters when omitted.
+        device: device to move the model to (``None`` keeps it where it is).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "model",
+        fingerprint: str | None = None,
+        device: torch.device | None = None,
+    ) -> None:
+        if device is not None:
+            model = model.to(device)
+        model.eval()
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.device = next(model.parameters()).device
+        self._fingerprint = fingerprint
+        self._tok_fingerprint: str | None = None
+        head = model.get_output_embeddings()
+        if head is None:
+            raise ModelLoadError(f"model {name!r} has no LM head (get_output_embeddings())")
+        self._head = head
+        self.vocab_size = int(head.weight.shape[0])
+        prefix = getattr(model, "base_model_prefix", "model")
+        base = getattr(model, prefix, None)
+        if base is None or base is model:
+            raise ModelLoadError(
+                f"model {name!r}: cannot find its decoder (attribute {prefix!r}); only "
+                "AutoModelForCausalLM-style models with a separate LM head are supported"
+            )
+        self._base = base
+        cfg = getattr(model, "config", None)
+        self._softcap = getattr(cfg, "final_logit_softcapping", None)
+        self._logit_scale = getattr(cfg, "logit_scale", None)
+        self._head_fp32: torch.Tensor | None = None
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def load(cls, spec: ModelSpec, *, name: str | None = None) -> HFTokenScorer:
+        """Load a model and tokenizer from local files, applying the safety rules."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder, gguf = _locate(spec)
+        device = resolve_device(spec.device)
+        dtype = resolve_dtype(spec.dtype, device)
+        kwargs: dict[str, Any] = {
+            "local_files_only": True,
+            "trust_remote_code": spec.trust_remote_code,
+        }
+        if gguf is not None:
+            kwargs["gguf_file"] = gguf
+        cfg_path = folder / "config.json"
+        if gguf is None and not spec.trust_remote_code and cfg_path.is_file():
+            try:
+                cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ModelLoadError(f"cannot read {cfg_path}: {exc}") from exc
+            if "auto_map" in cfg:
+                raise UnsafeModelError(
+                    f"{folder} defines custom model code (auto_map in config.json); pass "
+                    "--trust-remote-code to run it, only if you trust its author."
+                )
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+        except Exception as exc:  # transformers raises many types here
+            raise ModelLoadError(f"cannot load the tokenizer from {folder}: {exc}") from exc
+        model_kwargs = dict(kwargs)
+        if gguf is None:
+            model_kwargs["use_safetensors"] = not spec.allow_pickle or _has_safetensors(folder)
+        try:
+            try:
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(folder), dtype=dtype, **model_kwargs
+                )
+            except TypeError:  # transformers < 4.56 names it torch_dtype
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(folder), torch_dtype=dtype, **model_kwargs
+                )
+        except Exception as exc:  # transformers raises many types here
+            raise ModelLoadError(f"cannot load the model from {folder}: {exc}") from exc
+        model = model.to(dtype=dtype)  # type: ignore[call-arg]
+        fp = _cached_fingerprint(folder, gguf)
+        return cls(model, tokenizer, name=name or spec.path, fingerprint=fp, device=device)
+
+    # -- identity ----------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint_module(self.model)
+        return self._fingerprint
+
+    @property
+    def tokenizer_fingerprint(self) -> str:
+        if self._tok_fingerprint is None:
+            self._tok_fingerprint = fingerprint_tokenizer(self.tokenizer)
+        return self._tok_fingerprint
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    # -- tokenization ------------------------------------------------------------------
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        if not texts:
+            return []
+        enc = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [list(map(int, ids)) for ids in enc]
+
+    def lead_ids(self, bos: str) -> list[int]:
+        """Special ids before every input.
+
+        ``auto``: whatever the tokenizer itself puts before a text (its BOS, if it adds one);
+        ``always``: the tokenizer's BOS token (error if it has none); ``never``: nothing.
+        """
+        if bos == "never":
+            return []
+        if bos == "always":
+            bos_id = getattr(self.tokenizer, "bos_token_id", None)
+            if bos_id is None:
+                raise InvalidParameterError(
+                    f"--bos always: the tokenizer of {self.name!r} has no BOS token; use "
+                    "--bos auto or never"
+                )
+            return [int(bos_id)]
+        if bos != "auto":
+            raise InvalidParameterError(f"bos must be 'auto', 'always' or 'never', got {bos!r}")
+        probe = "a"
+        with_special = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
+        without = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
+        for start in range(len(with_special) - len(without) + 1):
+            if with_special[start : start + len(without)] == without:
+                return [int(i) for i in with_special[:start]]
+        return []
+
+    # -- forward -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self._base(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention_mask.to(self.device),
+            use_cache=False,
+        )
+        hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+        return hidden
+
+    @torch.inference_mode()
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """fp32 logits ``(n, vocab)`` from hidden states ``(n, d_model)``.
+
+        On CUDA with a bf16/fp16 model the product uses ``torch.mm(..., out_dtype=float32)``
+        where available (fp32 accumulation and output at bf16 GEMM speed); otherwise both
+        operands are cast to fp32.
+        """
+        weight = self._head.weight
+        bias = getattr(self._head, "bias", None)
+        logits: torch.Tensor | None = None
+        if hidden.dtype != torch.float32 and hidden.device.type == "cuda":
+            try:
+                logits = torch.mm(hidden, weight.t(), out_dtype=torch.float32)  # type: ignore[call-arg]
+            except (TypeError, RuntimeError):
+                logits = None
+        if logits is None:
+            if weight.dtype == torch.float32:
+                w32 = weight
+            else:
+                if self._head_fp32 is None:
+                    self._head_fp32 = weight.float()
+                w32 = self._head_fp32
+            logits = hidden.float() @ w32.t()
+        if bias is not None:
+            logits = logits + bias.float()
+        if self._logit_scale is not None:
+            logits = logits * float(self._logit_scale)
+        if self._softcap is not None:
+            cap = float(self._softcap)
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+
+def _has_safetensors(folder: Path) -> bool:
+    return any(p.suffix == ".safetensors" for p in folder.iterdir())
+
+
+_FP_MEMO: dict[tuple[str, str | None, int, int], str] = {}
+
+
+def _cached_fingerprint(folder: Path, gguf: str | None) -> str:
+    """Fingerprint memoised per process by folder, file and newest mtime/size."""
+    stats = [p.stat() for p in folder.iterdir() if p.is_file()]
+    key = (
+        os.path.realpath(folder),
+        gguf,
+        max((s.st_mtime_ns for s in stats), default=0),
+        sum(s.st_size for s in stats),
+    )
+    if key not in _FP_MEMO:
+        _FP_MEMO[key] = fingerprint_files(folder, gguf)
+    return _FP_MEMO[key]

@@ -1,0 +1,1 @@
+"""The ``miakit`` command line."""

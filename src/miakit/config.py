@@ -1,0 +1,187 @@
+"""Run configuration: a frozen, typed dataclass loaded from YAML and overridden by CLI flags.
+
+Config is data: YAML is read with ``yaml.safe_load``; unknown keys are errors with a
+suggestion; wrong types are errors that name the key. All problems are collected and raised
+together in one :class:`~miakit.errors.InvalidParameterError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from miakit.errors import InvalidParameterError, did_you_mean
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything ``miakit run`` needs. Field names are the YAML keys; flags use dashes.
+
+    Attributes:
+        model: the target model: a local folder (safetensors) or a ``.gguf`` file.
+        members: file or folder of known members.
+        nonmembers: file or folder of known non-members.
+        data: one file or folder with a ``label`` column (instead of members/nonmembers).
+        reference: a reference model (any tokenizer), for the ``reference*`` attacks.
+        attacks: attack names; ``None`` runs every attack the given inputs allow.
+        attack_params: ``{attack: {hyperparameter: value}}``.
+        out: output folder.
+        max_length: the most tokens per text (longer texts are truncated and flagged).
+        batch_tokens: the most padded tokens per forward batch (default by device).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        dtype: ``auto`` (bf16 on CUDA, fp32 on CPU), ``float32``, ``bfloat16`` or ``float16``.
+        bos: ``auto`` (the tokenizer's own choice), ``always`` or ``never``.
+        gguf_file / reference_gguf_file: GGUF file names inside the model folders.
+        allow_pickle: load pickle checkpoints (runs code from them).
+        trust_remote_code: run model folders' own Python code.
+        allow_overlap: score texts present among both members and non-members.
+        cache_dir: where signals are cached (default ``~/.cache/miakit``).
+        no_cache: neither read nor write the signal cache.
+        seed: seed of every random choice (bootstrap).
+        n_bootstrap: bootstrap resamples for confidence intervals.
+        text_field / id_field / label_field: column names in the input files.
+        progress: show progress bars.
+    """
+
+    model: str | None = None
+    members: str | None = None
+    nonmembers: str | None = None
+    data: str | None = None
+    reference: str | None = None
+    attacks: tuple[str, ...] | None = None
+    attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    out: str = "miakit-out"
+    max_length: int = 2048
+    batch_tokens: int | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    bos: str = "auto"
+    gguf_file: str | None = None
+    reference_gguf_file: str | None = None
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    allow_overlap: bool = False
+    cache_dir: str | None = None
+    no_cache: bool = False
+    seed: int = 0
+    n_bootstrap: int = 1000
+    text_field: str = "text"
+    id_field: str = "id"
+    label_field: str = "label"
+    progress: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["attacks"] = list(self.attacks) if self.attacks is not None else None
+        d["attack_params"] = {k: dict(v) for k, v in self.attack_params.items()}
+        return d
+
+    def resolved_cache_dir(self) -> Path:
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "miakit"
+
+
+FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(RunConfig)}
+
+
+def _type_ok(name: str, value: Any) -> tuple[bool, Any]:
+    """Check and normalise one value against the field's annotation."""
+    hints = typing.get_type_hints(RunConfig)
+    hint = hints[name]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    if value is None:
+        return optional, None
+    base = next((a for a in args if a is not type(None)), hint) if optional else hint
+    origin = typing.get_origin(base)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            return False, value
+        return True, tuple(value)
+    if origin in (Mapping, dict) or base is Mapping:
+        if not isinstance(value, Mapping) or not all(
+            isinstance(v, Mapping) for v in value.values()
+        ):
+            return False, value
+        return True, {str(k): dict(v) for k, v in value.items()}
+    if base is bool:
+        return isinstance(value, bool), value
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if base is str:
+        if isinstance(value, Path):
+            value = str(value)
+        return isinstance(value, str), value
+    return True, value
+
+
+def make_config(values: Mapping[str, Any], *, source: str = "arguments") -> RunConfig:
+    """Build a :class:`RunConfig`, collecting every unknown key and type error."""
+    problems: list[str] = []
+    clean: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in FIELDS:
+            problems.append(f"unknown key {key!r}.{did_you_mean(key, FIELDS)}")
+            continue
+        ok, norm = _type_ok(key, value)
+        if not ok:
+            problems.append(f"{key}: invalid value {value!r} ({type(value).__name__})")
+        else:
+            clean[key] = norm
+    if problems:
+        raise InvalidParameterError(
+            f"invalid configuration in {source}:\n  " + "\n  ".join(problems)
+        )
+    return RunConfig(**clean)
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file (``yaml.safe_load``) into a mapping."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot read config {p}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InvalidParameterError(f"config {p} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidParameterError(f"config {p} must be a mapping of keys to values")
+    return data
+
+
+def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` updated by the ``overrides`` that are not ``None`` (flags the user set)."""
+    out = dict(base)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k == "attack_params" and isinstance(v, Mapping):
+            params = {a: dict(p) for a, p in (out.get("attack_params") or {}).items()}
+            for attack, ps in v.items():
+                params.setdefault(attack, {}).update(ps)
+            out[k] = params
+        else:
+            out[k] = v
+    return out
+
+
+def dump_yaml(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

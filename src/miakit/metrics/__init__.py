@@ -1,0 +1,20 @@
+"""Pure numpy metrics for membership inference: ROC, AUROC, TPR@FPR, FPR@TPR, bootstrap CIs.
+
+Labels: 1 = member (positive class), 0 = non-member (and -1 = unknown, for :func:`evaluate` and
+:func:`roc_points` only). Scores: higher = more likely member.
+"""
+
+from miakit.metrics.bootstrap import bootstrap_ci, bootstrap_metrics
+from miakit.metrics.evaluate import evaluate, roc_points
+from miakit.metrics.roc import auroc, fpr_at_tpr, roc_curve, tpr_at_fpr
+
+__all__ = [
+    "auroc",
+    "bootstrap_ci",
+    "bootstrap_metrics",
+    "evaluate",
+    "fpr_at_tpr",
+    "roc_curve",
+    "roc_points",
+    "tpr_at_fpr",
+]

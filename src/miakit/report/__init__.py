@@ -1,0 +1,5 @@
+"""Reports: terminal tables (and later the HTML report)."""
+
+from miakit.report.table import leaderboard
+
+__all__ = ["leaderboard"]

@@ -1,0 +1,329 @@
+"""``miakit run`` as a function: data -> signals -> attacks -> metrics -> outputs.
+
+The Python API mirrors the CLI: ``miakit.run(model=..., members=..., nonmembers=..., out=...)``
+accepts the same keys as the YAML config (see :class:`~miakit.config.RunConfig`) and returns a
+:class:`RunResult`. In-memory models can be passed as ``scorers={"target": scorer}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from miakit import __version__
+from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
+from miakit.backends.base import TokenScorer
+from miakit.config import RunConfig, dump_yaml, make_config
+from miakit.data import Label, SampleSet, ValidationReport, load_inputs, validate
+from miakit.errors import InvalidParameterError
+from miakit.metrics import evaluate
+from miakit.report.table import leaderboard
+from miakit.signals.cache import SignalCache
+from miakit.signals.engine import SignalEngine
+from miakit.signals.spec import BUILTIN_CONTEXTS
+from miakit.signals.table import TokenSignals
+
+#: What each model role is called on the command line (for error messages).
+ROLE_FLAGS = {"target": "--model", "reference": "--reference"}
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        scores: one row per sample: ``id``, ``label`` and one float column per attack.
+        metrics: the content of ``metrics.json``.
+        outputs: attack name -> :class:`AttackOutput` (scores and NaN reasons).
+        samples: the scored samples, in order.
+        out_dir: where outputs were written (``None`` if nothing was written).
+        tables: ``(model, context) -> TokenSignals`` that fed the attacks.
+    """
+
+    scores: pd.DataFrame
+    metrics: dict[str, Any]
+    outputs: dict[str, AttackOutput]
+    samples: SampleSet
+    out_dir: Path | None
+    tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
+
+    def leaderboard(self) -> str:
+        return leaderboard(self.metrics["attacks"])
+
+
+def select_attacks(
+    config: RunConfig, available_roles: set[str]
+) -> tuple[list[AttackSpec], dict[str, str]]:
+    """The attacks to run, and those skipped by default with the reason.
+
+    Explicitly requested attacks whose model roles are missing are an error naming the flag.
+    """
+    registry = default_registry()
+    skipped: dict[str, str] = {}
+    if config.attacks is not None:
+        if not config.attacks:
+            raise InvalidParameterError("--attacks is empty; name at least one attack")
+        specs = [registry.get(name) for name in config.attacks]
+        problems = []
+        for spec in specs:
+            missing = [r for r in spec.models if r not in available_roles]
+            if missing:
+                flags = ", ".join(ROLE_FLAGS.get(r, r) for r in missing)
+                problems.append(f"attack {spec.name!r} needs {flags}")
+        if problems:
+            raise InvalidParameterError("; ".join(problems) + ".")
+        return specs, skipped
+    specs = []
+    for spec in registry:
+        missing = [r for r in spec.models if r not in available_roles]
+        if missing:
+            skipped[spec.name] = "needs " + ", ".join(ROLE_FLAGS.get(r, r) for r in missing)
+        else:
+            specs.append(spec)
+    return specs, skipped
+
+
+def _check_params(config: RunConfig, specs: list[AttackSpec]) -> None:
+    names = {s.name for s in specs}
+    registry = default_registry()
+    problems = []
+    for attack, params in config.attack_params.items():
+        if attack not in registry:
+            problems.append(str(InvalidParameterError(f"attack_params: unknown attack {attack!r}")))
+            continue
+        if attack not in names:
+            problems.append(f"attack_params given for {attack!r}, which is not run")
+            continue
+        try:
+            registry.get(attack).check_params(params)
+        except InvalidParameterError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InvalidParameterError("; ".join(problems))
+
+
+def run(
+    config: RunConfig | None = None,
+    /,
+    *,
+    scorers: Mapping[str, TokenScorer] | None = None,
+    write: bool = True,
+    echo: bool = True,
+    **fields: Any,
+) -> RunResult:
+    """Run the attacks and write the outputs.
+
+    Args:
+        config: a :class:`RunConfig`; or give its fields as keyword arguments.
+        scorers: in-memory backends by role (``"target"``, ``"reference"``), used instead of
+            loading ``config.model`` / ``config.reference``.
+        write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
+            ``config.resolved.yaml`` to ``config.out``.
+        echo: print the leaderboard to stdout.
+
+    Returns:
+        A :class:`RunResult`.
+
+    Raises:
+        MiakitError: for every input and configuration problem, with a message naming the fix.
+    """
+    if config is None:
+        config = make_config(fields)
+    elif fields:
+        config = make_config({**config.to_dict(), **fields})
+    scorers = dict(scorers or {})
+    roles = set(scorers)
+    if config.model is not None:
+        roles.add("target")
+    if config.reference is not None:
+        roles.add("reference")
+    if "target" not in roles:
+        raise InvalidParameterError("no target model: pass --model PATH")
+    specs, skipped = select_attacks(config, roles)
+    _check_params(config, specs)
+
+    samples = load_inputs(
+        members=config.members,
+        nonmembers=config.nonmembers,
+        data=config.data,
+        text_field=config.text_field,
+        id_field=config.id_field,
+        label_field=config.label_field,
+        allow_overlap=config.allow_overlap,
+    )
+    report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
+    if report.overlaps:
+        print(
+            f"warning: {len(report.overlaps)} text(s) appear among both members and non-members "
+            "(scored because of --allow-overlap; listed in metrics.json)",
+            file=sys.stderr,
+        )
+
+    # which statistics of which (model, context) the chosen attacks need
+    needed: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for spec in specs:
+        for ref in spec.needs:
+            if not ref.is_text:
+                needed[(ref.model, ref.context)].add(ref.stat)
+    for _, ctx in needed:
+        if ctx not in BUILTIN_CONTEXTS:
+            raise InvalidParameterError(f"context {ctx!r} is not available in this run")
+
+    cache = None if config.no_cache else SignalCache(config.resolved_cache_dir() / "signals")
+    texts = samples.texts
+    tables: dict[tuple[str, str], TokenSignals] = {}
+    models_meta: dict[str, Any] = {}
+    for role in sorted({r for r, _ in needed}, key=lambda r: (r != "target", r)):
+        scorer = scorers.get(role) or _load_scorer(config, role)
+        engine = SignalEngine(
+            scorer,
+            max_length=config.max_length,
+            batch_tokens=config.batch_tokens,
+            bos=config.bos,
+            cache=cache,
+            progress=config.progress,
+        )
+        models_meta[role] = {
+            "name": scorer.name,
+            "fingerprint": scorer.fingerprint,
+            "tokenizer_fingerprint": scorer.tokenizer_fingerprint,
+            "lead_ids": list(engine.lead),
+            "device": str(scorer.device),
+        }
+        for (r, ctx), stats in sorted(needed.items()):
+            if r == role:
+                tables[(r, ctx)] = engine.compute(
+                    texts, stats=stats, context=BUILTIN_CONTEXTS[ctx], desc=f"{role}:{ctx}"
+                )
+
+    view = SignalView(tables, texts, n_samples=len(samples))
+    outputs: dict[str, AttackOutput] = {}
+    for spec in specs:
+        outputs[spec.name] = spec(view, **dict(config.attack_params.get(spec.name, {})))
+
+    labels = samples.label_array()
+    attack_metrics = {
+        name: evaluate(out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed)
+        for name, out in outputs.items()
+    }
+    scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
+    for name, out in outputs.items():
+        scores[name] = out.scores
+    metrics = {
+        "miakit_version": __version__,
+        "attacks": attack_metrics,
+        "skipped_attacks": skipped,
+        "models": models_meta,
+        "samples": _samples_section(samples, report, tables, outputs),
+    }
+    out_dir: Path | None = None
+    if write:
+        out_dir = _write_outputs(config, samples, scores, metrics, outputs, tables)
+    result = RunResult(scores, metrics, outputs, samples, out_dir, tables)
+    if echo:
+        print(result.leaderboard())
+        if skipped:
+            print(
+                "skipped: " + "; ".join(f"{k} ({v})" for k, v in sorted(skipped.items())),
+                file=sys.stderr,
+            )
+        if out_dir is not None:
+            print(f"outputs written to {out_dir}")
+    return result
+
+
+def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
+    from miakit.backends.hf import HFTokenScorer, ModelSpec
+
+    path = config.model if role == "target" else config.reference
+    gguf = config.gguf_file if role == "target" else config.reference_gguf_file
+    if path is None:
+        raise InvalidParameterError(f"model role {role!r} needs {ROLE_FLAGS.get(role, role)}")
+    spec = ModelSpec(
+        path=path,
+        gguf_file=gguf,
+        device=config.device,
+        dtype=config.dtype,
+        allow_pickle=config.allow_pickle,
+        trust_remote_code=config.trust_remote_code,
+    )
+    return HFTokenScorer.load(spec, name=path)
+
+
+def _samples_section(
+    samples: SampleSet,
+    report: ValidationReport,
+    tables: Mapping[tuple[str, str], TokenSignals],
+    outputs: Mapping[str, AttackOutput],
+) -> dict[str, Any]:
+    ids = samples.ids
+    section: dict[str, Any] = dict(report.to_dict())
+    section["n"] = len(samples)
+    section["truncated"] = {
+        f"{m}:{c}": [ids[i] for i in np.flatnonzero(t.truncated)] for (m, c), t in tables.items()
+    }
+    section["n_truncated"] = {k: len(v) for k, v in section["truncated"].items()}
+    section["nan"] = {
+        name: [{"id": ids[i], "reason": r} for i, r in enumerate(out.reasons) if r is not None]
+        for name, out in outputs.items()
+    }
+    return section
+
+
+def _write_outputs(
+    config: RunConfig,
+    samples: SampleSet,
+    scores: pd.DataFrame,
+    metrics: dict[str, Any],
+    outputs: Mapping[str, AttackOutput],
+    tables: Mapping[tuple[str, str], TokenSignals],
+) -> Path:
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
+    per_sample = pd.DataFrame(
+        {
+            "id": samples.ids,
+            "label": [s.label.value for s in samples],
+            "source": [s.source for s in samples],
+            "group": [s.group for s in samples],
+            "doc_id": [s.doc_id for s in samples],
+        }
+    )
+    target = tables.get(("target", "plain"))
+    if target is not None:
+        per_sample["n_text_tokens"] = target.n_text_tokens
+        per_sample["n_scored_tokens"] = target.n_scored
+        per_sample["truncated"] = target.truncated
+    for name, o in outputs.items():
+        per_sample[f"nan_reason:{name}"] = list(o.reasons)
+    _atomic_write(out / "samples.parquet", lambda p: per_sample.to_parquet(p, index=False))
+    text = json.dumps(metrics, indent=2, default=_json_default, allow_nan=True)
+    _atomic_write(out / "metrics.json", lambda p: Path(p).write_text(text + "\n", "utf-8"))
+    _atomic_write(
+        out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")
+    )
+    return out
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Label):
+        return obj.value
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _atomic_write(path: Path, writer: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    writer(tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,276 @@
+"""The signal engine: texts in, per-token statistics out, one forward pass per (model, context).
+
+Pipeline for one model and one context:
+
+1. *Tokenize* each text under the context (``Context.apply``), without special tokens; the
+   input is ``lead + prefix + text`` where ``lead`` is the BOS policy's ids (recorded in the
+   table's ``meta``) and ``prefix`` the context's prefix tokens.
+2. *Truncate* the text part so the input has at most ``max_length`` tokens (flag per sample).
+3. *Score* every text token that has at least one input token before it: the first text token
+   is predicted from the prefix or BOS when there is one, and is not scored otherwise. Prefix
+   tokens are never scored.
+4. *Batch*: sort by input length (longest first, ties by position, so the packing is
+   deterministic) and fill right-padded batches up to ``batch_tokens`` padded tokens.
+5. *Forward* through the decoder only (``use_cache=False``), gather the hidden states of the
+   predicting positions, and compute fp32 statistics in chunks of ``chunk_tokens`` positions
+   (:func:`miakit.signals.stats.token_stats`); full ``[batch, time, vocab]`` logits never exist.
+6. *Cache* results in Parquet (:class:`~miakit.signals.cache.SignalCache`): a rerun with the
+   same model, tokenizer, context, ``max_length``, BOS policy and texts does no forward pass.
+
+The fast path (packed varlen rows on CUDA) replaces step 4-5's batching behind
+:meth:`SignalEngine._score_batches`; everything around it stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from miakit.backends.base import TokenScorer
+from miakit.errors import InvalidParameterError
+from miakit.signals.cache import CachedRow, SignalCache, text_key
+from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
+from miakit.signals.stats import token_stats
+from miakit.signals.table import TokenSignals
+
+
+@dataclass(frozen=True)
+class ScoringInput:
+    """One tokenized input: ``ids`` are fed to the model; tokens ``ids[first_scored:]`` are
+    scored (each predicted from the position before it)."""
+
+    ids: tuple[int, ...]
+    first_scored: int
+    n_text_tokens: int
+    truncated: bool
+
+
+class SignalEngine:
+    """Computes :class:`TokenSignals` for one :class:`TokenScorer`.
+
+    Args:
+        scorer: the model backend.
+        max_length: the most input tokens per text (prefix and BOS included).
+        batch_tokens: the most padded tokens per forward batch (an input longer than this
+            gets a batch of its own). Default: 4096 on CPU, 16384 on CUDA.
+        chunk_tokens: positions per fp32 statistics chunk. Default: about 2**26 logits.
+        bos: ``auto`` (tokenizer default), ``always`` or ``never``.
+        cache: a :class:`SignalCache`, or ``None`` for no caching.
+        progress: show a progress bar (on stderr).
+    """
+
+    def __init__(
+        self,
+        scorer: TokenScorer,
+        *,
+        max_length: int = 2048,
+        batch_tokens: int | None = None,
+        chunk_tokens: int | None = None,
+        bos: str = "auto",
+        cache: SignalCache | None = None,
+        progress: bool = True,
+    ) -> None:
+        if max_length < 2:
+            raise InvalidParameterError(f"max_length must be >= 2, got {max_length}")
+        self.scorer = scorer
+        self.max_length = int(max_length)
+        default_budget = 16384 if scorer.device.type == "cuda" else 4096
+        self.batch_tokens = int(batch_tokens or default_budget)
+        if self.batch_tokens < 1:
+            raise InvalidParameterError(f"batch_tokens must be >= 1, got {batch_tokens}")
+        self.chunk_tokens = int(chunk_tokens or max(1, (1 << 26) // max(1, scorer.vocab_size)))
+        self.bos = bos
+        self.lead = tuple(scorer.lead_ids(bos))
+        self.cache = cache
+        self.progress = progress
+        #: number of forward batches run by this engine (tests use it to prove cache hits)
+        self.n_forward_batches = 0
+
+    # -- public ------------------------------------------------------------------------
+    def namespace(self, context: Context) -> str:
+        return SignalCache.namespace(
+            {
+                "model": self.scorer.fingerprint,
+                "tokenizer": self.scorer.tokenizer_fingerprint,
+                "context": context.key,
+                "max_length": self.max_length,
+                "lead": list(self.lead),
+                "dtype": str(getattr(self.scorer, "dtype", "")),
+            }
+        )
+
+    def compute(
+        self,
+        texts: Sequence[str],
+        *,
+        stats: Collection[str],
+        context: Context = PLAIN,
+        desc: str | None = None,
+    ) -> TokenSignals:
+        """Per-token statistics of ``texts`` under ``context``.
+
+        Returns:
+            A :class:`TokenSignals` with one row per text, in the order given.
+        """
+        requested = set(stats)
+        if not requested or requested - set(TOKEN_STATS):
+            raise InvalidParameterError(
+                f"stats must be a non-empty subset of {TOKEN_STATS}, got {sorted(requested)}"
+            )
+        stats = [s for s in TOKEN_STATS if s in requested]
+        keys = [text_key(t) for t in texts]
+        namespace = self.namespace(context)
+        cached = self.cache.lookup(namespace, keys, stats) if self.cache is not None else {}
+        todo = sorted(
+            {k: i for i, k in reversed(list(enumerate(keys))) if k not in cached}.values()
+        )
+        fresh: dict[str, CachedRow] = {}
+        if todo:
+            inputs = self.prepare([texts[i] for i in todo], context)
+            rows = self._score(inputs, stats, desc=desc or f"{self.scorer.name} [{context.name}]")
+            new_keys = [keys[i] for i in todo]
+            fresh = dict(zip(new_keys, rows, strict=True))
+            if self.cache is not None:
+                self.cache.append(
+                    namespace,
+                    new_keys,
+                    rows,
+                    meta={"model": self.scorer.name, "context": context.name},
+                )
+        all_rows = [cached.get(k) or fresh[k] for k in keys]
+        return self._assemble(all_rows, stats, context)
+
+    def prepare(self, texts: Sequence[str], context: Context) -> list[ScoringInput]:
+        """Tokenize and truncate ``texts`` under ``context``."""
+        prefix_ids: list[int] = []
+        if context.prefix:
+            prefix_ids = self.scorer.encode([context.prefix])[0]
+        head = list(self.lead) + prefix_ids
+        room = self.max_length - len(head)
+        if room < 1:
+            raise InvalidParameterError(
+                f"context {context.name!r}: the prefix has {len(head)} tokens, which leaves no "
+                f"room for the text within max_length={self.max_length}; raise --max-length "
+                "or use a shorter prefix"
+            )
+        encoded = self.scorer.encode([context.apply(t) for t in texts])
+        out = []
+        for ids in encoded:
+            kept = ids[:room]
+            full = tuple(head + kept)
+            out.append(
+                ScoringInput(
+                    ids=full,
+                    first_scored=max(1, len(head)),
+                    n_text_tokens=len(ids),
+                    truncated=len(ids) > room,
+                )
+            )
+        return out
+
+    # -- internals ---------------------------------------------------------------------
+    def _batches(self, inputs: Sequence[ScoringInput]) -> Iterator[list[int]]:
+        """Indices of inputs, longest first, grouped to at most ``batch_tokens`` padded tokens."""
+        order = sorted(range(len(inputs)), key=lambda i: (-len(inputs[i].ids), i))
+        batch: list[int] = []
+        width = 0
+        for i in order:
+            n = len(inputs[i].ids)
+            new_width = max(width, n)
+            if batch and new_width * (len(batch) + 1) > self.batch_tokens:
+                yield batch
+                batch, new_width = [], n
+            batch.append(i)
+            width = new_width
+        if batch:
+            yield batch
+
+    def _score(
+        self, inputs: Sequence[ScoringInput], stats: Sequence[str], *, desc: str
+    ) -> list[CachedRow]:
+        results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
+        total = sum(len(x.ids) for x in inputs)
+        with tqdm(
+            total=total, desc=desc, unit="tok", disable=not self.progress, leave=False
+        ) as bar:
+            for batch in self._batches(inputs):
+                for i, row in zip(
+                    batch, self._score_batch([inputs[i] for i in batch], stats), strict=True
+                ):
+                    results[i] = row
+                bar.update(sum(len(inputs[i].ids) for i in batch))
+        rows = []
+        for x, r in zip(inputs, results, strict=True):
+            assert r is not None
+            rows.append(CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated))
+        return rows
+
+    def _score_batch(
+        self, batch: Sequence[ScoringInput], stats: Sequence[str]
+    ) -> list[dict[str, np.ndarray]]:
+        """Right-padded forward of one batch; fp32 stats over the scored positions only."""
+        self.n_forward_batches += 1
+        width = max(len(x.ids) for x in batch)
+        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        rows_b: list[int] = []
+        rows_t: list[int] = []
+        for b, x in enumerate(batch):
+            input_ids[b, : len(x.ids)] = torch.tensor(x.ids, dtype=torch.long)
+            mask[b, : len(x.ids)] = 1
+            # position t-1 predicts token t, for every scored token t
+            rows_b.extend([b] * (len(x.ids) - x.first_scored))
+            rows_t.extend(range(x.first_scored - 1, len(x.ids) - 1))
+        counts = [max(0, len(x.ids) - x.first_scored) for x in batch]
+        if not rows_b:
+            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in batch]
+        hidden = self.scorer.hidden_states(input_ids, mask)  # (B, T, d)
+        device = hidden.device
+        bi = torch.tensor(rows_b, device=device)
+        ti = torch.tensor(rows_t, device=device)
+        targets = input_ids.to(device)[bi, ti + 1]  # (N,)
+        chosen = hidden[bi, ti]  # (N, d)
+        parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
+        for start in range(0, chosen.shape[0], self.chunk_tokens):
+            stop = start + self.chunk_tokens
+            logits = self.scorer.logits(chosen[start:stop])  # (C, V) fp32
+            for name, value in token_stats(logits, targets[start:stop], stats).items():
+                parts[name].append(value)
+        flat = {s: torch.cat(parts[s]).float().cpu().numpy() for s in stats}
+        out: list[dict[str, np.ndarray]] = []
+        pos = 0
+        for n in counts:
+            out.append({s: flat[s][pos : pos + n].copy() for s in stats})
+            pos += n
+        return out
+
+    def _assemble(
+        self, rows: Sequence[CachedRow], stats: Sequence[str], context: Context
+    ) -> TokenSignals:
+        lengths = [len(r.stats[stats[0]]) for r in rows]
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = {
+            s: (
+                np.concatenate([r.stats[s] for r in rows]).astype(np.float32)
+                if rows
+                else np.zeros(0, dtype=np.float32)
+            )
+            for s in stats
+        }
+        return TokenSignals(
+            offsets=offsets,
+            stats=flat,
+            truncated=np.array([r.truncated for r in rows], dtype=bool),
+            n_text_tokens=np.array([r.n_text_tokens for r in rows], dtype=np.int64),
+            meta={
+                "model": self.scorer.name,
+                "context": context.name,
+                "lead_ids": list(self.lead),
+                "max_length": self.max_length,
+            },
+        )

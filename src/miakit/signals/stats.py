@@ -1,0 +1,50 @@
+"""Per-token statistics from fp32 logits, one chunk of positions at a time.
+
+The engine never materialises ``[batch, time, vocab]`` logits: it gathers the hidden states of
+predicting positions, then calls :func:`token_stats` on chunks of at most ``chunk`` positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import torch
+
+
+def token_stats(
+    logits: torch.Tensor, targets: torch.Tensor, stats: Collection[str]
+) -> dict[str, torch.Tensor]:
+    """Statistics of next-token distributions at ``n`` positions.
+
+    Args:
+        logits: shape ``(n, vocab)``, float32.
+        targets: shape ``(n,)``, int64: the token that actually followed.
+        stats: which of ``token_log_prob``, ``mean_log_prob``, ``var_log_prob``, ``token_rank``.
+
+    Returns:
+        name -> shape ``(n,)`` float32 tensor.
+
+    ``var_log_prob`` is the centred second moment ``sum_v p (log p - mu)^2`` (never
+    ``E[x^2] - mu^2``, which cancels catastrophically). Zero-probability entries contribute 0.
+    """
+    if logits.dtype != torch.float32:
+        raise TypeError(f"token_stats needs float32 logits, got {logits.dtype}")
+    out: dict[str, torch.Tensor] = {}
+    lse = torch.logsumexp(logits, dim=-1)  # (n,)
+    target_logit = logits.gather(1, targets[:, None]).squeeze(1)  # (n,)
+    if "token_log_prob" in stats:
+        out["token_log_prob"] = target_logit - lse
+    if "mean_log_prob" in stats or "var_log_prob" in stats:
+        log_p = logits - lse[:, None]  # (n, vocab)
+        p = log_p.exp()
+        finite = torch.isfinite(log_p)
+        plogp = torch.where(finite, p * log_p, torch.zeros((), dtype=p.dtype, device=p.device))
+        mu = plogp.sum(dim=-1)  # (n,)
+        if "mean_log_prob" in stats:
+            out["mean_log_prob"] = mu
+        if "var_log_prob" in stats:
+            dev = torch.where(finite, log_p - mu[:, None], torch.zeros((), device=p.device))
+            out["var_log_prob"] = (p * dev * dev).sum(dim=-1)
+    if "token_rank" in stats:
+        out["token_rank"] = (logits > target_logit[:, None]).sum(dim=-1).to(torch.float32)
+    return out

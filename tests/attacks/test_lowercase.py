@@ -1,0 +1,38 @@
+"""Known answers and edge cases for the ``lowercase`` attack."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from miakit.attacks import default_registry
+
+LOWERCASE = default_registry().get("lowercase")
+
+
+def _view(make_view, plain, lower):
+    return make_view(
+        tables={
+            "target/plain": {"token_log_prob": plain},
+            "target/lowercase": {"token_log_prob": lower},
+        }
+    )
+
+
+def test_known_answers_with_different_token_counts(make_view) -> None:
+    plain = [[-1.0, -1.0], [-2.0, -4.0], [0.0, 0.0], [-1.0], []]
+    lower = [[-2.0, -3.0, -1.0], [-3.0], [-1.0], [], [-1.0]]
+    out = LOWERCASE(_view(make_view, plain, lower))
+    # NLL(lower)/NLL(text): 2/1, 3/3
+    np.testing.assert_array_equal(out.scores[:2], [2.0, 1.0])
+    assert np.isnan(out.scores[2:]).all()
+    assert "NLL of the original text is 0" in out.reasons[2]
+    assert out.reasons[3] == (
+        "no scored tokens in target/lowercase:token_log_prob (text shorter than 2 tokens?)"
+    )
+    assert "no scored tokens in target/plain:token_log_prob" in out.reasons[4]
+
+
+def test_memorised_casing_scores_higher(make_view) -> None:
+    # Sample 0: low NLL on the original casing, high once lowercased (memorised).
+    out = LOWERCASE(_view(make_view, [[-0.2, -0.2], [-2.0, -2.0]], [[-2.0], [-2.0]]))
+    assert out.scores[0] > out.scores[1]
