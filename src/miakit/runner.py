@@ -161,13 +161,6 @@ def run(
         allow_overlap=config.allow_overlap,
     )
     report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
-    if report.overlaps:
-        print(
-            f"warning: {len(report.overlaps)} text(s) appear among both members and non-members "
-            "(scored because of --allow-overlap; listed in metrics.json)",
-            file=sys.stderr,
-        )
-
     # which statistics of which (model, context) the chosen attacks need
     needed: dict[tuple[str, str], set[str]] = defaultdict(set)
     for spec in specs:
@@ -218,12 +211,15 @@ def run(
     scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
     for name, out in outputs.items():
         scores[name] = out.scores
+    samples_section = _samples_section(samples, report, tables, outputs)
     metrics = {
         "miakit_version": __version__,
+        "setup": _setup_section(config, samples, models_meta),
         "attacks": attack_metrics,
         "skipped_attacks": skipped,
         "models": models_meta,
-        "samples": _samples_section(samples, report, tables, outputs),
+        "samples": samples_section,
+        "warnings": _warnings(samples_section, attack_metrics),
     }
     out_dir: Path | None = None
     if write:
@@ -231,6 +227,8 @@ def run(
     result = RunResult(scores, metrics, outputs, samples, out_dir, tables)
     if echo:
         print(result.leaderboard())
+        for warning in metrics["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
         if skipped:
             print(
                 "skipped: " + "; ".join(f"{k} ({v})" for k, v in sorted(skipped.items())),
@@ -257,6 +255,50 @@ def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
         trust_remote_code=config.trust_remote_code,
     )
     return HFTokenScorer.load(spec, name=path)
+
+
+def _setup_section(
+    config: RunConfig, samples: SampleSet, models_meta: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a reader of the results needs to know about how they were made."""
+    import datetime
+
+    return {
+        "miakit_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "model": config.model or models_meta.get("target", {}).get("name"),
+        "reference": config.reference or models_meta.get("reference", {}).get("name"),
+        "members": config.members,
+        "nonmembers": config.nonmembers,
+        "data": config.data,
+        "n_members": samples.count(Label.MEMBER),
+        "n_nonmembers": samples.count(Label.NONMEMBER),
+        "n_unknown": samples.count(Label.UNKNOWN),
+        "split": config.split_method,
+        "seed": config.seed,
+        "n_bootstrap": config.n_bootstrap,
+        "max_length": config.max_length,
+        "bos": config.bos,
+    }
+
+
+def _warnings(samples: Mapping[str, Any], attacks: Mapping[str, Any]) -> list[str]:
+    """Human-readable warnings for the terminal and the report."""
+    out = []
+    if samples.get("overlaps"):
+        out.append(
+            f"{len(samples['overlaps'])} text(s) appear among both members and non-members; "
+            "they were scored because of --allow-overlap"
+        )
+    for key, n in samples.get("n_truncated", {}).items():
+        if n:
+            out.append(f"{n} text(s) were truncated to max_length for {key}")
+    for name, m in attacks.items():
+        if m.get("n_nan"):
+            out.append(f"{name}: {m['n_nan']} sample(s) have no score (NaN); reasons in metrics")
+        if m.get("error"):
+            out.append(f"{name}: {m['error']}")
+    return out
 
 
 def _samples_section(
@@ -295,6 +337,7 @@ def _write_outputs(
             "id": samples.ids,
             "label": [s.label.value for s in samples],
             "source": [s.source for s in samples],
+            "text": samples.texts,
             "group": [s.group for s in samples],
             "doc_id": [s.doc_id for s in samples],
         }

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import build_gpt2, build_llama, build_tokenizer
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals import LOWERCASE, PLAIN, TOKEN_STATS, Context
 from miakit.signals.cache import SignalCache
 from miakit.signals.engine import SignalEngine
+from tinymodels import build_gpt2, build_llama, build_tokenizer
 
 TEXTS = [
     "The quick brown fox jumps over the lazy dog.",

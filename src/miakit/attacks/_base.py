@@ -49,8 +49,11 @@ class SignalView:
         self._allowed = frozenset(allowed) if allowed is not None else None
 
     def restrict(self, allowed: Iterable[SignalRef]) -> SignalView:
-        """Return a view that only allows ``allowed``."""
-        return SignalView(self._tables, self._texts, n_samples=self.n_samples, allowed=allowed)
+        """Return a view that only allows ``allowed`` (and never more than this view allows)."""
+        narrowed = frozenset(allowed)
+        if self._allowed is not None:
+            narrowed &= self._allowed
+        return SignalView(self._tables, self._texts, n_samples=self.n_samples, allowed=narrowed)
 
     def _check(self, ref: SignalRef) -> None:
         if self._allowed is not None and ref not in self._allowed:

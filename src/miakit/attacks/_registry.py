@@ -55,16 +55,15 @@ class AttackSpec:
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return defaults updated by ``params``; unknown names are errors with a suggestion."""
-        out = dict(self.params)
-        for key, value in params.items():
-            if key not in self.params:
-                known = ", ".join(self.params) or "none"
-                raise InvalidParameterError(
-                    f"attack {self.name!r} has no hyperparameter {key!r} (it has: {known})."
-                    + did_you_mean(key, self.params)
-                )
-            out[key] = value
-        return out
+        unknown = [k for k in params if k not in self.params]
+        if unknown:
+            known = ", ".join(self.params) or "none"
+            hints = "".join(did_you_mean(k, self.params) for k in unknown)
+            raise InvalidParameterError(
+                f"attack {self.name!r} has no hyperparameter(s) {', '.join(map(repr, unknown))} "
+                f"(it has: {known}).{hints}"
+            )
+        return {**self.params, **params}
 
     def __call__(self, signals: SignalView, **params: Any) -> AttackOutput:
         """Run the attack on a view restricted to its declared signals."""

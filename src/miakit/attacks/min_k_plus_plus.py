@@ -22,7 +22,7 @@ def min_k_plus_plus(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
     ``log p_t(·)`` *weighted by the next-token distribution p_t itself* (signals
     ``mean_log_prob`` and ``var_log_prob``). This is the paper's statistic, NOT the
     unweighted mean and std of log-softmax over the vocabulary that some toolkits use.
-    ``score = `` the mean of the ``m = ⌊k·T⌋`` smallest ``z_t`` (same flooring as ``min_k``).
+    The score is the mean of the ``m = ⌊k·T⌋`` smallest ``z_t`` (flooring as in ``min_k``).
     Where ``σ_t == 0`` (a one-hot distribution, nothing to standardise against) we define
     ``z_t = 0``: the token is neither surprising nor confirming.
 

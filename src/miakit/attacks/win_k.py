@@ -15,7 +15,7 @@ def win_k(signals: SignalView, *, k: float = 0.2, window: int = 3) -> AttackOutp
 
     Formula: with ``T`` scored tokens and ``w = window``, form the ``W = T − w + 1`` window
     averages ``a_j = (1/w) Σ_{t=j}^{j+w−1} ℓ_t`` (stride 1, windows never cross samples), then
-    ``score = `` the mean of the ``m = ⌊k·W⌋`` smallest ``a_j`` (same flooring tolerance as
+    the score is the mean of the ``m = ⌊k·W⌋`` smallest ``a_j`` (same flooring tolerance as
     ``min_k``). ``window = 1`` is exactly ``min_k``; averaging smooths single-token outliers.
 
     Paper: arXiv 2508.01268.
