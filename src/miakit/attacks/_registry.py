@@ -60,7 +60,7 @@ class AttackSpec:
             known = ", ".join(self.params) or "none"
             hints = "".join(did_you_mean(k, self.params) for k in unknown)
             raise InvalidParameterError(
-                f"attack {self.name!r} has no hyperparameter(s) {', '.join(map(repr, unknown))} "
+                f"attack {self.name!r} has no hyperparameter {', '.join(map(repr, unknown))} "
                 f"(it has: {known}).{hints}"
             )
         return {**self.params, **params}
