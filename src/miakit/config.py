@@ -49,6 +49,11 @@ class RunConfig:
         progress: show progress bars.
         split_method: how members and non-members were chosen, for the report: ``given``
             (by the user), ``random`` (a seeded random split), ``fine-tune`` (by construction).
+        blind: run the model-free blind baselines (:mod:`miakit.blind`) beside the attacks and
+            warn when they separate members from non-members (distribution shift; arXiv
+            2406.16201). ``--no-blind`` turns them off.
+        overlap_warn_fraction: warn when more than this share of the non-members has an exact
+            or near-duplicate member (:mod:`miakit.data.overlap`), in ``[0, 1]``.
     """
 
     model: str | None = None
@@ -78,6 +83,8 @@ class RunConfig:
     label_field: str = "label"
     progress: bool = True
     split_method: str = "given"
+    blind: bool = True
+    overlap_warn_fraction: float = 0.01
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -125,6 +132,9 @@ def _type_ok(name: str, value: Any) -> tuple[bool, Any]:
         return isinstance(value, bool), value
     if base is int:
         return isinstance(value, int) and not isinstance(value, bool), value
+    if base is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
     if base is str:
         if isinstance(value, Path):
             value = str(value)

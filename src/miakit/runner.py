@@ -22,6 +22,8 @@ import pandas as pd
 from miakit import __version__
 from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
 from miakit.backends.base import TokenScorer
+from miakit.blind import boxed, evaluation_integrity
+from miakit.blind import check_options as check_integrity_options
 from miakit.config import RunConfig, dump_yaml, make_config
 from miakit.data import Label, SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError
@@ -47,6 +49,8 @@ class RunResult:
         samples: the scored samples, in order.
         out_dir: where outputs were written (``None`` if nothing was written).
         tables: ``(model, context) -> TokenSignals`` that fed the attacks.
+        blind_scores: ``id``, ``label`` and one out-of-fold score column per blind baseline
+            (``blind_scores.parquet``), or ``None`` when the baselines did not run.
     """
 
     scores: pd.DataFrame
@@ -55,9 +59,10 @@ class RunResult:
     samples: SampleSet
     out_dir: Path | None
     tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
+    blind_scores: pd.DataFrame | None = None
 
     def leaderboard(self) -> str:
-        return leaderboard(self.metrics["attacks"])
+        return leaderboard(self.metrics["attacks"], blind=self.metrics.get("blind"))
 
 
 def select_attacks(
@@ -150,6 +155,7 @@ def run(
         raise InvalidParameterError("no target model: pass --model PATH")
     specs, skipped = select_attacks(config, roles)
     _check_params(config, specs)
+    check_integrity_options(overlap_warn_fraction=config.overlap_warn_fraction)
 
     samples = load_inputs(
         members=config.members,
@@ -212,23 +218,36 @@ def run(
     for name, out in outputs.items():
         scores[name] = out.scores
     samples_section = _samples_section(samples, report, tables, outputs)
+    # model-free checks of the member/non-member sets: blind baselines and near-duplicates
+    integrity = evaluation_integrity(
+        samples,
+        blind=config.blind,
+        seed=config.seed,
+        n_resamples=config.n_bootstrap,
+        overlap_warn_fraction=config.overlap_warn_fraction,
+    )
     metrics = {
         "miakit_version": __version__,
         "setup": _setup_section(config, samples, models_meta),
         "attacks": attack_metrics,
+        **integrity.sections,
         "skipped_attacks": skipped,
         "models": models_meta,
         "samples": samples_section,
-        "warnings": _warnings(samples_section, attack_metrics),
+        "warnings": integrity.warnings + _warnings(samples_section, attack_metrics),
     }
     out_dir: Path | None = None
     if write:
+        _write_blind_scores(Path(config.out), integrity.blind_scores)
         out_dir = _write_outputs(config, samples, scores, metrics, outputs, tables)
-    result = RunResult(scores, metrics, outputs, samples, out_dir, tables)
+    result = RunResult(scores, metrics, outputs, samples, out_dir, tables, integrity.blind_scores)
     if echo:
         print(result.leaderboard())
         for warning in metrics["warnings"]:
-            print(f"warning: {warning}", file=sys.stderr)
+            if warning == integrity.blind_warning:
+                print(boxed(warning), file=sys.stderr)
+            else:
+                print(f"warning: {warning}", file=sys.stderr)
         if skipped:
             print(
                 "skipped: " + "; ".join(f"{k} ({v})" for k, v in sorted(skipped.items())),
@@ -355,7 +374,20 @@ def _write_outputs(
     _atomic_write(
         out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")
     )
+    from miakit.report.html import write_report  # matplotlib and jinja2 load only here
+
+    write_report(out)
     return out
+
+
+def _write_blind_scores(out: Path, blind_scores: pd.DataFrame | None) -> None:
+    """``blind_scores.parquet`` (kept apart: ``scores.parquet`` holds attacks only)."""
+    path = out / "blind_scores.parquet"
+    if blind_scores is None:
+        path.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda p: blind_scores.to_parquet(p, index=False))
 
 
 def _json_default(obj: Any) -> Any:

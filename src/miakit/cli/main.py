@@ -16,6 +16,18 @@ import yaml
 from miakit import __version__
 from miakit.errors import InvalidParameterError, MiakitError
 
+SPLIT_HELP = """\
+Split one corpus at random into members and non-members, seeded and optionally stratified.
+
+Drawing both sets from one corpus is the design that removes distribution shift: sets built
+separately (e.g. texts from before and after a model's cut-off) differ in ways a model-free
+classifier can see, and attacks then measure that difference, not membership (arXiv
+2406.16201). The split is only meaningful BEFORE training: train on members.jsonl, and keep
+nonmembers.jsonl out of all training data. Labels in INPUT are ignored.
+
+Writes DIR/members.jsonl, DIR/nonmembers.jsonl and DIR/manifest.json (input sha256, fraction,
+seed, counts, sha256 of the member ids)."""
+
 
 def _param(value: str) -> tuple[str, str, Any]:
     """Parse ``attack.name=value`` (value read as YAML: numbers, booleans, strings)."""
@@ -71,8 +83,42 @@ def build_parser() -> argparse.ArgumentParser:
         ("--allow-pickle", "allow pickle checkpoints (they can run code)"),
         ("--trust-remote-code", "allow the model folder's own Python code"),
         ("--no-progress", "hide progress bars"),
+        ("--no-blind", "skip the model-free blind baselines that detect distribution shift"),
     ):
         r.add_argument(flag, action="store_true", default=None, help=help_text)
+
+    d = sub.add_parser(
+        "demo",
+        help="fine-tune SmolLM2 on half of some Wikipedia leads, attack it, write a report",
+    )
+    d.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    d.add_argument("--n-articles", type=int, default=200, help="articles, half members (200)")
+    d.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
+    d.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
+    d.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
+    d.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    d.add_argument("--cache-dir", help="cache folder (default ~/.cache/miakit)")
+    d.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    rep = sub.add_parser("report", help="(re)write the HTML report of a run folder")
+    rep.add_argument("dir", metavar="DIR", help="a run's output folder (holds metrics.json)")
+    rep.add_argument("--out", metavar="FILE", help="report file (default: DIR/report.html)")
+
+    sp = sub.add_parser(
+        "split",
+        help="split one corpus at random into members and non-members (before training)",
+        description=SPLIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sp.add_argument("input", metavar="INPUT", help="corpus: .jsonl, .json, .csv, .parquet, folder")
+    sp.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    sp.add_argument("--fraction", type=float, default=0.5, help="share of members (0.5)")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the random split (0)")
+    sp.add_argument("--stratify", metavar="COL", help="split each value of this column alike")
+    sp.add_argument("--text-field", default="text", help="name of the text column (text)")
+    sp.add_argument("--id-field", default="id", help="name of the id column (id)")
+    sp.add_argument("--label-field", default="label", help="label column to ignore (label)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing split in DIR")
 
     ls = sub.add_parser("list", help="list attacks")
     ls.add_argument("what", choices=("attacks",))
@@ -115,6 +161,8 @@ def _run(args: argparse.Namespace) -> int:
     }
     if args.no_progress:
         flags["progress"] = False
+    if args.no_blind:
+        flags["blind"] = False
     if args.param:
         params: dict[str, dict[str, Any]] = {}
         for attack, name, value in args.param:
@@ -123,6 +171,51 @@ def _run(args: argparse.Namespace) -> int:
     source = f"{args.config} and flags" if args.config else "flags"
     config = make_config(merge(base, flags), source=source)
     run(config)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from miakit.demo import DemoSettings, FinetuneSettings, run_demo
+
+    settings = DemoSettings(
+        n_articles=args.n_articles,
+        seed=args.seed,
+        device=args.device,
+        n_bootstrap=args.n_bootstrap,
+        finetune=FinetuneSettings(epochs=args.epochs, seed=args.seed),
+    )
+    run_demo(args.out, settings, cache_dir=args.cache_dir, progress=not args.no_progress)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from miakit.report.html import write_report
+
+    print(write_report(args.dir, out=args.out))
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    from miakit.data.split import write_split
+
+    manifest = write_split(
+        args.input,
+        args.out,
+        fraction=args.fraction,
+        seed=args.seed,
+        stratify=args.stratify,
+        text_field=args.text_field,
+        id_field=args.id_field,
+        label_field=args.label_field,
+        overwrite=args.overwrite,
+    )
+    c = manifest["counts"]
+    print(
+        f"split {c['total']} samples: {c['members']} members -> {args.out}/members.jsonl, "
+        f"{c['nonmembers']} non-members -> {args.out}/nonmembers.jsonl "
+        f"(manifest: {args.out}/manifest.json)\n"
+        "Train on members.jsonl only and keep nonmembers.jsonl out of all training data."
+    )
     return 0
 
 
@@ -148,6 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "list":
             return _list(args)
+        if args.command == "report":
+            return _report(args)
+        if args.command == "demo":
+            return _demo(args)
+        if args.command == "split":
+            return _split(args)
         raise InvalidParameterError(f"unknown command {args.command!r}")
     except MiakitError as exc:
         print(f"miakit: error: {exc}", file=sys.stderr)

@@ -19,8 +19,17 @@ def _ci(ci: Any) -> str:
     return f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
-def leaderboard(metrics: Mapping[str, Mapping[str, Any]]) -> str:
-    """A fixed-width table of attacks sorted by AUROC (best first, NaN last)."""
+def leaderboard(
+    metrics: Mapping[str, Mapping[str, Any]],
+    blind: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
+    """A fixed-width table of attacks sorted by AUROC (best first, NaN last).
+
+    ``blind`` (baseline name -> metrics, as ``metrics.json``'s ``"blind"``) adds the model-free
+    baselines as rows named ``[blind] NAME``, sorted among the attacks: an attack ranked below
+    a blind baseline does no better than a classifier that never saw the model.
+    """
+    entries = {**metrics, **{f"[blind] {k}": v for k, v in (blind or {}).items()}}
     header = (
         "attack",
         "AUROC",
@@ -40,7 +49,7 @@ def leaderboard(metrics: Mapping[str, Mapping[str, Any]]) -> str:
         return (0, -float(a), item[0])
 
     rows = []
-    for name, m in sorted(metrics.items(), key=key):
+    for name, m in sorted(entries.items(), key=key):
         t = m.get("tpr_at_fpr", {})
         rows.append(
             (

@@ -1,0 +1,36 @@
+"""Model-free blind baselines: can members be told from non-members without the model?
+
+If a classifier that never sees the model separates members from non-members, the two sets
+differ in distribution and attack scores on them are not evidence of membership (arXiv
+2406.16201, "Blind Baselines Beat Membership Inference Attacks for Foundation Models"). miakit
+therefore reports these baselines beside the attacks on every run.
+
+Each baseline is one module here (module name = baseline name) registering a factory of an
+unfitted scikit-learn pipeline; :func:`run_blind_baselines` scores them all by stratified
+k-fold cross-validation. Importing this package does not import scikit-learn;
+:func:`default_baselines` and :func:`run_blind_baselines` do.
+"""
+
+from miakit.blind._cv import WARN_AUROC_LOWER, BlindResult, run_blind_baselines, shift_warning
+from miakit.blind._integrity import Integrity, boxed, check_options, evaluation_integrity
+from miakit.blind._registry import (
+    BaselineRegistry,
+    BlindBaseline,
+    default_baselines,
+    register_baseline,
+)
+
+__all__ = [
+    "WARN_AUROC_LOWER",
+    "BaselineRegistry",
+    "BlindBaseline",
+    "BlindResult",
+    "Integrity",
+    "boxed",
+    "check_options",
+    "default_baselines",
+    "evaluation_integrity",
+    "register_baseline",
+    "run_blind_baselines",
+    "shift_warning",
+]

@@ -1,0 +1,149 @@
+"""The blind-baseline registry.
+
+A blind baseline is one module in :mod:`miakit.blind` whose name is the baseline's name,
+holding one factory decorated with :func:`register_baseline`. The factory takes a keyword-only
+``seed`` and returns a :class:`BlindPipeline`: a stateless, row-wise ``featurize`` function
+from texts to a feature matrix, and an *unfitted* scikit-learn estimator (normally a
+``Pipeline`` of vocabulary selection, tf-idf or scaling, and a classifier)::
+
+    @register_baseline("bag_of_words", paper="2406.16201")
+    def bag_of_words(*, seed: int) -> BlindPipeline: ...
+
+Why two parts: :func:`miakit.blind.run_blind_baselines` computes ``featurize`` once for all
+texts (it learns nothing, so this cannot leak: row ``i`` depends on text ``i`` only, which the
+conformance tests check) and clones the estimator for every fold, fitting everything that has
+state (vocabulary, idf weights, imputation, scaling, classifier) on that fold's training part
+only. Tokenizing once instead of once per fold makes the three default baselines about 4x
+faster.
+
+The registry discovers modules by import (no central list); :func:`default_baselines` builds
+and freezes it once. Tests may build a fresh :class:`BaselineRegistry`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from miakit.errors import InvalidParameterError, did_you_mean
+
+#: ``factory(*, seed) -> BlindPipeline``.
+BaselineFactory = Callable[..., "BlindPipeline"]
+
+
+@dataclass(frozen=True)
+class BlindPipeline:
+    """What a baseline factory returns.
+
+    Attributes:
+        featurize: ``texts -> (n_texts, n_features)`` matrix (numpy or scipy sparse). Must be
+            stateless and row-wise: row ``i`` depends on ``texts[i]`` alone, never on the
+            other texts, so computing it once for all texts leaks nothing.
+        estimator: an unfitted scikit-learn classifier (or ``Pipeline``) on those features
+            with ``fit``, ``predict_proba`` and ``classes_``; cloned and fitted per fold.
+    """
+
+    featurize: Callable[[list[str]], Any]
+    estimator: Any
+
+
+@dataclass(frozen=True)
+class BlindBaseline:
+    """A registered baseline: its name, estimator factory and paper."""
+
+    name: str
+    factory: BaselineFactory
+    paper: str
+
+    @property
+    def summary(self) -> str:
+        doc = inspect.getdoc(self.factory) or ""
+        return doc.strip().splitlines()[0] if doc.strip() else ""
+
+    def build(self, *, seed: int) -> BlindPipeline:
+        """A fresh :class:`BlindPipeline` with an unfitted estimator."""
+        pipeline = self.factory(seed=seed)
+        if not isinstance(pipeline, BlindPipeline):
+            raise TypeError(
+                f"blind baseline {self.name!r} returned {type(pipeline).__name__}, "
+                "expected a BlindPipeline"
+            )
+        return pipeline
+
+
+class BaselineRegistry:
+    """Name -> :class:`BlindBaseline`, in registration-independent (sorted) order."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, BlindBaseline] = {}
+        self._frozen = False
+
+    def register(self, name: str, *, paper: str) -> Callable[[BaselineFactory], BaselineFactory]:
+        """Decorator registering ``factory`` as baseline ``name``."""
+
+        def deco(factory: BaselineFactory) -> BaselineFactory:
+            if self._frozen:
+                raise RuntimeError("the blind-baseline registry is frozen")
+            if name in self._specs and self._specs[name].factory is not factory:
+                raise RuntimeError(f"blind baseline {name!r} registered twice")
+            params = inspect.signature(factory).parameters
+            if "seed" not in params or params["seed"].kind is not inspect.Parameter.KEYWORD_ONLY:
+                raise TypeError(f"blind baseline {name!r}: the factory needs a keyword-only seed")
+            self._specs[name] = BlindBaseline(name=name, factory=factory, paper=paper)
+            return factory
+
+        return deco
+
+    def freeze(self) -> BaselineRegistry:
+        self._frozen = True
+        return self
+
+    def get(self, name: str) -> BlindBaseline:
+        if name not in self._specs:
+            raise InvalidParameterError(
+                f"unknown blind baseline {name!r}; available: {', '.join(self.names())}."
+                + did_you_mean(name, self._specs)
+            )
+        return self._specs[name]
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def as_dict(self) -> dict[str, BlindBaseline]:
+        return {n: self._specs[n] for n in self.names()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[BlindBaseline]:
+        return iter(self._specs[n] for n in self.names())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
+_DEFAULT = BaselineRegistry()
+
+
+def register_baseline(name: str, *, paper: str) -> Callable[[BaselineFactory], BaselineFactory]:
+    """Register a baseline in the default registry (see the module docstring)."""
+    return _DEFAULT.register(name, paper=paper)
+
+
+def default_baselines() -> BaselineRegistry:
+    """Import every baseline module of :mod:`miakit.blind` once; return the frozen registry.
+
+    The modules import scikit-learn, so this (not ``import miakit.blind``) pays that cost.
+    """
+    if not _DEFAULT._frozen:
+        import miakit.blind as pkg
+
+        for mod in pkgutil.iter_modules(pkg.__path__):
+            if not mod.name.startswith("_"):
+                importlib.import_module(f"miakit.blind.{mod.name}")
+        _DEFAULT.freeze()
+    return _DEFAULT

