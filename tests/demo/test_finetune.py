@@ -6,7 +6,6 @@ import copy
 
 import pytest
 import torch
-from tinymodels import build_llama, build_tokenizer
 
 from miakit.demo.finetune import (
     FinetuneSettings,
@@ -15,6 +14,7 @@ from miakit.demo.finetune import (
     select_trainable,
 )
 from miakit.errors import InvalidParameterError
+from tinymodels import build_llama, build_tokenizer
 
 TEXTS = [
     "Zebras graze on the savanna while lions sleep nearby.",

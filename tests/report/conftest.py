@@ -93,8 +93,9 @@ def build_run_dir(
         nan_reasons[name] = reasons
     for name in attacks:
         scores[name] = columns[name]
-    for name in blind:
-        scores[f"blind:{name}"] = columns[name]
+    blind_scores = pd.DataFrame({"id": ids, "label": label_names})
+    for name in blind:  # the runner keeps them apart, in blind_scores.parquet
+        blind_scores[name] = columns[name]
 
     def ev(name: str) -> dict[str, Any]:
         return evaluate(columns[name], labels, n_resamples=n_resamples, seed=seed)
@@ -151,10 +152,39 @@ def build_run_dir(
             *warnings,
         ],
     }
+    metrics["overlap"] = {
+        "n_exact": 1,
+        "n_near": 1,
+        "pairs": [
+            {"member_id": "m1", "nonmember_id": "n1", "containment": 1.0, "kind": "exact"},
+            {"member_id": "m2", "nonmember_id": "n2", "containment": 0.62, "kind": "near"},
+        ],
+        "pairs_truncated": False,
+        "n": 13,
+        "threshold": 0.5,
+        "n_nonmembers": n_per_class,
+        "n_nonmembers_with_duplicate": 2,
+        "fraction_nonmembers": 2 / n_per_class,
+        "n_skipped": 0,
+        "skipped": [],
+    }
     if blind:
         metrics["blind"] = {name: ev(name) for name in blind}
         best = max(blind, key=lambda b: metrics["blind"][b]["auroc"])
-        metrics["blind_summary"] = {"best": best, "warning": True, "threshold": 0.6}
+        m = metrics["blind"][best]
+        warning = (
+            f"blind baseline {best!r} separates members from non-members with AUROC "
+            f"{m['auroc']:.3f} without any model"
+        )
+        metrics["blind_summary"] = {
+            "best": best,
+            "best_auroc": m["auroc"],
+            "best_auroc_ci": m["auroc_ci"],
+            "warning": warning,
+            "n_folds": 5,
+            "notes": [],
+        }
+        metrics["warnings"].insert(0, warning)
 
     per_sample = pd.DataFrame(
         {
@@ -174,6 +204,8 @@ def build_run_dir(
         per_sample[f"nan_reason:{name}"] = nan_reasons[name]
     path.mkdir(parents=True, exist_ok=True)
     scores.to_parquet(path / "scores.parquet", index=False)
+    if blind:
+        blind_scores.to_parquet(path / "blind_scores.parquet", index=False)
     per_sample.to_parquet(path / "samples.parquet", index=False)
     (path / "metrics.json").write_text(json.dumps(metrics, indent=2), "utf-8")
     return path

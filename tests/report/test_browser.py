@@ -70,6 +70,15 @@ def test_report_renders_and_runs_nothing_hostile(browser, run_dir, synth, tmp_pa
     assert browser.find_element(By.ID, "explorer-picker").is_displayed()
     visible = browser.find_elements(By.CSS_SELECTOR, ".explorer-panel:not([hidden])")
     assert len(visible) == 1
+    # opening a shortened text shows it whole in place of the excerpt
+    summary = browser.find_element(By.CSS_SELECTOR, ".explorer-panel:not([hidden]) details summary")
+    cell = summary.find_element(By.XPATH, "../..")
+    excerpt = cell.find_element(By.CSS_SELECTOR, ".text.short")
+    assert excerpt.is_displayed()
+    summary.click()
+    assert not excerpt.is_displayed()
+    assert cell.find_element(By.CSS_SELECTOR, "details .text").is_displayed()
+
     select.select_by_index(2)
     visible = browser.find_elements(By.CSS_SELECTOR, ".explorer-panel:not([hidden])")
     assert [v.get_attribute("data-index") for v in visible] == [

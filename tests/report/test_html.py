@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 from markupsafe import escape
 
+import miakit.report
 from miakit.cli.main import main
 from miakit.errors import DataError
 from miakit.report import render_report, write_report
 from miakit.report.plots import SAFE_LABEL, plot_label, thin_roc
 
-TEMPLATES = Path(__file__).parents[2] / "src" / "miakit" / "report" / "templates"
+TEMPLATES = Path(miakit.report.__file__).parent / "templates"
 HOSTILE_ATTACK = "evil<svg onload=window.__pwned=3>"
 HOSTILE_WARNING = "<i>not italic</i> & <b>not bold</b>"
 URL_ATTRIBUTES = {"src", "href", "xlink:href", "action", "formaction", "poster", "srcset", "data"}
@@ -96,7 +97,9 @@ def test_report_shows_attacks_cis_and_warnings(report, run_dir):
                 assert f"{m['tpr_at_fpr'][key]:.3f}" in report and f"[{lo:.3f}, {hi:.3f}]" in report
     for warning in metrics["warnings"]:
         assert str(escape(warning)) in report
-    assert "blind baseline (char_ngrams) reaches AUROC" in report  # blind_summary warning
+    assert "blind baseline &#39;char_ngrams&#39; separates" in report  # blind_summary warning
+    assert report.count("blind baseline &#39;char_ngrams&#39; separates") == 1  # not repeated
+    assert "2 exact or near-duplicate member/non-member pair(s)" in report
     assert "too short for min_k k=0.2" in report  # NaN reasons
     assert ">m1</td>" in report and ">n1</td>" in report  # the overlap pair
     for setup_value in ("/models/target-7b", "/models/reference-1b", "/data/members.jsonl"):
@@ -280,3 +283,36 @@ def test_run_writes_the_report(tmp_path, tiny_model_dir, synth):
     for name in ("loss", "zlib", "min_k"):
         assert f">{name}<" in html
     assert str(escape(str(tiny_model_dir))) in html
+
+
+def test_blind_scores_from_either_file_give_the_same_report(run_dir):
+    """Blind columns in blind_scores.parquet (the runner) or as blind:<name> in scores."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    scores = pd.read_parquet(run_dir / "scores.parquet")
+    samples = pd.read_parquet(run_dir / "samples.parquet")
+    blind = pd.read_parquet(run_dir / "blind_scores.parquet")
+    a = render_report(metrics, scores, samples, blind_scores_df=blind)
+    merged = scores.copy()
+    for name in metrics["blind"]:
+        merged[f"blind:{name}"] = blind[name]
+    b = render_report(metrics, merged, samples)
+    shuffled = blind.iloc[::-1].reset_index(drop=True)  # matched by id, not by position
+    c = render_report(metrics, scores, samples, blind_scores_df=shuffled)
+    assert a == b == c
+    assert "no score column" not in a
+    assert a.count("<svg") == 1 + len(metrics["attacks"]) + len(metrics["blind"])
+
+
+def test_generic_blind_warning_flag(make_run_dir):
+    run = make_run_dir(attacks=("loss",))
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["warnings"] = []
+    metrics["blind_summary"]["warning"] = True
+    html = render_report(
+        metrics,
+        pd.read_parquet(run / "scores.parquet"),
+        None,
+        blind_scores_df=pd.read_parquet(run / "blind_scores.parquet"),
+    )
+    best = metrics["blind_summary"]["best"]
+    assert f"The best blind baseline ({best}) reaches AUROC" in html

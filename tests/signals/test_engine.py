@@ -199,3 +199,40 @@ def test_unknown_stat_is_an_error():
     engine = SignalEngine(HFTokenScorer(build_llama(len(tok)), tok), progress=False)
     with pytest.raises(InvalidParameterError, match="subset"):
         engine.compute(["hi"], stats=["token_logprob"])
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_packed_rows_equal_padded_batches(bos):
+    tok = build_tokenizer(bos=bos)
+    model = build_llama(len(tok))
+    texts = TEXTS * 3
+    padded = SignalEngine(HFTokenScorer(model, tok), progress=False, packing="padded")
+    packed = SignalEngine(
+        HFTokenScorer(model, tok), progress=False, packing="packed", batch_tokens=48
+    )
+    a = padded.compute(texts, stats=TOKEN_STATS)
+    b = packed.compute(texts, stats=TOKEN_STATS)
+    assert packed.n_forward_batches > 1  # several rows, several samples per row
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    for stat in TOKEN_STATS:
+        np.testing.assert_allclose(b.flat(stat), a.flat(stat), atol=1e-5, rtol=1e-5)
+    # the packed model is left with its own attention implementation
+    assert model.config._attn_implementation != "miakit_varlen"
+
+
+def test_packing_refused_for_unknown_architectures():
+    tok = build_tokenizer(bos=False)
+    engine = SignalEngine(
+        HFTokenScorer(build_gpt2(len(tok)), tok), progress=False, packing="packed"
+    )
+    with pytest.raises(InvalidParameterError, match="padded"):
+        engine.compute(["hello there"], stats=["token_log_prob"])
+
+
+def test_pack_rows_is_first_fit_decreasing():
+    from miakit.signals.packed import pack_rows
+
+    rows = pack_rows([5, 3, 8, 2, 9], row_tokens=10)
+    assert rows == [[4], [2, 3], [0, 1]]
+    assert sorted(i for r in rows for i in r) == list(range(5))
+    assert pack_rows([12], row_tokens=10) == [[0]]

@@ -346,6 +346,41 @@ class HFTokenScorer:
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
         return hidden
 
+    def supports_packing(self) -> bool:
+        """Whether this architecture scores correctly on packed rows (varlen attention)."""
+        from miakit.signals.packed import supports_packing
+
+        return supports_packing(self.model)
+
+    @torch.inference_mode()
+    def hidden_states_packed(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        cu_seqlens: torch.Tensor,
+        max_length: int,
+    ) -> torch.Tensor:
+        """Final hidden states ``(1, T, d)`` of one packed row (samples back to back)."""
+        from miakit.signals.packed import register_varlen_attention
+
+        name = register_varlen_attention()
+        previous = getattr(self.model.config, "_attn_implementation", None) or "sdpa"
+        self.model.set_attn_implementation(name)
+        cu = cu_seqlens.to(self.device)
+        try:
+            out = self._base(
+                input_ids=input_ids.to(self.device),
+                position_ids=position_ids.to(self.device),
+                use_cache=False,
+                cu_seq_lens_q=cu,
+                cu_seq_lens_k=cu,
+                max_length_q=int(max_length),
+                max_length_k=int(max_length),
+            )
+        finally:
+            self.model.set_attn_implementation(previous)
+        return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
     @torch.inference_mode()
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """fp32 logits ``(n, vocab)`` from hidden states ``(n, d_model)``.

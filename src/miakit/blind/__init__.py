@@ -16,6 +16,7 @@ from miakit.blind._integrity import Integrity, boxed, check_options, evaluation_
 from miakit.blind._registry import (
     BaselineRegistry,
     BlindBaseline,
+    BlindPipeline,
     default_baselines,
     register_baseline,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "WARN_AUROC_LOWER",
     "BaselineRegistry",
     "BlindBaseline",
+    "BlindPipeline",
     "BlindResult",
     "Integrity",
     "boxed",

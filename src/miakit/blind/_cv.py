@@ -15,6 +15,15 @@ The pooled out-of-fold probabilities then go through :func:`miakit.metrics.evalu
 baselines get the same metrics and bootstrap intervals as attacks. Pooling probabilities of k
 different models is the usual ``cross_val_predict`` practice; folds whose models are calibrated
 differently can only lower the pooled AUROC, which errs on the side of a quieter warning.
+
+Reading the intervals. The bootstrap resamples samples with their out-of-fold scores held
+fixed, so it leaves out the variability of fitting the classifiers. On random splits of real
+text (600 paragraphs of Python's documentation, 5 splits) the AUROCs of the three baselines
+spread about 1.5x wider than their bootstrap standard error, and 3 of 15 intervals missed 0.5
+narrowly. That is why the warning needs the lower bound to exceed 0.6, not 0.5: it never fired
+on those random splits, and it fires on a split whose non-members mention later years. The
+warning looks at the best of the baselines, a mild best-of-three selection that the 0.6 margin
+also absorbs.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def _decoder_layers(model: Any) -> Any:
     """The decoder's list of layers (``model.model.layers`` for Llama-style models)."""
     base = getattr(model, getattr(model, "base_model_prefix", "model"), None)
     n = getattr(model.config, "num_hidden_layers", None)
-    for module in (base.modules() if base is not None else []):
+    for module in base.modules() if base is not None else []:
         if isinstance(module, torch.nn.ModuleList) and len(module) == n:
             return module
     return None

@@ -174,14 +174,16 @@ def run_demo(
         f"then score {n_tokens} tokens x 3 passes; estimated {estimate / 60:.1f} min on "
         f"{device.type} with {torch.get_num_threads()} threads"
     )
-    base = AutoModelForCausalLM.from_pretrained(
+    base: Any = AutoModelForCausalLM.from_pretrained(
         str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
-    ).to(device)
+    )
+    base = base.to(device)
     say(f"loaded SmolLM2-135M in {time.monotonic() - t0:.0f} s")
     if cached:
-        target = AutoModelForCausalLM.from_pretrained(
+        target: Any = AutoModelForCausalLM.from_pretrained(
             str(ft_dir), local_files_only=True, use_safetensors=True, dtype=torch.float32
-        ).to(device)
+        )
+        target = target.to(device)
     else:
         t1 = time.monotonic()
         target = finetune_causal_lm(

@@ -9,7 +9,6 @@ escapes it. The only markup is the SVG from :mod:`miakit.report.plots`.
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,15 +19,11 @@ import pandas as pd
 from miakit.errors import DataError
 from miakit.metrics import roc_points
 from miakit.report import plots
+from miakit.report._common import SHORT_TEXT_CHARS, finite, shorten
+from miakit.report._warnings import blind_summary, warnings_section
 
-#: Shown characters of a sample text before "show full text".
-SHORT_TEXT_CHARS = 600
-#: Most characters of one sample text kept in the report (keeps the file small).
-FULL_TEXT_CHARS = 5000
 #: Samples per list in the sample explorer.
 EXPLORER_ROWS = 10
-#: Most rows shown in lists of ids (overlaps, truncations, NaN examples).
-MAX_LISTED = 50
 
 _LABEL_CODES = {"member": 1, "nonmember": 0, "non-member": 0, "unknown": -1}
 
@@ -62,12 +57,6 @@ def label_codes(labels: pd.Series) -> np.ndarray:
     return codes.to_numpy(dtype=np.int64)
 
 
-def _finite(x: Any) -> float | None:
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return None
-    return float(x) if math.isfinite(x) else None
-
-
 def collect_series(metrics: Mapping[str, Any], scores_df: pd.DataFrame) -> list[Series]:
     """Attacks, then blind baselines, each with its score column when present."""
     attacks = metrics.get("attacks") or {}
@@ -86,7 +75,7 @@ def collect_series(metrics: Mapping[str, Any], scores_df: pd.DataFrame) -> list[
 
 def _auroc_key(s: Series) -> tuple[int, float, str]:
     """Best AUROC first, NaN last, then by name."""
-    a = _finite(s.metrics.get("auroc"))
+    a = finite(s.metrics.get("auroc"))
     return (1, 0.0, s.name) if a is None else (0, -a, s.name)
 
 
@@ -125,7 +114,8 @@ def setup_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     for role, meta in (metrics.get("models") or {}).items():
         fp = str(meta.get("fingerprint") or "")[:12]
         detail = ", ".join(x for x in (f"fingerprint {fp}…" if fp else "", meta.get("device")) if x)
-        rows.append((f"Model '{role}'", f"{meta.get('name')} ({detail})" if detail else "—"))
+        name = str(meta.get("name") or "—")
+        rows.append((f"Model '{role}'", f"{name} ({detail})" if detail else name))
     return rows
 
 
@@ -148,20 +138,20 @@ def leaderboard(series: Sequence[Series]) -> dict[str, Any]:
             floor_hit |= below_floor
             tprs.append(
                 {
-                    "value": _finite((m.get("tpr_at_fpr") or {}).get(k)),
+                    "value": finite((m.get("tpr_at_fpr") or {}).get(k)),
                     "ci": (m.get("tpr_at_fpr_ci") or {}).get(k),
                     "below_floor": below_floor,
                 }
             )
-        best = not s.blind and not best_seen and _finite(m.get("auroc")) is not None
+        best = not s.blind and not best_seen and finite(m.get("auroc")) is not None
         rows.append(
             {
                 "name": s.name,
                 "blind": s.blind,
-                "auroc": _finite(m.get("auroc")),
+                "auroc": finite(m.get("auroc")),
                 "auroc_ci": m.get("auroc_ci"),
                 "tprs": tprs,
-                "fpr_at_tpr": _finite(m.get("fpr_at_tpr_0.95")),
+                "fpr_at_tpr": finite(m.get("fpr_at_tpr_0.95")),
                 "n": m.get("n"),
                 "n_nan": m.get("n_nan") or 0,
                 "error": m.get("error"),
@@ -193,7 +183,7 @@ def roc_figure(series: Sequence[Series], labels: np.ndarray) -> dict[str, Any]:
                 label=s.plot_label,
                 fpr=np.asarray(pts["fpr"]),
                 tpr=np.asarray(pts["tpr"]),
-                auroc=_finite(s.metrics.get("auroc")) or math.nan,
+                auroc=finite(s.metrics.get("auroc")) or math.nan,
                 n_members=int(s.metrics.get("n_members") or 0),
                 n_nonmembers=int(s.metrics.get("n_nonmembers") or 0),
                 blind=s.blind,
@@ -221,26 +211,13 @@ def histograms(series: Sequence[Series], labels: np.ndarray) -> list[dict[str, A
                     title=s.plot_label,
                     salt=f"hist{s.index}",
                 ),
+                "n_members": int(np.count_nonzero(finite & (labels == 1))),
+                "n_nonmembers": int(np.count_nonzero(finite & (labels == 0))),
                 "n_nan": int(np.count_nonzero(~finite & (labels >= 0))),
                 "renamed": s.plot_label != s.name,
             }
         )
     return out
-
-
-def _shorten(text: str) -> dict[str, Any]:
-    full = text[:FULL_TEXT_CHARS]
-    short = text
-    if len(text) > SHORT_TEXT_CHARS:
-        cut = text.rfind(" ", SHORT_TEXT_CHARS - 100, SHORT_TEXT_CHARS)
-        short = text[: cut if cut > 0 else SHORT_TEXT_CHARS].rstrip() + " …"
-    return {
-        "short": short,
-        "full": full,
-        "shortened": short != text,
-        "n_chars": len(text),
-        "n_cut": max(0, len(text) - FULL_TEXT_CHARS),
-    }
 
 
 def _extremes(
@@ -264,7 +241,7 @@ def _extremes(
                 "id": sid,
                 "score": float(scores[i]),
                 "source": source,
-                "text": None if text is None else _shorten(str(text)),
+                "text": None if text is None else shorten(str(text)),
             }
         )
     return rows
@@ -295,96 +272,25 @@ def explorer(
     return panels
 
 
-def warnings_section(metrics: Mapping[str, Any], texts: Mapping[str, Any]) -> dict[str, Any]:
-    """Warnings, overlaps, NaN reasons and truncations, ready to list."""
-    samples = metrics.get("samples") or {}
-    items = [str(w) for w in metrics.get("warnings") or []]
-    blind = blind_summary(metrics)
-    if blind and blind["warning"]:
-        items.insert(0, blind["warning"])
-    overlaps = []
-    for pair in (samples.get("overlaps") or [])[:MAX_LISTED]:
-        m_id, n_id = str(pair.get("member_id")), str(pair.get("nonmember_id"))
-        text = texts.get(m_id, (None, None))[0]
-        overlaps.append(
-            {"member_id": m_id, "nonmember_id": n_id, "text": _shorten(str(text))["short"]}
-            if text is not None
-            else {"member_id": m_id, "nonmember_id": n_id, "text": None}
-        )
-    nan = []
-    for attack, entries in (samples.get("nan") or {}).items():
-        if not entries:
-            continue
-        by_reason: dict[str, list[str]] = defaultdict(list)
-        for e in entries:
-            by_reason[str(e.get("reason"))].append(str(e.get("id")))
-        counts = Counter({r: len(v) for r, v in by_reason.items()})
-        nan.append(
-            {
-                "attack": attack,
-                "n": len(entries),
-                "reasons": [
-                    {"reason": r, "n": n, "ids": by_reason[r][:5], "more": n - 5}
-                    for r, n in counts.most_common()
-                ],
-            }
-        )
-    truncated = [
-        {
-            "key": key,
-            "n": len(id_list),
-            "ids": id_list[:MAX_LISTED],
-            "more": len(id_list) - MAX_LISTED,
-        }
-        for key, id_list in (samples.get("truncated") or {}).items()
-        if id_list
-    ]
-    errors = [
-        (name, m["error"]) for name, m in (metrics.get("attacks") or {}).items() if m.get("error")
-    ]
-    return {
-        "items": items,
-        "overlaps": overlaps,
-        "n_overlaps": int(samples.get("n_overlaps") or len(samples.get("overlaps") or [])),
-        "nan": nan,
-        "truncated": truncated,
-        "n_samples": samples.get("n"),
-        "errors": errors,
-        "any": bool(items or overlaps or nan or truncated or errors),
-    }
+def with_blind_columns(
+    scores_df: pd.DataFrame, blind_scores_df: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``scores_df`` plus a ``blind:<name>`` column per baseline of ``blind_scores.parquet``.
 
-
-def blind_summary(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The blind-baseline summary, if the run has one.
-
-    Reads ``best`` (a baseline name), ``warning`` (true, or a message) and optionally
-    ``auroc``/``threshold``/``message``; the AUROC falls back to ``blind[best]["auroc"]``.
+    Rows are matched by ``id``; samples missing from ``blind_scores_df`` get NaN.
     """
-    summary = metrics.get("blind_summary")
-    if not isinstance(summary, Mapping):
-        return None
-    best = summary.get("best")
-    auroc = _finite(summary.get("auroc"))
-    if auroc is None and best is not None:
-        auroc = _finite(((metrics.get("blind") or {}).get(best) or {}).get("auroc"))
-    flag = summary.get("warning")
-    warning = None
-    if isinstance(flag, str) and flag:
-        warning = flag
-    elif flag:
-        at = f" reaches AUROC {auroc:.3f}" if auroc is not None else " is high"
-        warning = (
-            f"The best blind baseline ({best}){at} without looking at the model: members and "
-            "non-members differ in ways a model-free classifier sees, so attack scores may "
-            "measure this distribution shift rather than membership."
-        )
-    return {
-        "best": None if best is None else str(best),
-        "auroc": auroc,
-        "threshold": _finite(summary.get("threshold")),
-        "message": summary.get("message"),
-        "warning": warning,
-    }
+    if blind_scores_df is None or "id" not in blind_scores_df.columns:
+        return scores_df
+    names = [c for c in blind_scores_df.columns if c not in ("id", "label")]
+    out = scores_df.copy()
+    if list(blind_scores_df["id"]) == list(scores_df["id"]):
+        for name in names:
+            out[f"blind:{name}"] = blind_scores_df[name].to_numpy(dtype=np.float64)
+        return out
+    indexed = blind_scores_df.drop_duplicates("id").set_index("id")
+    for name in names:
+        out[f"blind:{name}"] = scores_df["id"].map(indexed[name]).to_numpy(dtype=np.float64)
+    return out
 
 
 def texts_by_id(samples_df: pd.DataFrame | None) -> dict[str, tuple[Any, Any]]:
@@ -397,7 +303,10 @@ def texts_by_id(samples_df: pd.DataFrame | None) -> dict[str, tuple[Any, Any]]:
 
 
 def build_context(
-    metrics: Mapping[str, Any], scores_df: pd.DataFrame, samples_df: pd.DataFrame | None
+    metrics: Mapping[str, Any],
+    scores_df: pd.DataFrame,
+    samples_df: pd.DataFrame | None,
+    blind_scores_df: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the template shows."""
     for col in ("id", "label"):
@@ -406,6 +315,7 @@ def build_context(
                 f"scores.parquet has no {col!r} column (columns: {list(scores_df.columns)}); "
                 "re-run `miakit run` to rewrite the outputs."
             )
+    scores_df = with_blind_columns(scores_df, blind_scores_df)
     labels = label_codes(scores_df["label"])
     ids = scores_df["id"].astype(str).to_numpy()
     series = collect_series(metrics, scores_df)

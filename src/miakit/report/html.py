@@ -69,7 +69,11 @@ def _sha256_source(text: str) -> str:
 
 
 def render_report(
-    metrics: Mapping[str, Any], scores_df: pd.DataFrame, samples_df: pd.DataFrame | None
+    metrics: Mapping[str, Any],
+    scores_df: pd.DataFrame,
+    samples_df: pd.DataFrame | None,
+    *,
+    blind_scores_df: pd.DataFrame | None = None,
 ) -> str:
     """The report as an HTML string.
 
@@ -78,9 +82,11 @@ def render_report(
             keys ``blind`` (baseline name -> metrics, like ``attacks``) and ``blind_summary``
             are shown when present.
         scores_df: ``scores.parquet``: ``id``, ``label`` (member / nonmember / unknown) and
-            one float column per attack (blind baselines: ``blind:<name>``).
+            one float column per attack (blind baselines may be here as ``blind:<name>``).
         samples_df: ``samples.parquet`` (``id``, ``text``, ``source``, ...), for the sample
             explorer's texts; ``None`` shows ids and scores only.
+        blind_scores_df: ``blind_scores.parquet``: ``id``, ``label`` and one column per blind
+            baseline, matched to ``scores_df`` by ``id``.
 
     Returns:
         A complete, self-contained HTML document.
@@ -92,11 +98,20 @@ def render_report(
 
     env = _env()
     script = env.get_template("report.js.j2").render()
-    context = build_context(metrics, scores_df, samples_df)
+    context = build_context(metrics, scores_df, samples_df, blind_scores_df)
     return env.get_template("report.html.j2").render(**context, script_hash=_sha256_source(script))
 
 
-def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def _read_run(
+    run_dir: Path,
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
     if not run_dir.is_dir():
         raise DataError(
             f"no run folder at {run_dir}: pass the --out folder of `miakit run` "
@@ -116,13 +131,13 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame
         raise DataError(
             f"{run_dir / 'metrics.json'} has no 'attacks' object; is it a miakit run's output?"
         )
-    frames = []
-    for name in ("scores.parquet", "samples.parquet"):
-        try:
-            frames.append(pd.read_parquet(run_dir / name))
-        except Exception as exc:  # pyarrow raises several types for a damaged file
-            raise DataError(f"cannot read {run_dir / name}: {exc}") from None
-    return metrics, frames[0], frames[1]
+    blind = run_dir / "blind_scores.parquet"
+    return (
+        metrics,
+        _read_parquet(run_dir / "scores.parquet"),
+        _read_parquet(run_dir / "samples.parquet"),
+        _read_parquet(blind) if blind.is_file() else None,
+    )
 
 
 def write_report(
@@ -132,7 +147,7 @@ def write_report(
 
     Args:
         run_dir: a folder written by ``miakit run`` (``metrics.json``, ``scores.parquet``,
-            ``samples.parquet``).
+            ``samples.parquet``; ``blind_scores.parquet`` when blind baselines ran).
         out: the file to write; default ``run_dir / "report.html"``.
 
     Returns:
@@ -142,8 +157,8 @@ def write_report(
         DataError: if a file is missing or unreadable (the message names it).
     """
     run_dir = Path(run_dir)
-    metrics, scores_df, samples_df = _read_run(run_dir)
-    html = render_report(metrics, scores_df, samples_df)
+    metrics, scores_df, samples_df, blind_scores_df = _read_run(run_dir)
+    html = render_report(metrics, scores_df, samples_df, blind_scores_df=blind_scores_df)
     target = Path(out) if out is not None else run_dir / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")

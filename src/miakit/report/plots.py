@@ -187,10 +187,10 @@ def roc_svg(curves: Sequence[RocCurve], *, salt: str = "roc") -> str:
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(10.0, 4.4), layout="constrained")
+        fig = Figure(figsize=(10.0, 4.0), layout="constrained")
         ax_log, ax_lin = fig.subplots(1, 2)
         n_neg = max((c.n_nonmembers for c in curves), default=1)
         n_pos = max((c.n_members for c in curves), default=1)
@@ -223,15 +223,17 @@ def roc_svg(curves: Sequence[RocCurve], *, salt: str = "roc") -> str:
         ax_log.set_title("log-log (low-FPR regime)")
         ax_lin.set_xlim(0.0, 1.0)
         ax_lin.set_ylim(0.0, 1.0)
-        ax_log.xaxis.set_major_formatter(FuncFormatter(_percent))
-        ax_log.yaxis.set_major_formatter(FuncFormatter(_percent))
-        ax_log.xaxis.set_minor_formatter(NullFormatter())
-        ax_log.yaxis.set_minor_formatter(NullFormatter())
+        for axis, floor in ((ax_log.xaxis, x_floor), (ax_log.yaxis, y_floor)):
+            # under two decades, label 1-2-5 steps too, or the axis may show one tick only
+            subs = (1.0, 2.0, 5.0) if floor > 0.01 else (1.0,)
+            axis.set_major_locator(LogLocator(base=10.0, subs=subs))
+            axis.set_major_formatter(FuncFormatter(_percent))
+            axis.set_minor_formatter(NullFormatter())
         ax_lin.set_title("linear")
         for ax in (ax_log, ax_lin):
             ax.set_box_aspect(1.0)
-            ax.set_xlabel("false-positive rate (non-members flagged)")
-            ax.set_ylabel("true-positive rate (members found)")
+            ax.set_xlabel("false-positive rate")
+            ax.set_ylabel("true-positive rate")
         handles.append(Line2D([], [], **diag))
         labels.append("random guess")
         # an axes legend outside the axes: constrained layout makes room (matplotlib >= 3.5)
@@ -272,9 +274,9 @@ def histogram_svg(
                 lo, hi = lo - 0.5, hi + 0.5
             n_bins = int(min(bins, max(8, np.sqrt(both.size) * 2)))
             edges = np.linspace(lo, hi, n_bins + 1).tolist()
-            for values, color, name, dash in (
-                (members, MEMBER_COLOR, "members", "-"),
-                (nonmembers, NONMEMBER_COLOR, "non-members", (0, (4, 2))),
+            for values, color, dash in (
+                (members, MEMBER_COLOR, "-"),
+                (nonmembers, NONMEMBER_COLOR, (0, (4, 2))),
             ):
                 if values.size == 0:
                     continue
@@ -288,10 +290,9 @@ def histogram_svg(
                     color=color,
                     linestyle=dash,
                     linewidth=1.4,
-                    label=f"{name} (n={values.size})",
                 )
-            ax.legend(loc="upper left", handlelength=1.8)
-            ax.margins(y=0.25)
+            ax.margins(y=0.08)
+        # the colour key and the class sizes are in the HTML, once for all panels
         ax.set_xlabel("score (higher = more member-like)")
         ax.set_ylabel("density")
         ax.grid(axis="x", visible=False)

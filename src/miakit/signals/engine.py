@@ -17,13 +17,13 @@ Pipeline for one model and one context:
 6. *Cache* results in Parquet (:class:`~miakit.signals.cache.SignalCache`): a rerun with the
    same model, tokenizer, context, ``max_length``, BOS policy and texts does no forward pass.
 
-The fast path (packed varlen rows on CUDA) replaces step 4-5's batching behind
-:meth:`SignalEngine._score_batches`; everything around it stays.
+The fast path (packed varlen rows, :mod:`miakit.signals.packed`) replaces step 4's batching
+with padding-free rows; everything around it stays the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache, text_key
+from miakit.signals.packed import pack_rows
 from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
 from miakit.signals.stats import token_stats
 from miakit.signals.table import TokenSignals
@@ -61,6 +62,10 @@ class SignalEngine:
         bos: ``auto`` (tokenizer default), ``always`` or ``never``.
         cache: a :class:`SignalCache`, or ``None`` for no caching.
         progress: show a progress bar (on stderr).
+        packing: ``padded`` (length-sorted right-padded batches), ``packed`` (padding-free
+            rows of ``batch_tokens`` tokens with varlen attention, :mod:`miakit.signals.packed`)
+            or ``auto`` (packed on CUDA for architectures known to pack correctly, padded
+            otherwise). Both give the same numbers up to kernel rounding.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class SignalEngine:
         bos: str = "auto",
         cache: SignalCache | None = None,
         progress: bool = True,
+        packing: str = "auto",
     ) -> None:
         if max_length < 2:
             raise InvalidParameterError(f"max_length must be >= 2, got {max_length}")
@@ -87,6 +93,11 @@ class SignalEngine:
         self.lead = tuple(scorer.lead_ids(bos))
         self.cache = cache
         self.progress = progress
+        if packing not in ("auto", "packed", "padded"):
+            raise InvalidParameterError(
+                f"packing must be 'auto', 'packed' or 'padded', got {packing!r}"
+            )
+        self.packing = packing
         #: number of forward batches run by this engine (tests use it to prove cache hits)
         self.n_forward_batches = 0
 
@@ -189,25 +200,43 @@ class SignalEngine:
         if batch:
             yield batch
 
+    def _use_packing(self) -> bool:
+        if self.packing == "padded":
+            return False
+        supported = bool(getattr(self.scorer, "supports_packing", lambda: False)())
+        if self.packing == "packed":
+            if not supported:
+                raise InvalidParameterError(
+                    f"packing='packed': model {self.scorer.name!r} is not known to pack "
+                    "correctly; use packing='padded' (or 'auto')"
+                )
+            return True
+        return supported and self.scorer.device.type == "cuda"
+
     def _score(
         self, inputs: Sequence[ScoringInput], stats: Sequence[str], *, desc: str
     ) -> list[CachedRow]:
         results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
         total = sum(len(x.ids) for x in inputs)
+        if self._use_packing():
+            units = pack_rows([len(x.ids) for x in inputs], self.batch_tokens)
+            score_unit: Callable[..., list[dict[str, np.ndarray]]] = self._score_row
+        else:
+            units = list(self._batches(inputs))
+            score_unit = self._score_batch
         with tqdm(
             total=total, desc=desc, unit="tok", disable=not self.progress, leave=False
         ) as bar:
-            for batch in self._batches(inputs):
-                for i, row in zip(
-                    batch, self._score_batch([inputs[i] for i in batch], stats), strict=True
-                ):
+            for unit in units:
+                rows = score_unit([inputs[i] for i in unit], stats)
+                for i, row in zip(unit, rows, strict=True):
                     results[i] = row
-                bar.update(sum(len(inputs[i].ids) for i in batch))
-        rows = []
+                bar.update(sum(len(inputs[i].ids) for i in unit))
+        out = []
         for x, r in zip(inputs, results, strict=True):
             assert r is not None
-            rows.append(CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated))
-        return rows
+            out.append(CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated))
+        return out
 
     def _score_batch(
         self, batch: Sequence[ScoringInput], stats: Sequence[str]
@@ -217,23 +246,54 @@ class SignalEngine:
         width = max(len(x.ids) for x in batch)
         input_ids = torch.zeros((len(batch), width), dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
-        rows_b: list[int] = []
-        rows_t: list[int] = []
+        rows: list[int] = []
         for b, x in enumerate(batch):
             input_ids[b, : len(x.ids)] = torch.tensor(x.ids, dtype=torch.long)
             mask[b, : len(x.ids)] = 1
-            # position t-1 predicts token t, for every scored token t
-            rows_b.extend([b] * (len(x.ids) - x.first_scored))
-            rows_t.extend(range(x.first_scored - 1, len(x.ids) - 1))
-        counts = [max(0, len(x.ids) - x.first_scored) for x in batch]
-        if not rows_b:
+            # flat index of position t-1 (which predicts token t), for every scored token t
+            rows.extend(b * width + t for t in range(x.first_scored - 1, len(x.ids) - 1))
+        if not rows:
             return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in batch]
         hidden = self.scorer.hidden_states(input_ids, mask)  # (B, T, d)
+        return self._stats(
+            hidden.reshape(-1, hidden.shape[-1]), input_ids.reshape(-1), rows, batch, stats
+        )
+
+    def _score_row(
+        self, row: Sequence[ScoringInput], stats: Sequence[str]
+    ) -> list[dict[str, np.ndarray]]:
+        """One packed row (batch 1, positions restarting per sample, varlen attention)."""
+        self.n_forward_batches += 1
+        lengths = [len(x.ids) for x in row]
+        flat_ids = torch.tensor([t for x in row for t in x.ids], dtype=torch.long)
+        positions = torch.cat([torch.arange(n) for n in lengths])
+        cu = torch.zeros(len(row) + 1, dtype=torch.int32)
+        cu[1:] = torch.cumsum(torch.tensor(lengths), 0)
+        rows: list[int] = []
+        for x, start in zip(row, cu[:-1].tolist(), strict=True):
+            # never the cross-boundary prediction: only positions inside the sample
+            rows.extend(start + t for t in range(x.first_scored - 1, len(x.ids) - 1))
+        if not rows:
+            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in row]
+        hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
+            flat_ids[None, :], positions[None, :], cu, max(lengths)
+        )  # (1, T, d)
+        return self._stats(hidden[0], flat_ids, rows, row, stats)
+
+    def _stats(
+        self,
+        hidden: torch.Tensor,
+        ids: torch.Tensor,
+        rows: list[int],
+        inputs: Sequence[ScoringInput],
+        stats: Sequence[str],
+    ) -> list[dict[str, np.ndarray]]:
+        """fp32 statistics at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``);
+        the target of position ``r`` is ``ids[r + 1]``. Split back per input, in order."""
         device = hidden.device
-        bi = torch.tensor(rows_b, device=device)
-        ti = torch.tensor(rows_t, device=device)
-        targets = input_ids.to(device)[bi, ti + 1]  # (N,)
-        chosen = hidden[bi, ti]  # (N, d)
+        index = torch.tensor(rows, device=device)
+        targets = ids.to(device)[index + 1]  # (N,)
+        chosen = hidden[index]  # (N, d)
         parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
         for start in range(0, chosen.shape[0], self.chunk_tokens):
             stop = start + self.chunk_tokens
@@ -243,7 +303,8 @@ class SignalEngine:
         flat = {s: torch.cat(parts[s]).float().cpu().numpy() for s in stats}
         out: list[dict[str, np.ndarray]] = []
         pos = 0
-        for n in counts:
+        for x in inputs:
+            n = max(0, len(x.ids) - x.first_scored)
             out.append({s: flat[s][pos : pos + n].copy() for s in stats})
             pos += n
         return out

@@ -1,0 +1,186 @@
+"""Packed (padding-free) forward passes for the signal engine.
+
+Samples are concatenated into rows of at most ``row_tokens`` tokens. Each row is one forward
+pass with batch size 1: ``position_ids`` restart at 0 for every sample, and the attention
+function receives ``cu_seq_lens_q/k`` and ``max_length_q/k`` so that no token attends across a
+sample boundary. No 2-D attention mask is passed and ``use_cache=False`` (transformers only
+forwards the packing kwargs when there is no cache; a silent cross-sample leak otherwise).
+
+The attention function registered here (``"miakit_varlen"``) uses
+``torch.nn.attention.varlen.varlen_attn`` (FlashAttention-2 varlen) on CUDA and, on CPU or when
+that is unavailable, a per-sample causal SDPA loop that is slow but exact: it is the
+correctness reference for the packed path in the CPU test suite.
+
+Architectures whose attention does not go through transformers' ``AttentionInterface``, or
+that need more than positions to separate samples (Mamba-style ``seq_idx``, absolute
+positions with offsets), fall back to the padded path: see :func:`supports_packing`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+ATTN_NAME = "miakit_varlen"
+_REGISTERED = False
+
+#: Model types checked to pack correctly through ``AttentionInterface`` with position_ids.
+PACKABLE_MODEL_TYPES = frozenset(
+    {
+        "llama",
+        "mistral",
+        "qwen2",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "olmo",
+        "olmo2",
+        "phi3",
+        "smollm3",
+        "granite",
+        "starcoder2",
+        "gpt_neox",
+    }
+)
+
+
+def _varlen_cuda(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cu_q: torch.Tensor,
+    cu_k: torch.Tensor,
+    max_q: int,
+    max_k: int,
+    scale: float | None,
+) -> torch.Tensor | None:
+    try:
+        from torch.nn.attention.varlen import varlen_attn
+    except ImportError:
+        return None
+    gqa = q.shape[1] != k.shape[1]
+    try:
+        out = varlen_attn(
+            q, k, v, cu_q, cu_k, max_q, max_k, scale=scale, window_size=(-1, 0), enable_gqa=gqa
+        )
+        return out if isinstance(out, torch.Tensor) else out[0]
+    except TypeError:  # torch < 2.12: no enable_gqa / window_size
+        if gqa:
+            rep = q.shape[1] // k.shape[1]
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        return varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, is_causal=True, scale=scale)  # type: ignore[call-arg,return-value]
+
+
+def _varlen_reference(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cu_q: torch.Tensor,
+    cu_k: torch.Tensor,
+    scale: float | None,
+) -> torch.Tensor:
+    """Per-sample causal SDPA, bottom-right aligned (queries are the last keys)."""
+    out = torch.empty_like(q)
+    rep = q.shape[1] // k.shape[1]
+    for i in range(len(cu_q) - 1):
+        qa, qb = int(cu_q[i]), int(cu_q[i + 1])
+        ka, kb = int(cu_k[i]), int(cu_k[i + 1])
+        qs = q[qa:qb].transpose(0, 1)  # (H, Tq, D)
+        ks = k[ka:kb].transpose(0, 1).repeat_interleave(rep, dim=0)
+        vs = v[ka:kb].transpose(0, 1).repeat_interleave(rep, dim=0)
+        tq, tk = qb - qa, kb - ka
+        mask = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(diagonal=tk - tq)
+        out[qa:qb] = F.scaled_dot_product_attention(
+            qs, ks, vs, attn_mask=mask, scale=scale
+        ).transpose(0, 1)
+    return out
+
+
+def varlen_attention_forward(
+    module: Any,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float | None = None,
+    dropout: float = 0.0,
+    cu_seq_lens_q: torch.Tensor | None = None,
+    cu_seq_lens_k: torch.Tensor | None = None,
+    max_length_q: int | None = None,
+    max_length_k: int | None = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """transformers attention function: ``query`` (1, Hq, T, D) -> output (1, T, Hq, D)."""
+    if cu_seq_lens_q is None or query.shape[0] != 1:
+        raise RuntimeError(
+            "miakit_varlen attention needs packed inputs (batch 1 with cu_seq_lens_q); "
+            "it is only used by miakit's packed scoring path"
+        )
+    cu_k = cu_seq_lens_k if cu_seq_lens_k is not None else cu_seq_lens_q
+    q = query[0].transpose(0, 1)  # (T, Hq, D)
+    k = key[0].transpose(0, 1)
+    v = value[0].transpose(0, 1)
+    out = None
+    if q.is_cuda:
+        out = _varlen_cuda(
+            q,
+            k,
+            v,
+            cu_seq_lens_q.to(torch.int32),
+            cu_k.to(torch.int32),
+            int(max_length_q or 0),
+            int(max_length_k or max_length_q or 0),
+            scaling,
+        )
+    if out is None:
+        out = _varlen_reference(q, k, v, cu_seq_lens_q, cu_k, scaling)
+    return out.unsqueeze(0), None
+
+
+def register_varlen_attention() -> str:
+    """Register ``miakit_varlen`` with transformers (idempotent); return its name."""
+    global _REGISTERED
+    if not _REGISTERED:
+        from transformers import AttentionInterface
+
+        AttentionInterface.register(ATTN_NAME, varlen_attention_forward)
+        try:
+            from transformers.masking_utils import AttentionMaskInterface
+
+            AttentionMaskInterface.register(ATTN_NAME, lambda *args, **kwargs: None)
+        except ImportError:  # older transformers build masks inside the model
+            pass
+        _REGISTERED = True
+    return ATTN_NAME
+
+
+def supports_packing(model: Any) -> bool:
+    """Whether ``model`` is known to score correctly on packed rows."""
+    cfg = getattr(model, "config", None)
+    return getattr(cfg, "model_type", None) in PACKABLE_MODEL_TYPES
+
+
+def pack_rows(lengths: Sequence[int], row_tokens: int) -> list[list[int]]:
+    """Deterministic first-fit-decreasing packing of sample indices into rows.
+
+    Samples are taken longest first (ties by index); each goes into the first row with room.
+    A sample longer than ``row_tokens`` gets a row of its own.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for i in order:
+        n = lengths[i]
+        for r, free in enumerate(room):
+            if n <= free:
+                rows[r].append(i)
+                room[r] -= n
+                break
+        else:
+            rows.append([i])
+            room.append(max(0, row_tokens - n))
+    return rows
