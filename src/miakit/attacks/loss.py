@@ -7,7 +7,7 @@ from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
 
 
-@register_attack("loss", needs=("token_log_prob",), paper="2112.03570")
+@register_attack("loss", needs=("token_log_prob",), paper="1709.01604")
 def loss(signals: SignalView) -> AttackOutput:
     """Average token log-likelihood under the target model (LOSS attack).
 
