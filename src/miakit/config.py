@@ -37,6 +37,8 @@ class RunConfig:
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: ``auto`` (bf16 on CUDA, fp32 on CPU), ``float32``, ``bfloat16`` or ``float16``.
         bos: ``auto`` (the tokenizer's own choice), ``always`` or ``never``.
+        packing: ``auto`` (padding-free packed rows on CUDA where the architecture supports
+            it), ``packed`` or ``padded``.
         gguf_file / reference_gguf_file: GGUF file names inside the model folders.
         allow_pickle: load pickle checkpoints (runs code from them).
         trust_remote_code: run model folders' own Python code.
@@ -69,6 +71,7 @@ class RunConfig:
     device: str = "auto"
     dtype: str = "auto"
     bos: str = "auto"
+    packing: str = "auto"
     gguf_file: str | None = None
     reference_gguf_file: str | None = None
     allow_pickle: bool = False

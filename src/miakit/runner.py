@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from miakit.errors import InvalidParameterError
 from miakit.metrics import evaluate
 from miakit.report.table import leaderboard
 from miakit.signals.cache import SignalCache
-from miakit.signals.engine import SignalEngine
+from miakit.signals.plan import EngineOptions, SignalPlanner
 from miakit.signals.spec import BUILTIN_CONTEXTS
 from miakit.signals.table import TokenSignals
 
@@ -167,42 +166,23 @@ def run(
         allow_overlap=config.allow_overlap,
     )
     report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
-    # which statistics of which (model, context) the chosen attacks need
-    needed: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for spec in specs:
-        for ref in spec.needs:
-            if not ref.is_text:
-                needed[(ref.model, ref.context)].add(ref.stat)
-    for _, ctx in needed:
-        if ctx not in BUILTIN_CONTEXTS:
-            raise InvalidParameterError(f"context {ctx!r} is not available in this run")
-
     cache = None if config.no_cache else SignalCache(config.resolved_cache_dir() / "signals")
-    texts = samples.texts
-    tables: dict[tuple[str, str], TokenSignals] = {}
-    models_meta: dict[str, Any] = {}
-    for role in sorted({r for r, _ in needed}, key=lambda r: (r != "target", r)):
-        scorer = scorers.get(role) or _load_scorer(config, role)
-        engine = SignalEngine(
-            scorer,
+    planner = SignalPlanner(
+        scorer_for=lambda role: scorers.get(role) or _load_scorer(config, role),
+        options=EngineOptions(
             max_length=config.max_length,
             batch_tokens=config.batch_tokens,
             bos=config.bos,
+            packing=config.packing,
             cache=cache,
             progress=config.progress,
-        )
-        models_meta[role] = {
-            "name": scorer.name,
-            "fingerprint": scorer.fingerprint,
-            "tokenizer_fingerprint": scorer.tokenizer_fingerprint,
-            "lead_ids": list(engine.lead),
-            "device": str(scorer.device),
-        }
-        for (r, ctx), stats in sorted(needed.items()):
-            if r == role:
-                tables[(r, ctx)] = engine.compute(
-                    texts, stats=stats, context=BUILTIN_CONTEXTS[ctx], desc=f"{role}:{ctx}"
-                )
+        ),
+        contexts=dict(BUILTIN_CONTEXTS),
+        aliases={},
+    )
+    texts = samples.texts
+    tables = planner.compute(texts, [ref for spec in specs for ref in spec.needs])
+    models_meta = planner.models_meta()
 
     view = SignalView(tables, texts, n_samples=len(samples))
     outputs: dict[str, AttackOutput] = {}

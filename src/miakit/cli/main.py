@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     r.add_argument("--dtype", help="auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16")
     r.add_argument("--bos", choices=("auto", "always", "never"), help="BOS token policy")
+    r.add_argument(
+        "--packing",
+        choices=("auto", "packed", "padded"),
+        help="auto (packed varlen rows on CUDA where supported), packed or padded",
+    )
     r.add_argument("--gguf-file", help="GGUF file name inside the --model folder")
     r.add_argument("--reference-gguf-file", help="GGUF file name inside the --reference folder")
     r.add_argument("--text-field", help="name of the text column (default: text)")
@@ -145,6 +150,7 @@ def _run(args: argparse.Namespace) -> int:
             "device",
             "dtype",
             "bos",
+            "packing",
             "gguf_file",
             "reference_gguf_file",
             "text_field",

@@ -1,0 +1,131 @@
+"""From what attacks need to computed signal tables.
+
+The planner groups the attacks' :class:`~miakit.signals.spec.SignalRef` needs by
+``(model, context)``, loads each model once (lazily, through ``scorer_for``), builds one
+:class:`~miakit.signals.engine.SignalEngine` per model and computes the union of statistics
+each ``(model, context)`` needs, in one pass per pair.
+
+Model roles are plain names (``target``, ``reference``, ...). A role may be an *alias* of
+another (e.g. ``performer`` defaults to ``target``): it then shares that model, its engine and
+its cached tables. Contexts are looked up by name in ``contexts`` (the built-in ones plus
+those the run builds, such as prefix contexts from auxiliary texts).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from miakit.backends.base import TokenScorer
+from miakit.errors import InvalidParameterError
+from miakit.signals.cache import SignalCache
+from miakit.signals.engine import SignalEngine
+from miakit.signals.spec import BUILTIN_CONTEXTS, Context, SignalRef
+from miakit.signals.table import TokenSignals
+
+
+@dataclass
+class EngineOptions:
+    """Engine settings shared by every model of a run."""
+
+    max_length: int = 2048
+    batch_tokens: int | None = None
+    bos: str = "auto"
+    packing: str = "auto"
+    cache: SignalCache | None = None
+    progress: bool = True
+
+
+@dataclass
+class SignalPlanner:
+    """Computes signal tables for a run.
+
+    Args:
+        scorer_for: loads the backend of a model role (called at most once per role).
+        options: engine settings.
+        contexts: context name -> :class:`Context` (defaults to the built-in contexts).
+        aliases: role -> role it stands for when the user gave no model of its own.
+    """
+
+    scorer_for: Callable[[str], TokenScorer]
+    options: EngineOptions = field(default_factory=EngineOptions)
+    contexts: Mapping[str, Context] = field(default_factory=lambda: dict(BUILTIN_CONTEXTS))
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    _engines: dict[str, SignalEngine] = field(default_factory=dict, init=False)
+
+    def resolve(self, role: str) -> str:
+        seen = set()
+        while role in self.aliases and role not in seen:
+            seen.add(role)
+            role = self.aliases[role]
+        return role
+
+    def engine(self, role: str) -> SignalEngine:
+        """The engine of ``role`` (aliases resolved), created on first use."""
+        real = self.resolve(role)
+        if real not in self._engines:
+            o = self.options
+            self._engines[real] = SignalEngine(
+                self.scorer_for(real),
+                max_length=o.max_length,
+                batch_tokens=o.batch_tokens,
+                bos=o.bos,
+                cache=o.cache,
+                progress=o.progress,
+                packing=o.packing,
+            )
+        return self._engines[real]
+
+    def context(self, name: str) -> Context:
+        if name not in self.contexts:
+            raise InvalidParameterError(
+                f"context {name!r} is not available in this run; available: {sorted(self.contexts)}"
+            )
+        return self.contexts[name]
+
+    @staticmethod
+    def group(needs: Iterable[SignalRef]) -> dict[tuple[str, str], set[str]]:
+        """``(model, context) -> statistics`` for the non-text needs."""
+        grouped: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for ref in needs:
+            if not ref.is_text:
+                grouped[(ref.model, ref.context)].add(ref.stat)
+        return grouped
+
+    def compute(
+        self, texts: Sequence[str], needs: Iterable[SignalRef]
+    ) -> dict[tuple[str, str], TokenSignals]:
+        """Tables for every ``(model, context)`` in ``needs``, keyed as the attacks name them."""
+        grouped = self.group(needs)
+        for _, ctx in grouped:
+            self.context(ctx)  # fail before any model loads
+        # merge aliases: one computation per real (model, context)
+        real: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for (role, ctx), stats in grouped.items():
+            real[(self.resolve(role), ctx)] |= stats
+        computed: dict[tuple[str, str], TokenSignals] = {}
+        order = sorted(real, key=lambda k: (k[0] != "target", k))
+        for role, ctx in order:
+            computed[(role, ctx)] = self.engine(role).compute(
+                texts, stats=real[(role, ctx)], context=self.context(ctx), desc=f"{role}:{ctx}"
+            )
+        return {(role, ctx): computed[(self.resolve(role), ctx)] for role, ctx in grouped}
+
+    def models_meta(self) -> dict[str, Any]:
+        """What identifies each loaded model, for ``metrics.json``."""
+        meta: dict[str, Any] = {}
+        for role, engine in self._engines.items():
+            s = engine.scorer
+            meta[role] = {
+                "name": s.name,
+                "fingerprint": s.fingerprint,
+                "tokenizer_fingerprint": s.tokenizer_fingerprint,
+                "lead_ids": list(engine.lead),
+                "device": str(s.device),
+            }
+        for alias in self.aliases:
+            if self.resolve(alias) in meta and alias not in meta:
+                meta[alias] = {"alias_of": self.resolve(alias)}
+        return meta
