@@ -236,3 +236,23 @@ def test_pack_rows_is_first_fit_decreasing():
     assert rows == [[4], [2, 3], [0, 1]]
     assert sorted(i for r in rows for i in r) == list(range(5))
     assert pack_rows([12], row_tokens=10) == [[0]]
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_prefix_reuse_equals_prepend_and_score(bos):
+    tok = build_tokenizer(bos=bos)
+    model = build_llama(len(tok))
+    ctx = Context("shots", prefix="The cat sat on the mat. Berlin is a city. In 1969, the Moon.")
+    texts = TEXTS * 2
+    plain = SignalEngine(HFTokenScorer(model, tok), progress=False, prefix_reuse=False)
+    reuse = SignalEngine(HFTokenScorer(model, tok), progress=False, batch_tokens=64)
+    calls = []
+    original = reuse.scorer.prefix_state
+    reuse.scorer.prefix_state = lambda ids: calls.append(ids) or original(ids)  # type: ignore[method-assign]
+    a = plain.compute(texts, stats=TOKEN_STATS, context=ctx)
+    b = reuse.compute(texts, stats=TOKEN_STATS, context=ctx)
+    assert len(calls) == 1 and reuse.n_forward_batches > 1  # prefix run once, many batches
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    for stat in TOKEN_STATS:
+        np.testing.assert_allclose(b.flat(stat), a.flat(stat), atol=1e-5, rtol=1e-5)
+    check_parity(model, tok, texts, b, lead=[0] if bos else [], context=ctx)

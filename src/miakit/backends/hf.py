@@ -346,6 +346,58 @@ class HFTokenScorer:
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
         return hidden
 
+    @torch.inference_mode()
+    def prefix_state(self, prefix_ids: list[int]) -> tuple[list[Any], torch.Tensor]:
+        """Run a shared prefix once: per-layer ``(key, value)`` tensors of shape
+        ``(1, heads, P, head_dim)`` and the last position's hidden state ``(d,)``."""
+        out = self._base(input_ids=torch.tensor([prefix_ids], device=self.device), use_cache=True)
+        cache = out.past_key_values
+        layers = getattr(cache, "layers", None)
+        if layers is not None:
+            kv = [(layer.keys, layer.values) for layer in layers]
+        else:  # older transformers: key_cache / value_cache lists
+            kv = list(zip(cache.key_cache, cache.value_cache, strict=True))
+        return kv, out.last_hidden_state[0, -1]
+
+    @torch.inference_mode()
+    def hidden_states_after_prefix(
+        self,
+        kv: list[Any],
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+    ) -> torch.Tensor:
+        """Hidden states ``(B, W, d)`` of right-padded suffixes that attend to a shared prefix
+        given as per-layer ``(key, value)`` from :meth:`prefix_state`."""
+        from transformers import DynamicCache
+
+        batch = input_ids.shape[0]
+        prefix_len = kv[0][0].shape[2]
+        cache = DynamicCache(
+            [
+                (k.expand(batch, -1, -1, -1).contiguous(), v.expand(batch, -1, -1, -1).contiguous())
+                for k, v in kv
+            ]
+        )
+        mask = torch.cat(
+            [torch.ones((batch, prefix_len), dtype=attention_mask.dtype), attention_mask], dim=1
+        )
+        positions = prefix_len + torch.arange(input_ids.shape[1])[None, :].expand(batch, -1)
+        out = self._base(
+            input_ids=input_ids.to(self.device),
+            attention_mask=mask.to(self.device),
+            position_ids=positions.to(self.device),
+            use_cache=True,
+            **{self._cache_kwarg(): cache},
+        )
+        return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
+
+    def _cache_kwarg(self) -> str:
+        """``cache`` in recent transformers, ``past_key_values`` before."""
+        import inspect
+
+        params = inspect.signature(self._base.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
     def supports_packing(self) -> bool:
         """Whether this architecture scores correctly on packed rows (varlen attention)."""
         from miakit.signals.packed import supports_packing

@@ -23,7 +23,8 @@ with padding-free rows; everything around it stays the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,9 @@ class SignalEngine:
             rows of ``batch_tokens`` tokens with varlen attention, :mod:`miakit.signals.packed`)
             or ``auto`` (packed on CUDA for architectures known to pack correctly, padded
             otherwise). Both give the same numbers up to kernel rounding.
+        prefix_reuse: when every input of a context starts with the same prefix (ReCaLL
+            shots), run the prefix once and let every batch attend to its cached keys/values
+            instead of re-running it per text. Equal to prepend-and-score up to rounding.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class SignalEngine:
         cache: SignalCache | None = None,
         progress: bool = True,
         packing: str = "auto",
+        prefix_reuse: bool = True,
     ) -> None:
         if max_length < 2:
             raise InvalidParameterError(f"max_length must be >= 2, got {max_length}")
@@ -98,6 +103,7 @@ class SignalEngine:
                 f"packing must be 'auto', 'packed' or 'padded', got {packing!r}"
             )
         self.packing = packing
+        self.prefix_reuse = prefix_reuse
         #: number of forward batches run by this engine (tests use it to prove cache hits)
         self.n_forward_batches = 0
 
@@ -218,9 +224,18 @@ class SignalEngine:
     ) -> list[CachedRow]:
         results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
         total = sum(len(x.ids) for x in inputs)
-        if self._use_packing():
+        head = self._shared_head(inputs)
+        if head:
+            kv, last_hidden = self.scorer.prefix_state(list(head))  # type: ignore[attr-defined]
+            units = list(self._batches(inputs))
+
+            def after_prefix(batch: Sequence[ScoringInput], stats: Sequence[str]) -> Any:
+                return self._score_after_prefix(batch, stats, len(head), kv, last_hidden)
+
+            score_unit: Any = after_prefix
+        elif self._use_packing():
             units = pack_rows([len(x.ids) for x in inputs], self.batch_tokens)
-            score_unit: Callable[..., list[dict[str, np.ndarray]]] = self._score_row
+            score_unit = self._score_row
         else:
             units = list(self._batches(inputs))
             score_unit = self._score_batch
@@ -237,6 +252,54 @@ class SignalEngine:
             assert r is not None
             out.append(CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated))
         return out
+
+    def _shared_head(self, inputs: Sequence[ScoringInput]) -> tuple[int, ...]:
+        """The prefix (with BOS) that every input starts with, when reuse applies: it is then
+        run once and its keys/values serve every batch (``prefix_reuse``)."""
+        if not self.prefix_reuse or not inputs or not hasattr(self.scorer, "prefix_state"):
+            return ()
+        n = inputs[0].first_scored
+        if n < 2 or any(x.first_scored != n or x.ids[:n] != inputs[0].ids[:n] for x in inputs):
+            return ()
+        return inputs[0].ids[:n]
+
+    def _score_after_prefix(
+        self,
+        batch: Sequence[ScoringInput],
+        stats: Sequence[str],
+        head_len: int,
+        kv: Any,
+        last_hidden: torch.Tensor,
+    ) -> list[dict[str, np.ndarray]]:
+        """Suffixes attending to the cached prefix. Position ``-1`` of each suffix (the prefix's
+        last hidden state) predicts its first token."""
+        self.n_forward_batches += 1
+        width = max(len(x.ids) - head_len for x in batch)
+        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for b, x in enumerate(batch):
+            suffix = x.ids[head_len:]
+            input_ids[b, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
+            mask[b, : len(suffix)] = 1
+        hidden = self.scorer.hidden_states_after_prefix(kv, input_ids, mask)  # type: ignore[attr-defined]
+        # a column 0 holding the prefix's last state shifts every prediction by one
+        lead = last_hidden.to(hidden.dtype).expand(len(batch), 1, -1)
+        full = torch.cat([lead, hidden], dim=1)  # (B, W + 1, d)
+        ids = torch.cat([torch.zeros((len(batch), 1), dtype=torch.long), input_ids], dim=1)
+        rows: list[int] = []
+        for b, x in enumerate(batch):
+            n = len(x.ids) - head_len  # suffix tokens, all scored
+            rows.extend(b * (width + 1) + t for t in range(n))
+        shifted = [
+            ScoringInput(
+                ids=x.ids[head_len - 1 :],
+                first_scored=1,
+                n_text_tokens=x.n_text_tokens,
+                truncated=x.truncated,
+            )
+            for x in batch
+        ]
+        return self._stats(full.reshape(-1, full.shape[-1]), ids.reshape(-1), rows, shifted, stats)
 
     def _score_batch(
         self, batch: Sequence[ScoringInput], stats: Sequence[str]
