@@ -49,9 +49,7 @@ DEFAULT_N = 150
 DEFAULT_MIN_CHARS = 200
 DEFAULT_MAX_CHARS = 1200
 
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December"
-)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 # The whole line is the date: "*March 2, 2021*", "*May 17, 2010.*", "July 29, 2009",
 # optionally "Released March 2, 2021". A date inside a sentence (1.6's dedication mentions
 # "March 17, 2013") must not match.
@@ -223,23 +221,22 @@ def read_release_notes(sdist: Path) -> tuple[list[ReleaseNote], list[str]]:
     Raises:
         SystemExit: the file is not a tar archive or holds no release notes.
     """
+    notes, undated = [], []
     try:
-        tar = tarfile.open(sdist, "r:*")
+        with tarfile.open(sdist, "r:*") as tar:
+            for member in sorted(tar.getmembers(), key=lambda m: m.name):
+                m = _RELEASE_PATH.match(member.name)
+                f = tar.extractfile(member) if m and member.isfile() else None
+                if m is None or f is None:
+                    continue
+                text = f.read().decode("utf-8")
+                date = parse_release_date(text)
+                if date is None:
+                    undated.append(m.group(1))
+                else:
+                    notes.append(ReleaseNote(m.group(1), date, text))
     except (OSError, tarfile.TarError) as e:
         raise SystemExit(f"--sdist {sdist}: cannot read it as a tar archive ({e}).") from None
-    notes, undated = [], []
-    with tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
-            m = _RELEASE_PATH.match(member.name)
-            f = tar.extractfile(member) if m and member.isfile() else None
-            if m is None or f is None:
-                continue
-            text = f.read().decode("utf-8")
-            date = parse_release_date(text)
-            if date is None:
-                undated.append(m.group(1))
-            else:
-                notes.append(ReleaseNote(m.group(1), date, text))
     if not notes:
         raise SystemExit(
             f"--sdist {sdist}: no dated docs/releases/*.txt inside; expected Django's source "

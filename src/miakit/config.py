@@ -29,6 +29,10 @@ class RunConfig:
         nonmembers: file or folder of known non-members.
         data: one file or folder with a ``label`` column (instead of members/nonmembers).
         reference: a reference model (any tokenizer), for the ``reference*`` attacks.
+        performer: the performer model of ``binoculars`` (default: the target model).
+        observer: the observer model of ``binoculars``; shares the performer's tokenizer.
+        sampling_model: the sampling model of ``fast_detectgpt_ref``; shares the target's
+            tokenizer.
         attacks: attack names; ``None`` runs every attack the given inputs allow.
         attack_params: ``{attack: {hyperparameter: value}}``.
         out: output folder.
@@ -39,7 +43,8 @@ class RunConfig:
         bos: ``auto`` (the tokenizer's own choice), ``always`` or ``never``.
         packing: ``auto`` (padding-free packed rows on CUDA where the architecture supports
             it), ``packed`` or ``padded``.
-        gguf_file / reference_gguf_file: GGUF file names inside the model folders.
+        gguf_file / reference_gguf_file / performer_gguf_file / observer_gguf_file /
+            sampling_model_gguf_file: GGUF file names inside the model folders.
         allow_pickle: load pickle checkpoints (runs code from them).
         trust_remote_code: run model folders' own Python code.
         allow_overlap: score texts present among both members and non-members.
@@ -63,6 +68,9 @@ class RunConfig:
     nonmembers: str | None = None
     data: str | None = None
     reference: str | None = None
+    performer: str | None = None
+    observer: str | None = None
+    sampling_model: str | None = None
     attacks: tuple[str, ...] | None = None
     attack_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     out: str = "miakit-out"
@@ -74,6 +82,9 @@ class RunConfig:
     packing: str = "auto"
     gguf_file: str | None = None
     reference_gguf_file: str | None = None
+    performer_gguf_file: str | None = None
+    observer_gguf_file: str | None = None
+    sampling_model_gguf_file: str | None = None
     allow_pickle: bool = False
     trust_remote_code: bool = False
     allow_overlap: bool = False

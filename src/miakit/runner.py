@@ -34,7 +34,59 @@ from miakit.signals.spec import BUILTIN_CONTEXTS
 from miakit.signals.table import TokenSignals
 
 #: What each model role is called on the command line (for error messages).
-ROLE_FLAGS = {"target": "--model", "reference": "--reference"}
+ROLE_FLAGS = {
+    "target": "--model",
+    "reference": "--reference",
+    "performer": "--performer",
+    "observer": "--observer",
+    "sampling": "--sampling-model",
+}
+
+#: Roles that stand for another role when the user gives no model of their own
+#: (``binoculars``' performer is the target unless ``--performer`` is given).
+DEFAULT_ALIASES = {"performer": "target"}
+
+#: What provides a context that is not built in, for ``miakit list attacks`` (contexts
+#: built from auxiliary inputs register their flag here).
+CONTEXT_FLAGS: dict[str, str] = {}
+
+
+def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
+    """Model role -> ``(path, GGUF file name)`` from the config (``path`` is ``None`` when the
+    role was not given)."""
+    return {
+        "target": (config.model, config.gguf_file),
+        "reference": (config.reference, config.reference_gguf_file),
+        "performer": (config.performer, config.performer_gguf_file),
+        "observer": (config.observer, config.observer_gguf_file),
+        "sampling": (config.sampling_model, config.sampling_model_gguf_file),
+    }
+
+
+def role_aliases(roles: set[str]) -> dict[str, str]:
+    """The :data:`DEFAULT_ALIASES` that apply: role -> role it stands for, for each aliased
+    role the user gave no model of its own and whose stand-in is available."""
+    return {a: r for a, r in DEFAULT_ALIASES.items() if a not in roles and r in roles}
+
+
+def attack_requirements(spec: AttackSpec) -> list[str]:
+    """What an attack needs beyond the target model, as the flags that provide it.
+
+    Model roles come from the attack's declared signals (a paired role ``"p@q"`` counts as
+    both); a role with a default stand-in (:data:`DEFAULT_ALIASES`) is shown in brackets as
+    optional. Contexts that are not built in come from auxiliary inputs
+    (:data:`CONTEXT_FLAGS`).
+    """
+    out = []
+    for role in spec.models:
+        if role == "target":
+            continue
+        flag = ROLE_FLAGS.get(role, role)
+        out.append(f"[{flag}]" if role in DEFAULT_ALIASES else flag)
+    for ctx in spec.contexts:
+        if ctx not in BUILTIN_CONTEXTS:
+            out.append(CONTEXT_FLAGS.get(ctx, f"context {ctx!r}"))
+    return out
 
 
 @dataclass
@@ -128,8 +180,8 @@ def run(
 
     Args:
         config: a :class:`RunConfig`; or give its fields as keyword arguments.
-        scorers: in-memory backends by role (``"target"``, ``"reference"``), used instead of
-            loading ``config.model`` / ``config.reference``.
+        scorers: in-memory backends by role (``"target"``, ``"reference"``, ``"performer"``,
+            ``"observer"``, ``"sampling"``), used instead of loading the configured paths.
         write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
             ``config.resolved.yaml`` to ``config.out``.
         echo: print the leaderboard to stdout.
@@ -146,13 +198,11 @@ def run(
         config = make_config({**config.to_dict(), **fields})
     scorers = dict(scorers or {})
     roles = set(scorers)
-    if config.model is not None:
-        roles.add("target")
-    if config.reference is not None:
-        roles.add("reference")
+    roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
     if "target" not in roles:
         raise InvalidParameterError("no target model: pass --model PATH")
-    specs, skipped = select_attacks(config, roles)
+    aliases = role_aliases(roles)
+    specs, skipped = select_attacks(config, roles | set(aliases))
     _check_params(config, specs)
     check_integrity_options(overlap_warn_fraction=config.overlap_warn_fraction)
 
@@ -178,7 +228,7 @@ def run(
             progress=config.progress,
         ),
         contexts=dict(BUILTIN_CONTEXTS),
-        aliases={},
+        aliases=aliases,
     )
     texts = samples.texts
     tables = planner.compute(texts, [ref for spec in specs for ref in spec.needs])
@@ -241,8 +291,7 @@ def run(
 def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
     from miakit.backends.hf import HFTokenScorer, ModelSpec
 
-    path = config.model if role == "target" else config.reference
-    gguf = config.gguf_file if role == "target" else config.reference_gguf_file
+    path, gguf = model_paths(config).get(role, (None, None))
     if path is None:
         raise InvalidParameterError(f"model role {role!r} needs {ROLE_FLAGS.get(role, role)}")
     spec = ModelSpec(
@@ -267,6 +316,9 @@ def _setup_section(
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model": config.model or models_meta.get("target", {}).get("name"),
         "reference": config.reference or models_meta.get("reference", {}).get("name"),
+        "performer": config.performer or models_meta.get("performer", {}).get("name"),
+        "observer": config.observer or models_meta.get("observer", {}).get("name"),
+        "sampling_model": config.sampling_model or models_meta.get("sampling", {}).get("name"),
         "members": config.members,
         "nonmembers": config.nonmembers,
         "data": config.data,

@@ -22,7 +22,7 @@ from sklearn.metrics import roc_auc_score
 
 from miakit.attacks import AttackSpec, SignalView, default_registry
 from miakit.errors import InvalidParameterError, MissingSignalError
-from miakit.signals.spec import MODEL_ROLES, TOKEN_STATS, SignalRef
+from miakit.signals.spec import MODEL_ROLES, PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
 from miakit.signals.table import TokenSignals
 
 REGISTRY = default_registry()
@@ -30,7 +30,22 @@ NAMES = REGISTRY.names()
 TEXT_REF = SignalRef.parse("text")
 FALLBACK_REASON = "the attack returned NaN without a reason"  # AttackOutput's default
 #: Tables every synthetic view carries, declared or not (undeclared ones must go unread).
-ALL_KEYS = (("target", "plain"), ("target", "lowercase"), ("reference", "plain"))
+ALL_KEYS = (
+    ("target", "plain"),
+    ("target", "lowercase"),
+    ("reference", "plain"),
+    ("performer", "plain"),
+    ("performer@observer", "plain"),
+    ("target@sampling", "plain"),
+)
+#: A paired table ("p@q") is tokenized by p: it has the token counts of p's table.
+SAME_TOKENS_AS = {
+    ("performer@observer", "plain"): ("performer", "plain"),
+    ("target@sampling", "plain"): ("target", "plain"),
+}
+#: Tables whose statistics carry the membership signal in :func:`leaky_synth` (the performer
+#: stands for the target, as it does by default).
+LEAKY_KEYS = (("target", "plain"), ("performer", "plain"))
 ALPHABET = list("abcdefghij klmnopqrsXYZ.,;éüßñ漢字🙂\n")
 
 Rows = dict[tuple[str, str], dict[str, list[np.ndarray]]]
@@ -48,14 +63,25 @@ def _random_text(rng: np.random.Generator, length: int) -> str:
     return "".join(rng.choice(ALPHABET, size=length))
 
 
+def _stats_of(key: tuple[str, str]) -> tuple[str, ...]:
+    """The statistics a table of ``key`` holds: paired ones for a paired role."""
+    return PAIRED_STATS if len(split_role(key[0])) == 2 else TOKEN_STATS
+
+
 def _random_stats(rng: np.random.Generator, length: int) -> dict[str, np.ndarray]:
     var = rng.exponential(1.0, length)
     var[rng.random(length) < 0.05] = 0.0  # some one-hot positions (sigma = 0)
+    cross_mean = -rng.exponential(1.5, length)
+    cross_var = rng.exponential(1.0, length)
+    cross_var[rng.random(length) < 0.05] = 0.0
     return {
         "token_log_prob": -rng.exponential(2.0, length),
         "mean_log_prob": -rng.exponential(1.5, length),
         "var_log_prob": var,
         "token_rank": rng.integers(0, 5000, length).astype(np.float64),
+        "token_id": rng.integers(0, 50_000, length).astype(np.float64),
+        "cross_mean_log_prob": cross_mean,
+        "cross_second_moment": cross_mean**2 + cross_var,
     }
 
 
@@ -121,41 +147,60 @@ def random_synth(seed: int, n: int = 40) -> Synth:
     base[rng.choice(n, size=4, replace=False)] = rng.integers(500, 3000, 4)  # some long ones
     base[rng.choice(n, size=4, replace=False)] = rng.integers(2, 5, 4)  # some short ones
     rows: Rows = {}
+    counts: dict[tuple[str, str], np.ndarray] = {}
     for key in ALL_KEYS:
         lengths = np.maximum(base + rng.integers(-2, 3, n), 2)  # another tokenizer's counts
+        if key in SAME_TOKENS_AS:
+            lengths = counts[SAME_TOKENS_AS[key]]
+        counts[key] = lengths
         per_sample = [_random_stats(rng, int(L)) for L in lengths]
-        rows[key] = {s: [p[s] for p in per_sample] for s in TOKEN_STATS}
+        rows[key] = {s: [p[s] for p in per_sample] for s in _stats_of(key)}
     texts = [_random_text(rng, int(rng.integers(1, 400))) for _ in range(n)]
     return Synth(rows, texts)
 
 
 def leaky_synth(seed: int, n: int = 200) -> tuple[Synth, np.ndarray]:
-    """Members' target/plain log-probs are shifted up by 1.0; nothing else depends on labels.
+    """Members' target/plain log-probs are shifted up by 1.0 (and their next-token
+    distributions are more confident); nothing else depends on labels.
 
     Base log-probs are ``−1 − Exp(0.7)`` (so shifted ones stay <= 0); the lowercase context
-    and the reference model are *not* shifted; mean_log_prob and var_log_prob do not depend
-    on membership, so ``z = (ℓ − μ)/σ`` shifts up by ``1/σ``; members' ranks are smaller.
-    Texts have near-constant length, so their zlib size carries no label information.
+    and the reference model are *not* shifted; members' mean_log_prob is 0.3 higher (lower
+    entropy) and var_log_prob does not depend on membership, so ``z = (ℓ − μ)/σ`` shifts up
+    by ``0.7/σ``; members' ranks are smaller. The performer (the target by default) leaks
+    like the target. Paired tables (``p@q``) have ``p``'s token counts and do not depend on
+    membership. Texts have near-constant length, so their zlib size carries no label
+    information.
     """
     rng = np.random.default_rng(seed)
     labels = np.zeros(n, dtype=np.int64)
     labels[rng.choice(n, size=n // 2, replace=False)] = 1
     rows: Rows = {}
+    counts: dict[tuple[str, str], list[int]] = {}
     for key in ALL_KEYS:
         per_sample = []
-        for label in labels:
-            length = int(rng.integers(40, 120))
-            shift = 1.0 if (key == ("target", "plain") and label) else 0.0
-            rank_scale = 2.0 if (key == ("target", "plain") and label) else 20.0
+        counts[key] = []
+        for i, label in enumerate(labels):
+            if key in SAME_TOKENS_AS:
+                length = counts[SAME_TOKENS_AS[key]][i]
+            else:
+                length = int(rng.integers(40, 120))
+            counts[key].append(length)
+            leaks = key in LEAKY_KEYS and label
+            shift = 1.0 if leaks else 0.0
+            rank_scale = 2.0 if leaks else 20.0
+            cross_mean = -rng.uniform(1.0, 3.0, length)
             per_sample.append(
                 {
                     "token_log_prob": -1.0 - rng.exponential(0.7, length) + shift,
-                    "mean_log_prob": -rng.uniform(1.0, 3.0, length),
+                    "mean_log_prob": -rng.uniform(1.0, 3.0, length) + 0.3 * shift,
                     "var_log_prob": rng.uniform(0.25, 4.0, length),
                     "token_rank": np.floor(rng.exponential(rank_scale, length)),
+                    "token_id": rng.integers(0, 50_000, length).astype(np.float64),
+                    "cross_mean_log_prob": cross_mean,
+                    "cross_second_moment": cross_mean**2 + rng.uniform(0.25, 4.0, length),
                 }
             )
-        rows[key] = {s: [p[s] for p in per_sample] for s in TOKEN_STATS}
+        rows[key] = {s: [p[s] for p in per_sample] for s in _stats_of(key)}
     texts = [_random_text(rng, int(rng.integers(200, 221))) for _ in range(n)]
     return Synth(rows, texts), labels
 
@@ -184,6 +229,12 @@ def test_registry_discovers_the_attacks() -> None:
         "min_k_plus_plus",
         "reference",
         "reference_ratio",
+        "entropy",
+        "rank",
+        "log_rank",
+        "binoculars",
+        "fast_detectgpt",
+        "fast_detectgpt_ref",
     }
     assert expected <= set(NAMES)
 
@@ -195,7 +246,9 @@ def test_metadata_and_signature(name: str) -> None:
     assert re.fullmatch(r"\d{4}\.\d{4,5}", spec.paper), spec.paper
     doc = inspect.getdoc(spec.func) or ""
     assert spec.summary and spec.paper in doc
-    assert spec.needs and all(r.is_text or r.model in MODEL_ROLES for r in spec.needs)
+    assert spec.needs and all(
+        r.is_text or set(split_role(r.model)) <= set(MODEL_ROLES) for r in spec.needs
+    )
     params = list(inspect.signature(spec.func).parameters.values())
     assert params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD)
     for p in params[1:]:
@@ -226,7 +279,7 @@ def test_shape_dtype_determinism_purity(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_zero_samples(name: str) -> None:
-    out = _spec(name)(Synth({k: {s: [] for s in TOKEN_STATS} for k in ALL_KEYS}, []).view())
+    out = _spec(name)(Synth({k: {s: [] for s in _stats_of(k)} for k in ALL_KEYS}, []).view())
     assert out.scores.shape == (0,) and out.scores.dtype == np.float64
 
 

@@ -43,6 +43,8 @@ def reference_stats(model, lead, prefix_ids, text_ids):
         out["mean_log_prob"].append(mu)
         out["var_log_prob"].append(float((p * (logp - mu) ** 2).sum()))
         out["token_rank"].append(int((z > z[ids[t]]).sum()))
+        if "token_id" in out:
+            out["token_id"].append(ids[t])
     return {k: np.array(v, dtype=np.float64) for k, v in out.items()}
 
 
@@ -256,3 +258,20 @@ def test_prefix_reuse_equals_prepend_and_score(bos):
     for stat in TOKEN_STATS:
         np.testing.assert_allclose(b.flat(stat), a.flat(stat), atol=1e-5, rtol=1e-5)
     check_parity(model, tok, texts, b, lead=[0] if bos else [], context=ctx)
+
+
+def test_packed_prefix_reuse_equals_prepend_and_score():
+    tok = build_tokenizer(bos=True)
+    model = build_llama(len(tok))
+    ctx = Context("shots", prefix="The cat sat on the mat. Berlin is a city. In 1969, the Moon.")
+    texts = TEXTS * 2
+    plain = SignalEngine(HFTokenScorer(model, tok), progress=False, prefix_reuse=False)
+    reuse = SignalEngine(
+        HFTokenScorer(model, tok), progress=False, packing="packed", batch_tokens=40
+    )
+    a = plain.compute(texts, stats=TOKEN_STATS, context=ctx)
+    b = reuse.compute(texts, stats=TOKEN_STATS, context=ctx)
+    assert reuse.n_forward_batches > 1
+    np.testing.assert_array_equal(a.offsets, b.offsets)
+    for stat in TOKEN_STATS:
+        np.testing.assert_allclose(b.flat(stat), a.flat(stat), atol=1e-5, rtol=1e-5)

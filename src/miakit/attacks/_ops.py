@@ -205,3 +205,22 @@ def mean_token_log_prob(
     """``mean_t ℓ_t`` (= −NLL) per sample, shape ``(n_samples,)``; NaN where unscorable."""
     values, offsets = token_values(signals, reasons, "token_log_prob", model=model, context=context)
     return segment_mean(values, offsets)
+
+
+def require_same_tokens(
+    reasons: Reasons, offsets_a: np.ndarray, offsets_b: np.ndarray, a: str, b: str
+) -> None:
+    """Record samples whose signals ``a`` and ``b`` disagree on the scored-token count.
+
+    Attacks that combine a model's own table with a paired table (``"p@q"``, tokenized by
+    ``p``) sum or average both over the same tokens; a different count means the tables do
+    not come from one tokenization (a corrupt or mismatched signal table).
+    """
+    counts_a, counts_b = np.diff(offsets_a), np.diff(offsets_b)
+    reasons.add(
+        counts_a != counts_b,
+        lambda i: (
+            f"{a} has {counts_a[i]} scored tokens but {b} has {counts_b[i]}; they must come "
+            "from the same tokenization (mismatched signal tables?)"
+        ),
+    )

@@ -9,6 +9,11 @@ keyword-only hyperparameters and returns scores, higher = more likely member::
 
 The registry discovers modules by import (no central list); :func:`default_registry` builds
 and freezes it once. Tests may build a fresh :class:`Registry`.
+
+Inputs that are not per-token signals (a token-frequency table, neighbour NLLs) are declared
+as ``extras=("token_frequency",)`` and read through ``signals.extras[...]``; like signals, an
+attack may read only what it declared. :attr:`AttackSpec.inputs` lists what a run must supply
+besides models (user-built contexts and extras), so that missing inputs name their option.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.errors import InvalidParameterError, did_you_mean
-from miakit.signals.spec import SignalRef
+from miakit.signals.spec import BUILTIN_CONTEXTS, SignalRef, split_role
 
 AttackFn = Callable[..., "AttackOutput | np.ndarray"]
 
@@ -38,6 +43,10 @@ class AttackSpec:
     needs: tuple[SignalRef, ...]
     paper: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: names of the extra (non-signal) inputs it reads, see :class:`SignalView`
+    extras: tuple[str, ...] = ()
+    #: run when no attacks are named (``False`` for costly attacks that must be asked for)
+    default: bool = True
 
     @property
     def summary(self) -> str:
@@ -46,12 +55,21 @@ class AttackSpec:
 
     @property
     def models(self) -> tuple[str, ...]:
-        """Model roles this attack needs (e.g. ``("target", "reference")``)."""
-        return tuple(sorted({n.model for n in self.needs if not n.is_text}))
+        """Model roles this attack needs (e.g. ``("target", "reference")``); a paired role
+        ``"p@q"`` counts as both ``p`` and ``q``."""
+        return tuple(sorted({r for n in self.needs if not n.is_text for r in split_role(n.model)}))
 
     @property
     def contexts(self) -> tuple[str, ...]:
         return tuple(sorted({n.context for n in self.needs if not n.is_text}))
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Run inputs it needs beyond models and built-in contexts: ``"context:NAME"`` for each
+        context built from user data (e.g. ``"context:recall_nonmember"``) and ``"extra:NAME"``
+        for each extra. :mod:`miakit.auxiliary.inputs` maps them to the options providing them."""
+        built = [f"context:{c}" for c in self.contexts if c not in BUILTIN_CONTEXTS]
+        return (*built, *(f"extra:{e}" for e in self.extras))
 
     def check_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """Return defaults updated by ``params``; unknown names are errors with a suggestion."""
@@ -68,7 +86,7 @@ class AttackSpec:
     def __call__(self, signals: SignalView, **params: Any) -> AttackOutput:
         """Run the attack on a view restricted to its declared signals."""
         kwargs = self.check_params(params)
-        view = signals.restrict(self.needs)
+        view = signals.restrict(self.needs, extras=self.extras)
         raw = self.func(view, **kwargs)
         out = raw if isinstance(raw, AttackOutput) else AttackOutput.from_scores(raw)
         if out.scores.shape != (signals.n_samples,):
@@ -87,9 +105,16 @@ class Registry:
         self._frozen = False
 
     def register(
-        self, name: str, *, needs: Iterable[str | SignalRef], paper: str
+        self,
+        name: str,
+        *,
+        needs: Iterable[str | SignalRef],
+        paper: str,
+        extras: Iterable[str] = (),
+        default: bool = True,
     ) -> Callable[[AttackFn], AttackFn]:
-        """Decorator registering ``func`` as attack ``name``."""
+        """Decorator registering ``func`` as attack ``name`` (``extras``: names of the extra
+        inputs it reads; ``default=False``: run only when asked for by name)."""
 
         def deco(func: AttackFn) -> AttackFn:
             if self._frozen:
@@ -114,6 +139,8 @@ class Registry:
                 needs=tuple(SignalRef.parse(n) for n in needs),
                 paper=paper,
                 params=params,
+                extras=tuple(extras),
+                default=default,
             )
             return func
 
@@ -148,10 +175,15 @@ _DEFAULT = Registry()
 
 
 def register_attack(
-    name: str, *, needs: Iterable[str | SignalRef], paper: str
+    name: str,
+    *,
+    needs: Iterable[str | SignalRef],
+    paper: str,
+    extras: Iterable[str] = (),
+    default: bool = True,
 ) -> Callable[[AttackFn], AttackFn]:
     """Register an attack in the default registry (see the module docstring)."""
-    return _DEFAULT.register(name, needs=needs, paper=paper)
+    return _DEFAULT.register(name, needs=needs, paper=paper, extras=extras, default=default)
 
 
 def default_registry() -> Registry:

@@ -411,14 +411,20 @@ class HFTokenScorer:
         position_ids: torch.Tensor,
         cu_seqlens: torch.Tensor,
         max_length: int,
+        prefix_kv: list[Any] | None = None,
     ) -> torch.Tensor:
-        """Final hidden states ``(1, T, d)`` of one packed row (samples back to back)."""
-        from miakit.signals.packed import register_varlen_attention
+        """Final hidden states ``(1, T, d)`` of one packed row (samples back to back).
+
+        With ``prefix_kv`` (from :meth:`prefix_state`) every sample also attends to that shared
+        prefix; ``position_ids`` must then start at the prefix length.
+        """
+        from miakit.signals.packed import PREFIX_KV, register_varlen_attention
 
         name = register_varlen_attention()
         previous = getattr(self.model.config, "_attn_implementation", None) or "sdpa"
         self.model.set_attn_implementation(name)
         cu = cu_seqlens.to(self.device)
+        token = PREFIX_KV.set(prefix_kv)
         try:
             out = self._base(
                 input_ids=input_ids.to(self.device),
@@ -430,6 +436,7 @@ class HFTokenScorer:
                 max_length_k=int(max_length),
             )
         finally:
+            PREFIX_KV.reset(token)
             self.model.set_attn_implementation(previous)
         return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 

@@ -55,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--nonmembers", help="file or folder of known non-members")
     r.add_argument("--data", help="one file or folder with a label column")
     r.add_argument("--reference", help="reference model for the reference* attacks")
+    r.add_argument(
+        "--performer", help="performer model for binoculars (default: the --model target)"
+    )
+    r.add_argument(
+        "--observer", help="observer model for binoculars (shares the performer's tokenizer)"
+    )
+    r.add_argument(
+        "--sampling-model",
+        help="sampling model for fast_detectgpt_ref (shares the target's tokenizer)",
+    )
     r.add_argument("--attacks", help="comma-separated attack names (default: all runnable)")
     r.add_argument(
         "--param",
@@ -76,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--gguf-file", help="GGUF file name inside the --model folder")
     r.add_argument("--reference-gguf-file", help="GGUF file name inside the --reference folder")
+    for role_flag in ("performer", "observer", "sampling-model"):
+        r.add_argument(
+            f"--{role_flag}-gguf-file", help=f"GGUF file name inside the --{role_flag} folder"
+        )
     r.add_argument("--text-field", help="name of the text column (default: text)")
     r.add_argument("--id-field", help="name of the id column (default: id)")
     r.add_argument("--label-field", help="name of the label column (default: label)")
@@ -143,6 +157,9 @@ def _run(args: argparse.Namespace) -> int:
             "nonmembers",
             "data",
             "reference",
+            "performer",
+            "observer",
+            "sampling_model",
             "attacks",
             "out",
             "max_length",
@@ -153,6 +170,9 @@ def _run(args: argparse.Namespace) -> int:
             "packing",
             "gguf_file",
             "reference_gguf_file",
+            "performer_gguf_file",
+            "observer_gguf_file",
+            "sampling_model_gguf_file",
             "text_field",
             "id_field",
             "label_field",
@@ -227,15 +247,19 @@ def _split(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from miakit.attacks import default_registry
+    from miakit.runner import attack_requirements
 
     registry = default_registry()
-    rows = [("attack", "signals", "hyperparameters", "paper (arXiv)", "summary")]
+    rows = [("attack", "requires", "signals", "hyperparameters", "paper (arXiv)", "summary")]
     for spec in registry:
         params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
-        rows.append((spec.name, ", ".join(map(str, spec.needs)), params, spec.paper, spec.summary))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        requires = ", ".join(attack_requirements(spec)) or "-"
+        signals = ", ".join(map(str, spec.needs))
+        rows.append((spec.name, requires, signals, params, spec.paper, spec.summary))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+    print("requires: flags an attack needs beyond --model ([...]: optional, with a default)")
     return 0
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from miakit.signals.spec import TOKEN_STATS
+from miakit.signals.spec import ALL_STATS
 
 #: Bumped whenever a change to the engine can change cached numbers.
 ENGINE_VERSION = "1"
@@ -102,7 +102,7 @@ class SignalCache:
             return None
         folder = self._dir(namespace)
         folder.mkdir(parents=True, exist_ok=True)
-        present = [s for s in TOKEN_STATS if s in rows[0].stats]
+        present = [s for s in ALL_STATS if s in rows[0].stats]
         if any(set(r.stats) != set(present) for r in rows):
             raise ValueError("all rows appended together must hold the same statistics")
         lengths = np.array([len(r.stats[present[0]]) if present else 0 for r in rows])

@@ -23,9 +23,9 @@ with padding-free rows; everything around it stays the same.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -139,27 +139,45 @@ class SignalEngine:
                 f"stats must be a non-empty subset of {TOKEN_STATS}, got {sorted(requested)}"
             )
         stats = [s for s in TOKEN_STATS if s in requested]
+        all_rows = self.compute_rows(
+            texts,
+            context,
+            stats,
+            namespace=self.namespace(context),
+            score=lambda inputs: self._score(
+                inputs, stats, desc=desc or f"{self.scorer.name} [{context.name}]"
+            ),
+            meta={"model": self.scorer.name, "context": context.name},
+        )
+        return self._assemble(all_rows, stats, context)
+
+    def compute_rows(
+        self,
+        texts: Sequence[str],
+        context: Context,
+        stats: Sequence[str],
+        *,
+        namespace: str,
+        score: Callable[[list[ScoringInput]], list[CachedRow]],
+        meta: Mapping[str, object],
+    ) -> list[CachedRow]:
+        """One row per text: read from the cache under ``namespace`` where it holds every
+        statistic in ``stats``; otherwise tokenized by this engine (:meth:`prepare`), computed
+        by ``score`` (each distinct text once) and cached. The paired engine
+        (:mod:`miakit.signals.paired`) shares this with its own namespace and ``score``."""
         keys = [text_key(t) for t in texts]
-        namespace = self.namespace(context)
         cached = self.cache.lookup(namespace, keys, stats) if self.cache is not None else {}
         todo = sorted(
             {k: i for i, k in reversed(list(enumerate(keys))) if k not in cached}.values()
         )
         fresh: dict[str, CachedRow] = {}
         if todo:
-            inputs = self.prepare([texts[i] for i in todo], context)
-            rows = self._score(inputs, stats, desc=desc or f"{self.scorer.name} [{context.name}]")
+            rows = score(self.prepare([texts[i] for i in todo], context))
             new_keys = [keys[i] for i in todo]
             fresh = dict(zip(new_keys, rows, strict=True))
             if self.cache is not None:
-                self.cache.append(
-                    namespace,
-                    new_keys,
-                    rows,
-                    meta={"model": self.scorer.name, "context": context.name},
-                )
-        all_rows = [cached.get(k) or fresh[k] for k in keys]
-        return self._assemble(all_rows, stats, context)
+                self.cache.append(namespace, new_keys, rows, meta=meta)
+        return [cached.get(k) or fresh[k] for k in keys]
 
     def prepare(self, texts: Sequence[str], context: Context) -> list[ScoringInput]:
         """Tokenize and truncate ``texts`` under ``context``."""
@@ -222,28 +240,46 @@ class SignalEngine:
     def _score(
         self, inputs: Sequence[ScoringInput], stats: Sequence[str], *, desc: str
     ) -> list[CachedRow]:
-        results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
-        total = sum(len(x.ids) for x in inputs)
         head = self._shared_head(inputs)
         if head:
             kv, last_hidden = self.scorer.prefix_state(list(head))  # type: ignore[attr-defined]
-            units = list(self._batches(inputs))
+            packed = self._use_packing()
+            units = self.units(inputs, packed=packed)
+            score_prefixed = self._score_row_after_prefix if packed else self._score_after_prefix
 
             def after_prefix(batch: Sequence[ScoringInput], stats: Sequence[str]) -> Any:
-                return self._score_after_prefix(batch, stats, len(head), kv, last_hidden)
+                return score_prefixed(batch, stats, len(head), kv, last_hidden)
 
             score_unit: Any = after_prefix
-        elif self._use_packing():
-            units = pack_rows([len(x.ids) for x in inputs], self.batch_tokens)
-            score_unit = self._score_row
         else:
-            units = list(self._batches(inputs))
-            score_unit = self._score_batch
+            packed = self._use_packing()
+            units = self.units(inputs, packed=packed)
+            score_unit = self._score_row if packed else self._score_batch
+        return self.run_units(inputs, units, lambda unit: score_unit(unit, stats), desc=desc)
+
+    def units(self, inputs: Sequence[ScoringInput], *, packed: bool) -> list[list[int]]:
+        """Input indices grouped into forward units: packed rows or padded batches."""
+        if packed:
+            return pack_rows([len(x.ids) for x in inputs], self.batch_tokens)
+        return list(self._batches(inputs))
+
+    def run_units(
+        self,
+        inputs: Sequence[ScoringInput],
+        units: Sequence[Sequence[int]],
+        score_unit: Callable[[list[ScoringInput]], list[dict[str, np.ndarray]]],
+        *,
+        desc: str,
+    ) -> list[CachedRow]:
+        """``score_unit`` over each unit of ``inputs`` (with a progress bar); one row per
+        input, in input order."""
+        results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
+        total = sum(len(x.ids) for x in inputs)
         with tqdm(
             total=total, desc=desc, unit="tok", disable=not self.progress, leave=False
         ) as bar:
             for unit in units:
-                rows = score_unit([inputs[i] for i in unit], stats)
+                rows = score_unit([inputs[i] for i in unit])
                 for i, row in zip(unit, rows, strict=True):
                     results[i] = row
                 bar.update(sum(len(inputs[i].ids) for i in unit))
@@ -301,10 +337,84 @@ class SignalEngine:
         ]
         return self._stats(full.reshape(-1, full.shape[-1]), ids.reshape(-1), rows, shifted, stats)
 
+    def _score_row_after_prefix(
+        self,
+        row: Sequence[ScoringInput],
+        stats: Sequence[str],
+        head_len: int,
+        kv: Any,
+        last_hidden: torch.Tensor,
+    ) -> list[dict[str, np.ndarray]]:
+        """A packed row of suffixes, each attending to the cached prefix (varlen attention with
+        ``cu_seq_k != cu_seq_q``); positions start at the prefix length."""
+        self.n_forward_batches += 1
+        suffixes = [x.ids[head_len:] for x in row]
+        lengths = [len(sfx) for sfx in suffixes]
+        flat_ids = torch.tensor([t for sfx in suffixes for t in sfx], dtype=torch.long)
+        positions = torch.cat([head_len + torch.arange(n) for n in lengths])
+        cu = torch.zeros(len(row) + 1, dtype=torch.int32)
+        cu[1:] = torch.cumsum(torch.tensor(lengths), 0)
+        hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
+            flat_ids[None, :], positions[None, :], cu, max(lengths), prefix_kv=kv
+        )[0]  # (T, d)
+        lead = last_hidden.to(hidden.dtype)[None, :]
+        pieces_h: list[torch.Tensor] = []
+        pieces_ids: list[torch.Tensor] = []
+        rows: list[int] = []
+        offset = 0
+        for start, n in zip(cu[:-1].tolist(), lengths, strict=True):
+            # [prefix's last state, own states]: position t predicts own token t
+            pieces_h += [lead, hidden[start : start + n]]
+            pieces_ids += [torch.zeros(1, dtype=torch.long), flat_ids[start : start + n]]
+            rows.extend(offset + t for t in range(n))
+            offset += n + 1
+        shifted = [
+            ScoringInput(
+                ids=x.ids[head_len - 1 :],
+                first_scored=1,
+                n_text_tokens=x.n_text_tokens,
+                truncated=x.truncated,
+            )
+            for x in row
+        ]
+        return self._stats(torch.cat(pieces_h), torch.cat(pieces_ids), rows, shifted, stats)
+
     def _score_batch(
         self, batch: Sequence[ScoringInput], stats: Sequence[str]
     ) -> list[dict[str, np.ndarray]]:
         """Right-padded forward of one batch; fp32 stats over the scored positions only."""
+        forward = self._forward_batch(batch)
+        if forward is None:
+            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in batch]
+        return self._stats(*forward, batch, stats)
+
+    def _score_row(
+        self, row: Sequence[ScoringInput], stats: Sequence[str]
+    ) -> list[dict[str, np.ndarray]]:
+        """One packed row (batch 1, positions restarting per sample, varlen attention)."""
+        forward = self._forward_row(row)
+        if forward is None:
+            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in row]
+        return self._stats(*forward, row, stats)
+
+    def gather(
+        self, unit: Sequence[ScoringInput], *, packed: bool
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """One forward pass over ``unit`` (a packed row or a padded batch, see :meth:`units`).
+
+        Returns ``(hidden, targets)``: the final hidden states ``(N, d)`` of the positions
+        that predict the unit's ``N`` scored tokens (inputs in order, tokens in order) and
+        those tokens' ids ``(N,)``, on the model's device; ``None`` (and no forward pass)
+        when nothing is scored.
+        """
+        forward = self._forward_row(unit) if packed else self._forward_batch(unit)
+        return None if forward is None else _select(*forward)
+
+    def _forward_batch(
+        self, batch: Sequence[ScoringInput]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[int]] | None:
+        """Hidden states ``(B*W, d)``, ids ``(B*W,)`` and the flat predicting positions of one
+        right-padded batch; ``None`` when it has no scored token."""
         self.n_forward_batches += 1
         width = max(len(x.ids) for x in batch)
         input_ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -316,16 +426,14 @@ class SignalEngine:
             # flat index of position t-1 (which predicts token t), for every scored token t
             rows.extend(b * width + t for t in range(x.first_scored - 1, len(x.ids) - 1))
         if not rows:
-            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in batch]
+            return None
         hidden = self.scorer.hidden_states(input_ids, mask)  # (B, T, d)
-        return self._stats(
-            hidden.reshape(-1, hidden.shape[-1]), input_ids.reshape(-1), rows, batch, stats
-        )
+        return hidden.reshape(-1, hidden.shape[-1]), input_ids.reshape(-1), rows
 
-    def _score_row(
-        self, row: Sequence[ScoringInput], stats: Sequence[str]
-    ) -> list[dict[str, np.ndarray]]:
-        """One packed row (batch 1, positions restarting per sample, varlen attention)."""
+    def _forward_row(
+        self, row: Sequence[ScoringInput]
+    ) -> tuple[torch.Tensor, torch.Tensor, list[int]] | None:
+        """Like :meth:`_forward_batch` for one packed row (positions restart per sample)."""
         self.n_forward_batches += 1
         lengths = [len(x.ids) for x in row]
         flat_ids = torch.tensor([t for x in row for t in x.ids], dtype=torch.long)
@@ -337,11 +445,11 @@ class SignalEngine:
             # never the cross-boundary prediction: only positions inside the sample
             rows.extend(start + t for t in range(x.first_scored - 1, len(x.ids) - 1))
         if not rows:
-            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in row]
+            return None
         hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
             flat_ids[None, :], positions[None, :], cu, max(lengths)
         )  # (1, T, d)
-        return self._stats(hidden[0], flat_ids, rows, row, stats)
+        return hidden[0], flat_ids, rows
 
     def _stats(
         self,
@@ -353,44 +461,21 @@ class SignalEngine:
     ) -> list[dict[str, np.ndarray]]:
         """fp32 statistics at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``);
         the target of position ``r`` is ``ids[r + 1]``. Split back per input, in order."""
-        device = hidden.device
-        index = torch.tensor(rows, device=device)
-        targets = ids.to(device)[index + 1]  # (N,)
-        chosen = hidden[index]  # (N, d)
+        chosen, targets = _select(hidden, ids, rows)  # (N, d), (N,)
         parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
         for start in range(0, chosen.shape[0], self.chunk_tokens):
             stop = start + self.chunk_tokens
             logits = self.scorer.logits(chosen[start:stop])  # (C, V) fp32
             for name, value in token_stats(logits, targets[start:stop], stats).items():
                 parts[name].append(value)
-        flat = {s: torch.cat(parts[s]).float().cpu().numpy() for s in stats}
-        out: list[dict[str, np.ndarray]] = []
-        pos = 0
-        for x in inputs:
-            n = max(0, len(x.ids) - x.first_scored)
-            out.append({s: flat[s][pos : pos + n].copy() for s in stats})
-            pos += n
-        return out
+        return split_scored(parts, inputs)
 
     def _assemble(
         self, rows: Sequence[CachedRow], stats: Sequence[str], context: Context
     ) -> TokenSignals:
-        lengths = [len(r.stats[stats[0]]) for r in rows]
-        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        flat = {
-            s: (
-                np.concatenate([r.stats[s] for r in rows]).astype(np.float32)
-                if rows
-                else np.zeros(0, dtype=np.float32)
-            )
-            for s in stats
-        }
-        return TokenSignals(
-            offsets=offsets,
-            stats=flat,
-            truncated=np.array([r.truncated for r in rows], dtype=bool),
-            n_text_tokens=np.array([r.n_text_tokens for r in rows], dtype=np.int64),
+        return assemble(
+            rows,
+            stats,
             meta={
                 "model": self.scorer.name,
                 "context": context.name,
@@ -398,3 +483,60 @@ class SignalEngine:
                 "max_length": self.max_length,
             },
         )
+
+
+def _select(
+    hidden: torch.Tensor, ids: torch.Tensor, rows: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hidden states at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``) and their
+    targets (the target of position ``r`` is ``ids[r + 1]``): shapes ``(N, d)`` and ``(N,)``."""
+    device = hidden.device
+    index = torch.tensor(rows, device=device)
+    return hidden[index], ids.to(device)[index + 1]
+
+
+def split_scored(
+    parts: Mapping[str, list[torch.Tensor]], inputs: Sequence[ScoringInput]
+) -> list[dict[str, np.ndarray]]:
+    """Concatenate chunked per-token statistics and split them back per input, in order.
+
+    Args:
+        parts: statistic -> chunks of shape ``(C_j,)`` that together cover every scored token
+            of ``inputs`` in order.
+        inputs: input ``x`` owns ``len(x.ids) - x.first_scored`` of those tokens.
+    """
+    flat = {
+        s: torch.cat(v).float().cpu().numpy() if v else np.zeros(0, dtype=np.float32)
+        for s, v in parts.items()
+    }
+    out: list[dict[str, np.ndarray]] = []
+    pos = 0
+    for x in inputs:
+        n = max(0, len(x.ids) - x.first_scored)
+        out.append({s: flat[s][pos : pos + n].copy() for s in parts})
+        pos += n
+    return out
+
+
+def assemble(
+    rows: Sequence[CachedRow], stats: Sequence[str], *, meta: Mapping[str, object]
+) -> TokenSignals:
+    """A :class:`TokenSignals` holding ``rows`` (one per text, in order) and ``meta``."""
+    lengths = [len(r.stats[stats[0]]) for r in rows]
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = {
+        s: (
+            np.concatenate([r.stats[s] for r in rows]).astype(np.float32)
+            if rows
+            else np.zeros(0, dtype=np.float32)
+        )
+        for s in stats
+    }
+    return TokenSignals(
+        offsets=offsets,
+        stats=flat,
+        truncated=np.array([r.truncated for r in rows], dtype=bool),
+        n_text_tokens=np.array([r.n_text_tokens for r in rows], dtype=np.int64),
+        meta=dict(meta),
+    )

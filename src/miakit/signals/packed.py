@@ -18,6 +18,7 @@ positions with offsets), fall back to the padded path: see :func:`supports_packi
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,12 @@ import torch.nn.functional as F
 
 ATTN_NAME = "miakit_varlen"
 _REGISTERED = False
+
+#: Per-layer ``(key, value)`` of a shared prefix, each ``(1, kv_heads, P, head_dim)``, that every
+#: packed sample attends to (prefix KV reuse); set around a forward by the backend.
+PREFIX_KV: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "miakit_prefix_kv", default=None
+)
 
 #: Model types checked to pack correctly through ``AttentionInterface`` with position_ids.
 PACKABLE_MODEL_TYPES = frozenset(
@@ -58,21 +65,31 @@ def _varlen_cuda(
     max_k: int,
     scale: float | None,
 ) -> torch.Tensor | None:
+    """FlashAttention varlen through torch; ``None`` when this torch has no such API."""
+    import inspect
+
     try:
         from torch.nn.attention.varlen import varlen_attn
     except ImportError:
         return None
-    gqa = q.shape[1] != k.shape[1]
-    try:
-        out = varlen_attn(
-            q, k, v, cu_q, cu_k, max_q, max_k, scale=scale, window_size=(-1, 0), enable_gqa=gqa
-        )
-        return out if isinstance(out, torch.Tensor) else out[0]
-    except TypeError:  # torch < 2.12: no enable_gqa / window_size
-        if gqa:
+    if q.dtype not in (torch.float16, torch.bfloat16):
+        return None  # FlashAttention kernels are half precision only
+    params = inspect.signature(varlen_attn).parameters
+    kwargs: dict[str, Any] = {"scale": scale}
+    if "window_size" in params:
+        kwargs["window_size"] = (-1, 0)  # causal, bottom-right aligned
+    elif "is_causal" in params:
+        kwargs["is_causal"] = True
+    else:
+        return None
+    if q.shape[1] != k.shape[1]:
+        if "enable_gqa" in params:
+            kwargs["enable_gqa"] = True
+        else:  # torch < 2.12: repeat the KV heads
             rep = q.shape[1] // k.shape[1]
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        return varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, is_causal=True, scale=scale)  # type: ignore[call-arg,return-value]
+    out = varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, **kwargs)
+    return out if isinstance(out, torch.Tensor) else out[0]
 
 
 def _varlen_reference(
@@ -124,6 +141,21 @@ def varlen_attention_forward(
     q = query[0].transpose(0, 1)  # (T, Hq, D)
     k = key[0].transpose(0, 1)
     v = value[0].transpose(0, 1)
+    prefix = PREFIX_KV.get()
+    if prefix is not None:
+        # every sample's keys are [shared prefix ; its own tokens]: cu_seq_k != cu_seq_q
+        layer = getattr(module, "layer_idx", None)
+        if layer is None:
+            raise RuntimeError("prefix reuse needs attention modules with a layer_idx")
+        pk = prefix[layer][0][0].transpose(0, 1).to(k.dtype)  # (P, Hkv, D)
+        pv = prefix[layer][1][0].transpose(0, 1).to(v.dtype)
+        bounds = cu_seq_lens_q.tolist()
+        k = torch.cat([t for a, b in zip(bounds[:-1], bounds[1:]) for t in (pk, k[a:b])])
+        v = torch.cat([t for a, b in zip(bounds[:-1], bounds[1:]) for t in (pv, v[a:b])])
+        n_prefix = pk.shape[0]
+        steps = torch.arange(len(bounds), device=cu_seq_lens_q.device, dtype=cu_seq_lens_q.dtype)
+        cu_k = cu_seq_lens_q + n_prefix * steps
+        max_length_k = int(max_length_q or 0) + n_prefix
     out = None
     if q.is_cuda:
         out = _varlen_cuda(

@@ -7,7 +7,9 @@ each ``(model, context)`` needs, in one pass per pair.
 
 Model roles are plain names (``target``, ``reference``, ...). A role may be an *alias* of
 another (e.g. ``performer`` defaults to ``target``): it then shares that model, its engine and
-its cached tables. Contexts are looked up by name in ``contexts`` (the built-in ones plus
+its cached tables. A paired role ``"p@q"`` (statistics of ``p``'s log-probs weighted by
+``q``'s probabilities, :mod:`miakit.signals.paired`) resolves aliases on both sides and uses
+the engines of both. Contexts are looked up by name in ``contexts`` (the built-in ones plus
 those the run builds, such as prefix contexts from auxiliary texts).
 """
 
@@ -22,7 +24,15 @@ from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import SignalCache
 from miakit.signals.engine import SignalEngine
-from miakit.signals.spec import BUILTIN_CONTEXTS, Context, SignalRef
+from miakit.signals.paired import PairedEngine
+from miakit.signals.spec import (
+    BUILTIN_CONTEXTS,
+    Context,
+    SignalRef,
+    is_paired_role,
+    paired_role,
+    split_role,
+)
 from miakit.signals.table import TokenSignals
 
 
@@ -54,8 +64,11 @@ class SignalPlanner:
     contexts: Mapping[str, Context] = field(default_factory=lambda: dict(BUILTIN_CONTEXTS))
     aliases: Mapping[str, str] = field(default_factory=dict)
     _engines: dict[str, SignalEngine] = field(default_factory=dict, init=False)
+    _paired: dict[str, PairedEngine] = field(default_factory=dict, init=False)
 
     def resolve(self, role: str) -> str:
+        if is_paired_role(role):  # "p@q": aliases resolved on both sides
+            return paired_role(*(self.resolve(r) for r in split_role(role)))
         seen = set()
         while role in self.aliases and role not in seen:
             seen.add(role)
@@ -77,6 +90,15 @@ class SignalPlanner:
                 packing=o.packing,
             )
         return self._engines[real]
+
+    def paired_engine(self, role: str) -> PairedEngine:
+        """The :class:`PairedEngine` of paired role ``"p@q"`` (aliases resolved), created on
+        first use; loading both models and checking that they share a tokenizer."""
+        real = self.resolve(role)
+        if real not in self._paired:
+            p, q = split_role(real)
+            self._paired[real] = PairedEngine(self.engine(p), self.engine(q), role=real)
+        return self._paired[real]
 
     def context(self, name: str) -> Context:
         if name not in self.contexts:
@@ -106,9 +128,13 @@ class SignalPlanner:
         for (role, ctx), stats in grouped.items():
             real[(self.resolve(role), ctx)] |= stats
         computed: dict[tuple[str, str], TokenSignals] = {}
-        order = sorted(real, key=lambda k: (k[0] != "target", k))
+        for role, _ in real:
+            if is_paired_role(role):
+                self.paired_engine(role)  # a tokenizer mismatch fails before any forward pass
+        order = sorted(real, key=lambda k: (k[0] != "target", is_paired_role(k[0]), k))
         for role, ctx in order:
-            computed[(role, ctx)] = self.engine(role).compute(
+            runner = self.paired_engine(role) if is_paired_role(role) else self.engine(role)
+            computed[(role, ctx)] = runner.compute(
                 texts, stats=real[(role, ctx)], context=self.context(ctx), desc=f"{role}:{ctx}"
             )
         return {(role, ctx): computed[(self.resolve(role), ctx)] for role, ctx in grouped}

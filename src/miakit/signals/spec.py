@@ -6,6 +6,9 @@ is the text itself, ``"lowercase"`` the lowercased text, later a masked prefix).
 the signals they read as :class:`SignalRef` values (or strings, see :meth:`SignalRef.parse`);
 the engine computes the union of what the chosen attacks need and nothing more.
 
+A *paired role* ``"p@q"`` names two models sharing a tokenizer; its statistics
+(:data:`PAIRED_STATS`) are ``p``'s log-probabilities weighted by ``q``'s probabilities.
+
 All log-probabilities are natural logs, stored as float32, computed in float32 or wider.
 """
 
@@ -22,13 +25,62 @@ from miakit.errors import InvalidParameterError, did_you_mean
 #: - ``mean_log_prob``: mu_t = sum_v p_t(v) log p_t(v)   (entropy = -mu_t)
 #: - ``var_log_prob``: sigma2_t = sum_v p_t(v) (log p_t(v) - mu_t)^2   (centred)
 #: - ``token_rank``: number of vocabulary entries whose logit is strictly higher than x_t's
-TOKEN_STATS: tuple[str, ...] = ("token_log_prob", "mean_log_prob", "var_log_prob", "token_rank")
+#: - ``token_id``: the id of x_t itself (stored as float32 like every statistic: exact for
+#:   ids < 2**24 = 16,777,216, far above any real vocabulary; the engine refuses larger ones)
+TOKEN_STATS: tuple[str, ...] = (
+    "token_log_prob",
+    "mean_log_prob",
+    "var_log_prob",
+    "token_rank",
+    "token_id",
+)
+
+#: Per-predicted-token statistics of a *pair* of models sharing a tokenizer, valid only for a
+#: paired role ``"p@q"`` (:func:`paired_role`), with ``p_t``/``q_t`` each model's next-token
+#: distribution at the same position of the same input (tokenized by ``p``):
+#: - ``cross_mean_log_prob``: sum_v q_t(v) log p_t(v)   (= -H(q_t, p_t), minus a cross-entropy)
+#: - ``cross_second_moment``: sum_v q_t(v) (log p_t(v))^2   (raw, not centred)
+#: See :mod:`miakit.signals.paired`.
+PAIRED_STATS: tuple[str, ...] = ("cross_mean_log_prob", "cross_second_moment")
+
+#: Every statistic a signal table can hold.
+ALL_STATS: tuple[str, ...] = (*TOKEN_STATS, *PAIRED_STATS)
 
 #: Sample-level inputs that need no model: the raw text.
 TEXT = "text"
 
 #: Model roles known to the runner. ``target`` is the model under audit.
-MODEL_ROLES: tuple[str, ...] = ("target", "reference")
+MODEL_ROLES: tuple[str, ...] = ("target", "reference", "performer", "observer", "sampling")
+
+#: Separates the two roles of a paired role: ``"p@q"`` = statistic of ``p``'s log-probs
+#: weighted by ``q``'s probabilities (e.g. ``"performer@observer"``, ``"target@sampling"``).
+PAIR_SEP = "@"
+
+
+def paired_role(p: str, q: str) -> str:
+    """The paired role ``"p@q"``: ``p``'s log-probs weighted by ``q``'s probabilities."""
+    return f"{p}{PAIR_SEP}{q}"
+
+
+def is_paired_role(role: str) -> bool:
+    return PAIR_SEP in role
+
+
+def split_role(role: str) -> tuple[str, ...]:
+    """``"p@q"`` -> ``("p", "q")``; a plain role ``"r"`` -> ``("r",)``.
+
+    Raises:
+        InvalidParameterError: a paired role that is not exactly two non-empty roles.
+    """
+    if PAIR_SEP not in role:
+        return (role,)
+    parts = tuple(role.split(PAIR_SEP))
+    if len(parts) != 2 or not all(parts):
+        raise InvalidParameterError(
+            f"invalid paired model role {role!r}; expected 'p{PAIR_SEP}q' with two roles, "
+            "e.g. 'performer@observer'"
+        )
+    return parts
 
 
 @dataclass(frozen=True)
@@ -83,10 +135,20 @@ class SignalRef:
     context: str = "plain"
 
     def __post_init__(self) -> None:
-        if self.stat not in (*TOKEN_STATS, TEXT):
+        if self.stat not in (*ALL_STATS, TEXT):
             raise InvalidParameterError(
-                f"unknown signal {self.stat!r}; expected one of {(*TOKEN_STATS, TEXT)}."
-                + did_you_mean(self.stat, (*TOKEN_STATS, TEXT))
+                f"unknown signal {self.stat!r}; expected one of {(*ALL_STATS, TEXT)}."
+                + did_you_mean(self.stat, (*ALL_STATS, TEXT))
+            )
+        if self.stat != TEXT and len(split_role(self.model)) == 2 and self.stat in TOKEN_STATS:
+            raise InvalidParameterError(
+                f"signal {self.stat!r} is a single-model statistic but model {self.model!r} is "
+                f"a paired role; paired roles offer only {PAIRED_STATS}"
+            )
+        if self.stat in PAIRED_STATS and not is_paired_role(self.model):
+            raise InvalidParameterError(
+                f"signal {self.stat!r} needs a paired model role 'p{PAIR_SEP}q' (e.g. "
+                f"'performer@observer/plain:{self.stat}'), got model {self.model!r}"
             )
 
     @classmethod
@@ -94,7 +156,8 @@ class SignalRef:
         """Parse ``"stat"``, ``"context:stat"`` or ``"model/context:stat"``.
 
         Examples: ``"token_log_prob"`` (target, plain), ``"lowercase:token_log_prob"``,
-        ``"reference/plain:token_log_prob"``, ``"text"``.
+        ``"reference/plain:token_log_prob"``, ``"text"``, and for a paired role
+        ``"performer@observer/plain:cross_mean_log_prob"``.
         """
         if isinstance(value, SignalRef):
             return value

@@ -10,6 +10,10 @@ from collections.abc import Collection
 
 import torch
 
+#: ``token_id`` is stored as float32 like every other statistic; float32's 24-bit significand
+#: holds every integer below 2**24 exactly, so vocabularies of more than 2**24 entries are refused.
+MAX_VOCAB_FOR_TOKEN_ID = 2**24
+
 
 def token_stats(
     logits: torch.Tensor, targets: torch.Tensor, stats: Collection[str]
@@ -19,7 +23,8 @@ def token_stats(
     Args:
         logits: shape ``(n, vocab)``, float32.
         targets: shape ``(n,)``, int64: the token that actually followed.
-        stats: which of ``token_log_prob``, ``mean_log_prob``, ``var_log_prob``, ``token_rank``.
+        stats: which of ``token_log_prob``, ``mean_log_prob``, ``var_log_prob``, ``token_rank``
+            and ``token_id`` (the target id itself, as float32).
 
     Returns:
         name -> shape ``(n,)`` float32 tensor.
@@ -47,4 +52,11 @@ def token_stats(
             out["var_log_prob"] = (p * dev * dev).sum(dim=-1)
     if "token_rank" in stats:
         out["token_rank"] = (logits > target_logit[:, None]).sum(dim=-1).to(torch.float32)
+    if "token_id" in stats:
+        if logits.shape[-1] > MAX_VOCAB_FOR_TOKEN_ID:
+            raise ValueError(
+                "token_id is stored as float32, exact only for ids < 2**24; this vocabulary "
+                f"has {logits.shape[-1]} entries"
+            )
+        out["token_id"] = targets.to(torch.float32)
     return out

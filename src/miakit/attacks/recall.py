@@ -1,0 +1,58 @@
+"""The ReCaLL attack: how much a non-member prefix lowers the text's log-likelihood."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from miakit.attacks import _ops
+from miakit.attacks._base import AttackOutput, SignalView
+from miakit.attacks._registry import register_attack
+
+#: The context holding the non-member prefix (built by the run from ``--aux-nonmembers``).
+NONMEMBER_CONTEXT = "recall_nonmember"
+
+
+@register_attack(
+    "recall",
+    needs=("token_log_prob", f"{NONMEMBER_CONTEXT}:token_log_prob"),
+    paper="2406.15968",
+)
+def recall(signals: SignalView) -> AttackOutput:
+    """Ratio of the text's log-likelihood after a non-member prefix to its plain one (ReCaLL).
+
+    Formula: ``score = LL(x | P) / LL(x)`` with ``LL = mean_t ℓ_t`` (mean token
+    log-likelihood, natural log) over the tokens of ``x`` only. ``P`` is the concatenation of
+    ``n`` non-member texts ("shots", ``--recall-shots``, default 5) drawn with the run seed
+    from an auxiliary non-member set (``--aux-nonmembers``) that shares no text with the
+    evaluation data; shots are joined with ``--recall-separator`` (default ``""``, as in the
+    official code, which calls ``"".join(prefix)``). The prefix tokens are fed to the model but
+    never scored: context ``recall_nonmember`` scores the tokens of ``x`` only, its first token
+    predicted from the prefix's last token. (Scoring prefix plus text, as some toolkits do, is
+    a different statistic dominated by the prefix.) Prefix and text are tokenized separately.
+    Without a BOS token the plain context cannot score the text's first token while the prefix
+    context can; each LL is the mean over its own scored tokens, as in the official code.
+
+    Paper: arXiv 2406.15968 (Xie et al., ReCaLL).
+
+    Sign: higher = more likely member. Both LLs are negative, so the ratio is positive; a
+    non-member prefix lowers a member's log-likelihood more (relative to its plain one) than a
+    non-member's, which raises the ratio. The official code uses ``LL(x|P)/LL(x)`` directly as
+    a higher-is-member score.
+
+    NaN policy: NaN with a reason where either context has no scored tokens or NaN
+    log-probs, or where ``LL(x) == 0`` (every token predicted with probability 1).
+
+    Args:
+        signals: a view with ``target/plain:token_log_prob`` and
+            ``target/recall_nonmember:token_log_prob``.
+
+    Returns:
+        Scores of shape ``(n_samples,)``, float64.
+    """
+    reasons = _ops.Reasons(signals.n_samples)
+    ll = _ops.mean_token_log_prob(signals, reasons)
+    ll_prefixed = _ops.mean_token_log_prob(signals, reasons, context=NONMEMBER_CONTEXT)
+    reasons.add(ll == 0, "LL(x) is 0 (all tokens have probability 1): the ratio is undefined")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scores = ll_prefixed / ll
+    return reasons.output(scores, fallback="non-finite ReCaLL ratio (infinite token_log_prob?)")

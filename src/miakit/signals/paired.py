@@ -1,0 +1,276 @@
+"""Paired statistics of two models that share a tokenizer (Binoculars, Fast-DetectGPT).
+
+A *paired role* ``"p@q"`` (:func:`~miakit.signals.spec.paired_role`) names two models; its
+per-token statistics (:data:`~miakit.signals.spec.PAIRED_STATS`) weight ``p``'s log-probs by
+``q``'s probabilities at the same position of the same input. With ``p_t`` and ``q_t`` each
+model's next-token distribution before scored token ``t``:
+
+- ``cross_mean_log_prob``  = Σ_v q_t(v) log p_t(v)   (= −H(q_t, p_t))
+- ``cross_second_moment``  = Σ_v q_t(v) (log p_t(v))²
+
+Both models read the *same token ids*: the texts are tokenized once, by ``p``'s engine (its
+BOS policy, context prefix and truncation), so the table has exactly the scored tokens of
+``p``'s own table under the same context. That is only meaningful when the ids mean the same
+tokens to both models: :func:`check_shared_tokenizer` requires identical tokenizer
+fingerprints, or failing that identical vocabularies (token -> id maps; the fingerprints may
+differ in e.g. the pad token or chat template) and identical lead/BOS ids.
+
+Vocabulary sizes: models of one tokenizer often pad their embedding matrices differently
+(e.g. 50 277 tokens in a 50 304-row head). When the two heads differ in size we keep the
+first ``V = min(V_p, V_q)`` logits of each, after checking that the tokenizer's ids all lie
+below ``V``, and take both softmaxes over those ``V`` entries: the padded rows belong to no
+token and carry (near) zero probability in trained models. When the sizes agree nothing is
+cut, so ``p@p`` reproduces ``p``'s own ``mean_log_prob`` exactly.
+
+Computation mirrors :class:`~miakit.signals.engine.SignalEngine` and reuses its code: the
+same forward units (padded batches, or packed rows when both models pack), one forward pass
+per model per unit (one in all when ``p`` and ``q`` are the same model), hidden states of the
+predicting positions only, and fp32 logits of both models a chunk of positions at a time;
+``[batch, time, vocab]`` logits never exist. The shared-prefix KV reuse of the single-model
+path is not used here (a prefix context is simply run in full).
+
+Results are cached in the same Parquet cache, under a namespace that holds both models'
+fingerprints and dtypes, the tokenizer, the context, ``max_length`` and the lead ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from miakit.backends.base import TokenScorer
+from miakit.errors import InvalidParameterError
+from miakit.signals.cache import CachedRow, SignalCache
+from miakit.signals.engine import ScoringInput, SignalEngine, assemble, split_scored
+from miakit.signals.spec import PAIRED_STATS, PLAIN, Context, paired_role, split_role
+from miakit.signals.table import TokenSignals
+
+
+def paired_token_stats(
+    logits_p: torch.Tensor, logits_q: torch.Tensor, stats: Collection[str]
+) -> dict[str, torch.Tensor]:
+    """Paired statistics at ``n`` positions.
+
+    Args:
+        logits_p: shape ``(n, V)``, float32: logits of model ``p`` (whose log-probs are
+            averaged).
+        logits_q: shape ``(n, V)``, float32: logits of model ``q`` (whose probabilities
+            weight them), at the same positions.
+        stats: which of :data:`~miakit.signals.spec.PAIRED_STATS`.
+
+    Returns:
+        name -> shape ``(n,)`` float32 tensor. Entries with ``q_t(v) == 0`` contribute 0
+        (also where ``log p_t(v) = -inf``); ``q_t(v) > 0`` with ``p_t(v) = 0`` gives ``-inf``
+        (resp. ``+inf``), the true value.
+    """
+    if logits_p.dtype != torch.float32 or logits_q.dtype != torch.float32:
+        raise TypeError(
+            f"paired_token_stats needs float32 logits, got {logits_p.dtype}, {logits_q.dtype}"
+        )
+    if logits_p.shape != logits_q.shape:
+        raise ValueError(f"logit shapes differ: {tuple(logits_p.shape)}, {tuple(logits_q.shape)}")
+    log_p = torch.log_softmax(logits_p, dim=-1)  # (n, V)
+    q = torch.softmax(logits_q, dim=-1)  # (n, V)
+    weighted = q > 0
+    zero = torch.zeros((), dtype=q.dtype, device=q.device)
+    out: dict[str, torch.Tensor] = {}
+    if "cross_mean_log_prob" in stats:
+        out["cross_mean_log_prob"] = torch.where(weighted, q * log_p, zero).sum(dim=-1)
+    if "cross_second_moment" in stats:
+        out["cross_second_moment"] = torch.where(weighted, q * log_p * log_p, zero).sum(dim=-1)
+    return out
+
+
+def _vocabulary(scorer: TokenScorer) -> dict[str, int] | None:
+    tokenizer = getattr(scorer, "tokenizer", None)
+    get_vocab = getattr(tokenizer, "get_vocab", None)
+    return dict(get_vocab()) if callable(get_vocab) else None
+
+
+def _tokenizer_size(scorer: TokenScorer) -> int | None:
+    tokenizer = getattr(scorer, "tokenizer", None)
+    try:
+        return len(tokenizer) if tokenizer is not None else None  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _mismatch(p: SignalEngine, q: SignalEngine) -> list[str]:
+    """What makes ``p`` and ``q`` read token ids differently (empty when nothing does)."""
+    problems = []
+    ps, qs = p.scorer, q.scorer
+    if ps.tokenizer_fingerprint != qs.tokenizer_fingerprint:
+        vp, vq = _vocabulary(ps), _vocabulary(qs)
+        if vp is None or vq is None:
+            problems.append("their tokenizer fingerprints differ")
+        elif vp != vq:
+            problems.append(
+                f"their vocabularies differ ({len(vp)} vs {len(vq)} tokens, "
+                f"{len(set(vp.items()) ^ set(vq.items()))} token/id pairs not shared)"
+            )
+    if p.lead != q.lead:
+        problems.append(f"their BOS/lead ids differ ({list(p.lead)} vs {list(q.lead)})")
+    return problems
+
+
+def check_shared_tokenizer(p: SignalEngine, q: SignalEngine, *, role: str = "p@q") -> int:
+    """Check that ``p`` and ``q`` can read the same token ids; return the logits to keep.
+
+    Returns:
+        ``V``: the number of leading logits both models' statistics use (their common head
+        size; ``min(V_p, V_q)`` when only the padding of the heads differs).
+
+    Raises:
+        InvalidParameterError: the tokenizers differ (naming both models), or the head sizes
+            differ and the tokenizer may produce ids beyond the smaller head.
+    """
+    ps, qs = p.scorer, q.scorer
+    names = f"{ps.name!r} and {qs.name!r}"
+    roles = split_role(role)
+    p_role, q_role = roles if len(roles) == 2 else ("p", "q")
+    problems = _mismatch(p, q)
+    if problems:
+        raise InvalidParameterError(
+            f"paired signals {role!r} compare models {ps.name!r} ({p_role}) and {qs.name!r} "
+            f"({q_role}), but {'; '.join(problems)}. Paired attacks need models sharing a "
+            f"tokenizer (e.g. a base model and its fine-tuned or instruct version); give "
+            f"another {q_role} model, or skip the attacks that need it"
+        )
+    vocab = min(ps.vocab_size, qs.vocab_size)
+    if ps.vocab_size != qs.vocab_size:
+        size = _tokenizer_size(ps)
+        if size is None or size > vocab:
+            raise InvalidParameterError(
+                f"paired signals {role!r}: models {names} share a tokenizer "
+                f"({size if size is not None else 'unknown'} ids) but have heads of "
+                f"{ps.vocab_size} and {qs.vocab_size} logits, and the tokenizer is not known "
+                f"to fit in the first {vocab}; their next-token distributions cannot be "
+                "compared"
+            )
+    return vocab
+
+
+class PairedEngine:
+    """Computes paired statistics (:data:`~miakit.signals.spec.PAIRED_STATS`) of ``p`` and
+    ``q``: ``p``'s log-probs weighted by ``q``'s probabilities (see the module docstring).
+
+    Args:
+        p: the engine whose model gives the log-probs; it also tokenizes (its BOS policy,
+            ``max_length`` and batching settings apply).
+        q: the engine whose model gives the weights. May be ``p`` itself (one forward pass).
+        role: the paired role's name, for messages and table metadata.
+
+    Raises:
+        InvalidParameterError: the models do not share a tokenizer
+            (:func:`check_shared_tokenizer`).
+    """
+
+    def __init__(self, p: SignalEngine, q: SignalEngine, *, role: str | None = None) -> None:
+        self.role = role or paired_role(p.scorer.name, q.scorer.name)
+        self.vocab = check_shared_tokenizer(p, q, role=self.role)
+        self.p = p
+        self.q = q
+
+    def namespace(self, context: Context) -> str:
+        ps, qs = self.p.scorer, self.q.scorer
+        return SignalCache.namespace(
+            {
+                "kind": "paired",
+                "model": ps.fingerprint,
+                "weights_model": qs.fingerprint,
+                "tokenizer": ps.tokenizer_fingerprint,
+                "weights_tokenizer": qs.tokenizer_fingerprint,
+                "context": context.key,
+                "max_length": self.p.max_length,
+                "lead": list(self.p.lead),
+                "dtype": str(getattr(ps, "dtype", "")),
+                "weights_dtype": str(getattr(qs, "dtype", "")),
+                "vocab": self.vocab,
+            }
+        )
+
+    def compute(
+        self,
+        texts: Sequence[str],
+        *,
+        stats: Collection[str],
+        context: Context = PLAIN,
+        desc: str | None = None,
+    ) -> TokenSignals:
+        """Paired statistics of ``texts`` under ``context``.
+
+        Returns:
+            A :class:`TokenSignals` with one row per text, in the order given, with the same
+            offsets as ``p``'s own table of ``texts`` under ``context``.
+        """
+        requested = set(stats)
+        if not requested or requested - set(PAIRED_STATS):
+            raise InvalidParameterError(
+                f"paired stats must be a non-empty subset of {PAIRED_STATS}, "
+                f"got {sorted(requested)}"
+            )
+        wanted = [s for s in PAIRED_STATS if s in requested]
+        label = desc or f"{self.role} [{context.name}]"
+        rows = self.p.compute_rows(
+            texts,
+            context,
+            wanted,
+            namespace=self.namespace(context),
+            score=lambda inputs: self._score(inputs, wanted, desc=label),
+            meta={"model": self.role, "context": context.name},
+        )
+        meta: dict[str, Any] = {
+            "model": self.role,
+            "log_prob_model": self.p.scorer.name,
+            "weights_model": self.q.scorer.name,
+            "context": context.name,
+            "lead_ids": list(self.p.lead),
+            "max_length": self.p.max_length,
+            "vocab": self.vocab,
+        }
+        return assemble(rows, wanted, meta=meta)
+
+    def _packed(self) -> bool:
+        # both models run the same units, so both must pack (the padded path always works)
+        same = self.q is self.p
+        return self.p._use_packing() and (same or self.q._use_packing())
+
+    def _score(
+        self, inputs: Sequence[ScoringInput], stats: Sequence[str], *, desc: str
+    ) -> list[CachedRow]:
+        packed = self._packed()
+        units = self.p.units(inputs, packed=packed)
+        return self.p.run_units(
+            inputs, units, lambda unit: self._unit_stats(unit, stats, packed), desc=desc
+        )
+
+    def _unit_stats(
+        self, unit: Sequence[ScoringInput], stats: Sequence[str], packed: bool
+    ) -> list[dict[str, np.ndarray]]:
+        parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
+        gathered = self.p.gather(unit, packed=packed)
+        if gathered is not None:
+            hidden_p, _ = gathered  # (N, d_p); the targets are not needed
+            same = self.q is self.p
+            hidden_q = hidden_p
+            if not same:
+                other = self.q.gather(unit, packed=packed)
+                assert other is not None  # the same inputs, so the same scored positions
+                hidden_q = other[0]  # (N, d_q)
+            chunk = min(self.p.chunk_tokens, self.q.chunk_tokens)
+            for start in range(0, hidden_p.shape[0], chunk):
+                stop = start + chunk
+                logits_p = self.p.scorer.logits(hidden_p[start:stop])  # (C, V_p) fp32
+                if same:
+                    logits_q = logits_p
+                else:
+                    logits_q = self.q.scorer.logits(hidden_q[start:stop]).to(logits_p.device)
+                values = paired_token_stats(
+                    logits_p[:, : self.vocab], logits_q[:, : self.vocab], stats
+                )
+                for name, value in values.items():
+                    parts[name].append(value)
+        return split_scored(parts, unit)
