@@ -43,6 +43,8 @@ class RunConfig:
         bos: ``auto`` (the tokenizer's own choice), ``always`` or ``never``.
         packing: ``auto`` (padding-free packed rows on CUDA where the architecture supports
             it), ``packed`` or ``padded``.
+        shard_size: score in resumable shards of this many texts under ``<out>/shards``
+            (one worker per process; ``torchrun`` sets RANK/WORLD_SIZE; rank 0 merges).
         gguf_file / reference_gguf_file / performer_gguf_file / observer_gguf_file /
             sampling_model_gguf_file: GGUF file names inside the model folders.
         allow_pickle: load pickle checkpoints (runs code from them).
@@ -61,6 +63,20 @@ class RunConfig:
             2406.16201). ``--no-blind`` turns them off.
         overlap_warn_fraction: warn when more than this share of the non-members has an exact
             or near-duplicate member (:mod:`miakit.data.overlap`), in ``[0, 1]``.
+        aux_nonmembers: file or folder of known non-members for the ReCaLL prefix
+            (``recall``, ``con_recall``); must share no text with the evaluation data.
+        aux_members: file or folder of known members for Con-ReCall's member prefix.
+        recall_shots: texts drawn (with ``seed``) from each auxiliary set into its prefix.
+        recall_separator: joins the shots of a prefix (``""``, as the official ReCaLL code).
+        calibrate: a labelled file (members and non-members, disjoint from the evaluation
+            data) on which calibrated hyperparameters (Con-ReCall's γ) are chosen by AUROC.
+        frequency_corpus: a reference corpus (file or folder of .txt/.jsonl/.json/.csv/
+            .parquet) for DC-PDD's token frequencies; must not contain evaluation texts.
+        neighbors: neighbours per text for the ``neighborhood`` attack.
+        fill_mask_model: a local masked LM (BERT-style, safetensors) that generates the
+            neighbours; without it the target model itself resamples words.
+        neighbor_fraction: share of the words (tokens) replaced in each neighbour, in (0, 1].
+        neighbor_top_k: replacements are drawn from this many most likely candidates.
     """
 
     model: str | None = None
@@ -80,6 +96,7 @@ class RunConfig:
     dtype: str = "auto"
     bos: str = "auto"
     packing: str = "auto"
+    shard_size: int | None = None
     gguf_file: str | None = None
     reference_gguf_file: str | None = None
     performer_gguf_file: str | None = None
@@ -99,6 +116,16 @@ class RunConfig:
     split_method: str = "given"
     blind: bool = True
     overlap_warn_fraction: float = 0.01
+    aux_nonmembers: str | None = None
+    aux_members: str | None = None
+    recall_shots: int = 5
+    recall_separator: str = ""
+    calibrate: str | None = None
+    frequency_corpus: str | None = None
+    neighbors: int = 10
+    fill_mask_model: str | None = None
+    neighbor_fraction: float = 0.15
+    neighbor_top_k: int = 10
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)

@@ -20,6 +20,8 @@ import pandas as pd
 
 from miakit import __version__
 from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
+from miakit.auxiliary.inputs import RUN_INPUTS, missing_flags, required_flags
+from miakit.auxiliary.run import AuxiliaryRun
 from miakit.backends.base import TokenScorer
 from miakit.blind import boxed, evaluation_integrity
 from miakit.blind import check_options as check_integrity_options
@@ -27,6 +29,7 @@ from miakit.config import RunConfig, dump_yaml, make_config
 from miakit.data import Label, SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError
 from miakit.metrics import evaluate
+from miakit.perturb import Perturber
 from miakit.report.table import leaderboard
 from miakit.signals.cache import SignalCache
 from miakit.signals.plan import EngineOptions, SignalPlanner
@@ -47,8 +50,12 @@ ROLE_FLAGS = {
 DEFAULT_ALIASES = {"performer": "target"}
 
 #: What provides a context that is not built in, for ``miakit list attacks`` (contexts
-#: built from auxiliary inputs register their flag here).
-CONTEXT_FLAGS: dict[str, str] = {}
+#: built from auxiliary inputs register their flag here; see :mod:`miakit.auxiliary.inputs`).
+CONTEXT_FLAGS: dict[str, str] = {
+    key.split(":", 1)[1]: spec.flag
+    for key, spec in RUN_INPUTS.items()
+    if key.startswith("context:") and spec.flag
+}
 
 
 def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
@@ -74,8 +81,9 @@ def attack_requirements(spec: AttackSpec) -> list[str]:
 
     Model roles come from the attack's declared signals (a paired role ``"p@q"`` counts as
     both); a role with a default stand-in (:data:`DEFAULT_ALIASES`) is shown in brackets as
-    optional. Contexts that are not built in come from auxiliary inputs
-    (:data:`CONTEXT_FLAGS`).
+    optional. Contexts that are not built in and extras come from auxiliary inputs
+    (:attr:`AttackSpec.inputs`, :mod:`miakit.auxiliary.inputs`); an attack that runs only when
+    named is marked ``[--attacks]``.
     """
     out = []
     for role in spec.models:
@@ -83,10 +91,16 @@ def attack_requirements(spec: AttackSpec) -> list[str]:
             continue
         flag = ROLE_FLAGS.get(role, role)
         out.append(f"[{flag}]" if role in DEFAULT_ALIASES else flag)
-    for ctx in spec.contexts:
-        if ctx not in BUILTIN_CONTEXTS:
-            out.append(CONTEXT_FLAGS.get(ctx, f"context {ctx!r}"))
+    out += required_flags(spec.inputs)
+    if not spec.default:
+        out.append("[--attacks]")
     return out
+
+
+def _missing(spec: AttackSpec, config: RunConfig, available_roles: set[str]) -> list[str]:
+    """The flags ``spec`` needs that this run lacks: model roles, then auxiliary inputs."""
+    roles = [ROLE_FLAGS.get(r, r) for r in spec.models if r not in available_roles]
+    return roles + missing_flags(spec.inputs, config)
 
 
 @dataclass
@@ -121,7 +135,9 @@ def select_attacks(
 ) -> tuple[list[AttackSpec], dict[str, str]]:
     """The attacks to run, and those skipped by default with the reason.
 
-    Explicitly requested attacks whose model roles are missing are an error naming the flag.
+    Explicitly requested attacks whose model roles or auxiliary inputs are missing are an
+    error naming the flag (e.g. "attack 'recall' needs --aux-nonmembers"); by default they
+    are skipped with that reason, as are attacks registered with ``default=False``.
     """
     registry = default_registry()
     skipped: dict[str, str] = {}
@@ -131,18 +147,22 @@ def select_attacks(
         specs = [registry.get(name) for name in config.attacks]
         problems = []
         for spec in specs:
-            missing = [r for r in spec.models if r not in available_roles]
+            missing = _missing(spec, config, available_roles)
             if missing:
-                flags = ", ".join(ROLE_FLAGS.get(r, r) for r in missing)
-                problems.append(f"attack {spec.name!r} needs {flags}")
+                problems.append(f"attack {spec.name!r} needs {', '.join(missing)}")
         if problems:
             raise InvalidParameterError("; ".join(problems) + ".")
         return specs, skipped
     specs = []
     for spec in registry:
-        missing = [r for r in spec.models if r not in available_roles]
+        missing = _missing(spec, config, available_roles)
         if missing:
-            skipped[spec.name] = "needs " + ", ".join(ROLE_FLAGS.get(r, r) for r in missing)
+            skipped[spec.name] = "needs " + ", ".join(missing)
+        elif not spec.default:
+            skipped[spec.name] = (
+                "not run by default (costly: see miakit list attacks); "
+                f"ask for it with --attacks {spec.name}"
+            )
         else:
             specs.append(spec)
     return specs, skipped
@@ -172,6 +192,7 @@ def run(
     /,
     *,
     scorers: Mapping[str, TokenScorer] | None = None,
+    perturber: Perturber | None = None,
     write: bool = True,
     echo: bool = True,
     **fields: Any,
@@ -182,6 +203,8 @@ def run(
         config: a :class:`RunConfig`; or give its fields as keyword arguments.
         scorers: in-memory backends by role (``"target"``, ``"reference"``, ``"performer"``,
             ``"observer"``, ``"sampling"``), used instead of loading the configured paths.
+        perturber: generates the ``neighborhood`` attack's neighbours instead of the
+            configured one (:mod:`miakit.perturb`).
         write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
             ``config.resolved.yaml`` to ``config.out``.
         echo: print the leaderboard to stdout.
@@ -216,6 +239,8 @@ def run(
         allow_overlap=config.allow_overlap,
     )
     report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
+    # auxiliary sets (prefixes, calibration), checked against the evaluation samples
+    aux = AuxiliaryRun.prepare(config, samples, perturber=perturber)
     cache = None if config.no_cache else SignalCache(config.resolved_cache_dir() / "signals")
     planner = SignalPlanner(
         scorer_for=lambda role: scorers.get(role) or _load_scorer(config, role),
@@ -227,17 +252,26 @@ def run(
             cache=cache,
             progress=config.progress,
         ),
-        contexts=dict(BUILTIN_CONTEXTS),
+        contexts={**BUILTIN_CONTEXTS, **aux.contexts},
         aliases=aliases,
     )
     texts = samples.texts
-    tables = planner.compute(texts, [ref for spec in specs for ref in spec.needs])
+    needs = [ref for spec in specs for ref in spec.needs]
+    if config.shard_size:
+        sharded = _compute_sharded(config, planner, texts, needs, echo=echo)
+        if sharded is None:  # a worker other than rank 0: its shards are written
+            return RunResult(pd.DataFrame(), {"worker_done": True}, {}, samples, None)
+        tables = sharded
+    else:
+        tables = planner.compute(texts, needs)
     models_meta = planner.models_meta()
 
-    view = SignalView(tables, texts, n_samples=len(samples))
+    extras = aux.extras(planner, texts, specs, evaluation=list(samples))
+    view = SignalView(tables, texts, n_samples=len(samples), extras=extras)
+    params = aux.calibrate(planner, specs, config.attack_params)  # calibration set only
     outputs: dict[str, AttackOutput] = {}
     for spec in specs:
-        outputs[spec.name] = spec(view, **dict(config.attack_params.get(spec.name, {})))
+        outputs[spec.name] = spec(view, **params.get(spec.name, {}))
 
     labels = samples.label_array()
     attack_metrics = {
@@ -261,14 +295,16 @@ def run(
         "setup": _setup_section(config, samples, models_meta),
         "attacks": attack_metrics,
         **integrity.sections,
+        **aux.sections(),
         "skipped_attacks": skipped,
         "models": models_meta,
         "samples": samples_section,
-        "warnings": integrity.warnings + _warnings(samples_section, attack_metrics),
+        "warnings": integrity.warnings + aux.warnings + _warnings(samples_section, attack_metrics),
     }
     out_dir: Path | None = None
     if write:
         _write_blind_scores(Path(config.out), integrity.blind_scores)
+        aux.write(Path(config.out), samples.ids)
         out_dir = _write_outputs(config, samples, scores, metrics, outputs, tables)
     result = RunResult(scores, metrics, outputs, samples, out_dir, tables, integrity.blind_scores)
     if echo:
@@ -288,6 +324,50 @@ def run(
     return result
 
 
+def _compute_sharded(
+    config: RunConfig, planner: SignalPlanner, texts: list[str], needs: list[Any], *, echo: bool
+) -> dict[tuple[str, str], TokenSignals] | None:
+    """Signals through resumable shards in ``<out>/shards`` (see :mod:`miakit.signals.shards`)."""
+    from miakit.signals.shards import ShardStore, WorkerInfo, compute_sharded, texts_digest
+
+    worker = WorkerInfo.from_env()
+    plan = {
+        "texts_sha256": texts_digest(texts),
+        "n_texts": len(texts),
+        "shard_size": config.shard_size,
+        "needs": sorted(str(n) for n in needs),
+        "models": {role: list(p) for role, p in sorted(model_paths(config).items())},
+        "max_length": config.max_length,
+        "bos": config.bos,
+    }
+    store = ShardStore(Path(config.out) / "shards", plan)
+
+    def say(msg: str) -> None:
+        if echo:
+            print(f"[rank {worker.rank}/{worker.world}] {msg}", file=sys.stderr, flush=True)
+
+    return compute_sharded(
+        texts,
+        lambda chunk: planner.compute(chunk, needs),
+        store,
+        shard_size=int(config.shard_size or 0),
+        worker=worker,
+        on_progress=say,
+    )
+
+
+def _worker_device(config: RunConfig) -> str:
+    """``cuda:LOCAL_RANK`` for torchrun workers on a multi-GPU host, else the configured one."""
+    import torch
+
+    from miakit.signals.shards import WorkerInfo
+
+    if config.device != "auto" or not config.shard_size or not torch.cuda.is_available():
+        return config.device
+    worker = WorkerInfo.from_env()
+    return f"cuda:{worker.local_rank % torch.cuda.device_count()}" if worker.world > 1 else "auto"
+
+
 def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
     from miakit.backends.hf import HFTokenScorer, ModelSpec
 
@@ -297,7 +377,7 @@ def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
     spec = ModelSpec(
         path=path,
         gguf_file=gguf,
-        device=config.device,
+        device=_worker_device(config),
         dtype=config.dtype,
         allow_pickle=config.allow_pickle,
         trust_remote_code=config.trust_remote_code,

@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dtype", help="auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16")
     r.add_argument("--bos", choices=("auto", "always", "never"), help="BOS token policy")
     r.add_argument(
+        "--shard-size",
+        type=int,
+        help="score in resumable shards of N texts in OUT/shards (torchrun: one worker per GPU)",
+    )
+    r.add_argument(
         "--packing",
         choices=("auto", "packed", "padded"),
         help="auto (packed varlen rows on CUDA where supported), packed or padded",
@@ -168,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
             "dtype",
             "bos",
             "packing",
+            "shard_size",
             "gguf_file",
             "reference_gguf_file",
             "performer_gguf_file",

@@ -44,9 +44,7 @@ WORD_MARKERS = ("Ġ", "▁", " ")
 
 def is_word_initial(token: str | None) -> bool:
     """A word-boundary marker followed by a letter or digit (see the module docstring)."""
-    return bool(
-        token and len(token) > 1 and token[0] in WORD_MARKERS and token[1:2].isalnum()
-    )
+    return bool(token and len(token) > 1 and token[0] in WORD_MARKERS and token[1:2].isalnum())
 
 
 class CausalLMPerturber:

@@ -173,8 +173,9 @@ class MaskedLMPerturber:
         out: list[list[str]] = [[] for _ in texts]
         for start in range(0, len(jobs), self.batch_size):
             batch = jobs[start : start + self.batch_size]
-            predictions = self._predict([_masked(texts[i], spans, self.tokenizer.mask_token)
-                                         for i, spans in batch])
+            predictions = self._predict(
+                [_masked(texts[i], spans, self.tokenizer.mask_token) for i, spans in batch]
+            )
             for (i, spans), logits in zip(batch, predictions, strict=True):
                 neighbour = self._fill(texts[i], spans, logits, allowed, words, generators[i])
                 if neighbour is not None:
