@@ -45,6 +45,7 @@ class RunConfig:
             it), ``packed`` or ``padded``.
         shard_size: score in resumable shards of this many texts under ``<out>/shards``
             (one worker per process; ``torchrun`` sets RANK/WORLD_SIZE; rank 0 merges).
+        compile: ``torch.compile`` each model's decoder (a one-time cost; GPU runs).
         gguf_file / reference_gguf_file / performer_gguf_file / observer_gguf_file /
             sampling_model_gguf_file: GGUF file names inside the model folders.
         allow_pickle: load pickle checkpoints (runs code from them).
@@ -97,6 +98,7 @@ class RunConfig:
     bos: str = "auto"
     packing: str = "auto"
     shard_size: int | None = None
+    compile: bool = False
     gguf_file: str | None = None
     reference_gguf_file: str | None = None
     performer_gguf_file: str | None = None

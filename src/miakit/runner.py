@@ -381,6 +381,7 @@ def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
         dtype=config.dtype,
         allow_pickle=config.allow_pickle,
         trust_remote_code=config.trust_remote_code,
+        compile=config.compile,
     )
     return HFTokenScorer.load(spec, name=path)
 

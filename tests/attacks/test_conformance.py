@@ -6,21 +6,25 @@ and one-token samples, reading exactly the signals it declared, higher = member 
 synthetic fixture, and keyword-only hyperparameters with defaults and typo suggestions.
 
 Synthetic tables are built for every (model, context) the attack declares, with independent
-ragged lengths per table (a reference model may use another tokenizer).
+ragged lengths per table (a reference model may use another tokenizer). Every synthetic view
+also carries every known *extra* (:data:`EXTRA_BUILDERS`); an attack declaring an extra that
+has no builder here fails loudly until one is added.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
 from miakit.attacks import AttackSpec, SignalView, default_registry
+from miakit.attacks._base import PerSample
 from miakit.errors import InvalidParameterError, MissingSignalError
 from miakit.signals.spec import MODEL_ROLES, PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
 from miakit.signals.table import TokenSignals
@@ -37,6 +41,8 @@ ALL_KEYS = (
     ("performer", "plain"),
     ("performer@observer", "plain"),
     ("target@sampling", "plain"),
+    ("target", "recall_nonmember"),
+    ("target", "recall_member"),
 )
 #: A paired table ("p@q") is tokenized by p: it has the token counts of p's table.
 SAME_TOKENS_AS = {
@@ -46,6 +52,12 @@ SAME_TOKENS_AS = {
 #: Tables whose statistics carry the membership signal in :func:`leaky_synth` (the performer
 #: stands for the target, as it does by default).
 LEAKY_KEYS = (("target", "plain"), ("performer", "plain"))
+#: Label-independent shifts of token_log_prob per table in :func:`leaky_synth`: a member
+#: prefix raises every text's log-likelihood (Con-ReCall contrasts it with the unshifted
+#: non-member prefix).
+LEAKY_OFFSETS = {("target", "recall_member"): 0.7}
+#: Synthetic token ids lie in [0, VOCAB); the synthetic frequency table has VOCAB entries.
+VOCAB = 50_000
 ALPHABET = list("abcdefghij klmnopqrsXYZ.,;éüßñ漢字🙂\n")
 
 Rows = dict[tuple[str, str], dict[str, list[np.ndarray]]]
@@ -85,6 +97,39 @@ def _random_stats(rng: np.random.Generator, length: int) -> dict[str, np.ndarray
     }
 
 
+def _random_neighbour_nll(rng: np.random.Generator, n: int) -> PerSample:
+    values = rng.uniform(0.5, 6.0, n)
+    values[rng.random(n) < 0.1] = np.nan  # some samples without neighbours
+    return PerSample.of(
+        values, ["no neighbour (synthetic)" if np.isnan(v) else None for v in values]
+    )
+
+
+def _leaky_neighbour_nll(rng: np.random.Generator, n: int) -> PerSample:
+    # label-independent: members' own NLL is lower (leaky_synth), so their gap is larger
+    return PerSample.of(rng.normal(1.7, 0.05, n))
+
+
+#: extra name -> (random builder, leaky builder), each ``(rng, n_samples) -> value``.
+EXTRA_BUILDERS: dict[str, tuple[Callable[[np.random.Generator, int], Any], ...]] = {
+    # a Dirichlet draw is a proper distribution; the leaky table has frequencies near 1 so
+    # that DC-PDD's alpha = p * log(1/f) stays mostly below its clip a = 0.01 and follows p
+    "token_frequency": (
+        lambda rng, n: rng.dirichlet(np.ones(VOCAB)),
+        lambda rng, n: rng.uniform(0.95, 0.9999, VOCAB),
+    ),
+    "neighbor_nll": (_random_neighbour_nll, _leaky_neighbour_nll),
+}
+
+
+def _extras(rng: np.random.Generator, n: int, *, leaky: bool = False) -> dict[str, Any]:
+    return {name: build[int(leaky)](rng, n) for name, build in EXTRA_BUILDERS.items()}
+
+
+def _take_extras(extras: dict[str, Any], index: np.ndarray) -> dict[str, Any]:
+    return {k: v.take(index) if isinstance(v, PerSample) else v for k, v in extras.items()}
+
+
 def _table(stats_rows: dict[str, list[np.ndarray]], keep: Iterable[str]) -> TokenSignals:
     keep = list(keep)
     first = stats_rows[keep[0]]
@@ -102,17 +147,21 @@ def _table(stats_rows: dict[str, list[np.ndarray]], keep: Iterable[str]) -> Toke
 
 @dataclass
 class Synth:
-    """Per-sample rows for every table in :data:`ALL_KEYS`, and the raw texts."""
+    """Per-sample rows for every table in :data:`ALL_KEYS`, the raw texts and the extras."""
 
     rows: Rows
     texts: list[str]
+    extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
         return len(self.texts)
 
-    def view(self, allowed: Iterable[SignalRef] | None = None) -> SignalView:
-        """All tables and stats, or only those in ``allowed`` (absent tables left out)."""
+    def view(
+        self, allowed: Iterable[SignalRef] | None = None, extras: Iterable[str] | None = None
+    ) -> SignalView:
+        """All tables and stats, or only those in ``allowed`` (absent tables left out); all
+        extras, or only those named in ``extras``."""
         allowed_set = set(allowed) if allowed is not None else None
         tables = {}
         for key, stats in self.rows.items():
@@ -124,7 +173,9 @@ class Synth:
             if keep:
                 tables[key] = _table(stats, keep)
         texts = self.texts if allowed_set is None or TEXT_REF in allowed_set else None
-        return SignalView(tables, texts, n_samples=self.n)
+        keep_extras = set(self.extras) if extras is None else set(extras)
+        given = {k: v for k, v in self.extras.items() if k in keep_extras}
+        return SignalView(tables, texts, n_samples=self.n, extras=given)
 
     def insert(self, position: int, lengths: dict[tuple[str, str], int], text: str) -> Synth:
         """A copy with one sample inserted; ``lengths`` gives its token count per table."""
@@ -133,12 +184,21 @@ class Synth:
         for key, stats in self.rows.items():
             new = _random_stats(rng, lengths[key])
             rows[key] = {s: [*r[:position], new[s], *r[position:]] for s, r in stats.items()}
-        return Synth(rows, [*self.texts[:position], text, *self.texts[position:]])
+        extras = {
+            k: PerSample(
+                np.insert(v.values, position, 3.0),
+                (*v.reasons[:position], None, *v.reasons[position:]),
+            )
+            if isinstance(v, PerSample)
+            else v
+            for k, v in self.extras.items()
+        }
+        return Synth(rows, [*self.texts[:position], text, *self.texts[position:]], extras)
 
     def replace(self, key: tuple[str, str], stat: str, value: float) -> Synth:
         rows = {k: dict(v) for k, v in self.rows.items()}
         rows[key][stat] = [np.full(len(r), value) for r in rows[key][stat]]
-        return Synth(rows, self.texts)
+        return Synth(rows, self.texts, self.extras)
 
 
 def random_synth(seed: int, n: int = 40) -> Synth:
@@ -156,7 +216,7 @@ def random_synth(seed: int, n: int = 40) -> Synth:
         per_sample = [_random_stats(rng, int(L)) for L in lengths]
         rows[key] = {s: [p[s] for p in per_sample] for s in _stats_of(key)}
     texts = [_random_text(rng, int(rng.integers(1, 400))) for _ in range(n)]
-    return Synth(rows, texts)
+    return Synth(rows, texts, _extras(rng, n))
 
 
 def leaky_synth(seed: int, n: int = 200) -> tuple[Synth, np.ndarray]:
@@ -169,7 +229,9 @@ def leaky_synth(seed: int, n: int = 200) -> tuple[Synth, np.ndarray]:
     by ``0.7/σ``; members' ranks are smaller. The performer (the target by default) leaks
     like the target. Paired tables (``p@q``) have ``p``'s token counts and do not depend on
     membership. Texts have near-constant length, so their zlib size carries no label
-    information.
+    information. The member-prefix context (``recall_member``) is shifted up by 0.7 for
+    everyone (:data:`LEAKY_OFFSETS`), the non-member prefix not at all. Extras do not depend on
+    membership (:data:`EXTRA_BUILDERS`).
     """
     rng = np.random.default_rng(seed)
     labels = np.zeros(n, dtype=np.int64)
@@ -191,7 +253,10 @@ def leaky_synth(seed: int, n: int = 200) -> tuple[Synth, np.ndarray]:
             cross_mean = -rng.uniform(1.0, 3.0, length)
             per_sample.append(
                 {
-                    "token_log_prob": -1.0 - rng.exponential(0.7, length) + shift,
+                    "token_log_prob": -1.0
+                    - rng.exponential(0.7, length)
+                    + shift
+                    + LEAKY_OFFSETS.get(key, 0.0),
                     "mean_log_prob": -rng.uniform(1.0, 3.0, length) + 0.3 * shift,
                     "var_log_prob": rng.uniform(0.25, 4.0, length),
                     "token_rank": np.floor(rng.exponential(rank_scale, length)),
@@ -202,7 +267,7 @@ def leaky_synth(seed: int, n: int = 200) -> tuple[Synth, np.ndarray]:
             )
         rows[key] = {s: [p[s] for p in per_sample] for s in _stats_of(key)}
     texts = [_random_text(rng, int(rng.integers(200, 221))) for _ in range(n)]
-    return Synth(rows, texts), labels
+    return Synth(rows, texts, _extras(rng, n, leaky=True)), labels
 
 
 def _assert_same(a, b) -> None:
@@ -279,7 +344,12 @@ def test_shape_dtype_determinism_purity(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_zero_samples(name: str) -> None:
-    out = _spec(name)(Synth({k: {s: [] for s in _stats_of(k)} for k in ALL_KEYS}, []).view())
+    empty = Synth(
+        {k: {s: [] for s in _stats_of(k)} for k in ALL_KEYS},
+        [],
+        _extras(np.random.default_rng(0), 0),
+    )
+    out = _spec(name)(empty.view())
     assert out.scores.shape == (0,) and out.scores.dtype == np.float64
 
 
@@ -292,6 +362,7 @@ def test_permutation_equivariance(name: str) -> None:
     permuted = SignalView(
         {key: view.table(model=key[0], context=key[1]).take(perm) for key in ALL_KEYS},
         [synth.texts[i] for i in perm],
+        extras=_take_extras(synth.extras, perm),
     )
     out, out_perm = spec(view), spec(permuted)
     np.testing.assert_allclose(out_perm.scores, out.scores[perm], rtol=1e-12, equal_nan=True)
@@ -331,11 +402,16 @@ def test_nan_when_any_declared_table_is_empty(name: str) -> None:
 def test_reads_only_declared_signals(name: str) -> None:
     spec = _spec(name)
     synth = random_synth(5)
-    minimal = synth.view(allowed=spec.needs)  # tables hold ONLY the declared signals
+    # tables hold ONLY the declared signals, and only the declared extras are given
+    minimal = synth.view(allowed=spec.needs, extras=spec.extras)
     _assert_same(spec(minimal), spec(synth.view()))
     for ref in spec.needs:  # and each declared signal is actually read
-        fewer = synth.view().restrict([r for r in spec.needs if r != ref])
+        fewer = synth.view().restrict([r for r in spec.needs if r != ref], extras=spec.extras)
         with pytest.raises(MissingSignalError):
+            spec.func(fewer, **spec.params)
+    for extra in spec.extras:  # and so is each declared extra
+        fewer = synth.view().restrict(spec.needs, extras=[e for e in spec.extras if e != extra])
+        with pytest.raises(MissingSignalError, match="not declared"):
             spec.func(fewer, **spec.params)
 
 
@@ -348,13 +424,44 @@ def test_every_declared_signal_matters(name: str) -> None:
         if ref.is_text:
             rng = np.random.default_rng(7)
             changed = Synth(
-                synth.rows, [_random_text(rng, int(rng.integers(1, 2000))) for _ in synth.texts]
+                synth.rows,
+                [_random_text(rng, int(rng.integers(1, 2000))) for _ in synth.texts],
+                synth.extras,
             )
         else:
             changed = synth.replace((ref.model, ref.context), ref.stat, np.nan)
         out = spec(changed.view())
         _assert_valid_reasons(out)
         assert not np.array_equal(out.scores, base.scores, equal_nan=True), f"{ref} is unused"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_declared_extra_matters(name: str) -> None:
+    spec = _spec(name)
+    synth = random_synth(6)
+    base = spec(synth.view())
+    for extra in spec.extras:
+        assert extra in EXTRA_BUILDERS, f"add a synthetic builder for extra {extra!r}"
+        value = synth.extras[extra]
+        if isinstance(value, PerSample):
+            corrupt: Any = PerSample.of(np.full(len(value), np.nan), ["corrupt"] * len(value))
+        else:
+            corrupt = np.full_like(np.asarray(value, dtype=np.float64), np.nan)
+        out = spec(Synth(synth.rows, synth.texts, {**synth.extras, extra: corrupt}).view())
+        _assert_valid_reasons(out)
+        assert not np.array_equal(out.scores, base.scores, equal_nan=True), f"{extra} is unused"
+
+
+def test_undeclared_extras_cannot_be_read() -> None:
+    view = random_synth(9, n=5).view()
+    assert set(view.extras) == set(EXTRA_BUILDERS)  # an unrestricted view offers all
+    narrow = view.restrict([SignalRef.parse("token_log_prob")])
+    assert not list(narrow.extras)
+    for name in EXTRA_BUILDERS:
+        with pytest.raises(MissingSignalError, match="not declared"):
+            narrow.extras[name]
+    with pytest.raises(MissingSignalError, match="not provided"):
+        view.extras["no_such_extra"]
 
 
 @pytest.mark.parametrize("name", NAMES)

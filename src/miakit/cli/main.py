@@ -101,12 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cache-dir", help="signal cache folder (default ~/.cache/miakit)")
     r.add_argument("--seed", type=int, help="seed for the bootstrap (default 0)")
     r.add_argument("--n-bootstrap", type=int, help="bootstrap resamples (default 1000)")
+    _add_auxiliary_flags(r)
     for flag, help_text in (
         ("--no-cache", "neither read nor write the signal cache"),
         ("--allow-overlap", "score texts present among both members and non-members"),
         ("--allow-pickle", "allow pickle checkpoints (they can run code)"),
         ("--trust-remote-code", "allow the model folder's own Python code"),
         ("--no-progress", "hide progress bars"),
+        ("--compile", "torch.compile each model's decoder (GPU; one-time compile cost)"),
         ("--no-blind", "skip the model-free blind baselines that detect distribution shift"),
     ):
         r.add_argument(flag, action="store_true", default=None, help=help_text)
@@ -149,6 +151,76 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: RunConfig keys of the auxiliary-input flags (:func:`_add_auxiliary_flags`).
+AUXILIARY_KEYS = (
+    "aux_nonmembers",
+    "aux_members",
+    "recall_shots",
+    "recall_separator",
+    "calibrate",
+    "frequency_corpus",
+    "neighbors",
+    "fill_mask_model",
+    "neighbor_fraction",
+    "neighbor_top_k",
+)
+
+
+def _add_auxiliary_flags(r: argparse.ArgumentParser) -> None:
+    """Inputs of the context, calibration and perturbation attacks."""
+    g = r.add_argument_group(
+        "auxiliary inputs",
+        "texts that feed attacks or choose their hyperparameters; none may share a text with "
+        "the evaluation data (exact or up to case, punctuation and whitespace)",
+    )
+    g.add_argument(
+        "--aux-nonmembers",
+        metavar="FILE",
+        help="known non-members for the ReCaLL prefix (recall, con_recall)",
+    )
+    g.add_argument(
+        "--aux-members", metavar="FILE", help="known members for Con-ReCall's member prefix"
+    )
+    g.add_argument(
+        "--recall-shots", type=int, metavar="N", help="texts per ReCaLL prefix (default 5)"
+    )
+    g.add_argument(
+        "--recall-separator",
+        metavar="STR",
+        help="joins the prefix's texts (default: empty, as the official ReCaLL code)",
+    )
+    g.add_argument(
+        "--calibrate",
+        metavar="FILE",
+        help="labelled members/non-members on which con_recall's gamma is chosen by AUROC",
+    )
+    g.add_argument(
+        "--frequency-corpus",
+        metavar="PATH",
+        help="reference corpus (file or folder: .txt/.jsonl/...) for dc_pdd token frequencies",
+    )
+    g.add_argument(
+        "--neighbors", type=int, metavar="M", help="neighbours per text for neighborhood (10)"
+    )
+    g.add_argument(
+        "--fill-mask-model",
+        metavar="PATH",
+        help="local masked LM (BERT-style) that writes the neighbours (default: the target)",
+    )
+    g.add_argument(
+        "--neighbor-fraction",
+        type=float,
+        metavar="F",
+        help="share of words replaced per neighbour (default 0.15)",
+    )
+    g.add_argument(
+        "--neighbor-top-k",
+        type=int,
+        metavar="K",
+        help="replacements drawn from the K most likely candidates (default 10)",
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from miakit.config import load_yaml, make_config, merge
     from miakit.runner import run
@@ -174,6 +246,7 @@ def _run(args: argparse.Namespace) -> int:
             "bos",
             "packing",
             "shard_size",
+            "compile",
             "gguf_file",
             "reference_gguf_file",
             "performer_gguf_file",
@@ -191,6 +264,7 @@ def _run(args: argparse.Namespace) -> int:
             "trust_remote_code",
         )
     }
+    flags.update({k: getattr(args, k) for k in AUXILIARY_KEYS})
     if args.no_progress:
         flags["progress"] = False
     if args.no_blind:
@@ -260,12 +334,15 @@ def _list(args: argparse.Namespace) -> int:
     for spec in registry:
         params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
         requires = ", ".join(attack_requirements(spec)) or "-"
-        signals = ", ".join(map(str, spec.needs))
+        signals = ", ".join([*map(str, spec.needs), *(f"extra:{e}" for e in spec.extras)])
         rows.append((spec.name, requires, signals, params, spec.paper, spec.summary))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
-    print("requires: flags an attack needs beyond --model ([...]: optional, with a default)")
+    print(
+        "requires: flags an attack needs beyond --model ([...]: optional, with a default; "
+        "[--attacks]: runs only when named)"
+    )
     return 0
 
 

@@ -36,7 +36,7 @@ from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache, text_key
 from miakit.signals.packed import pack_rows
 from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
-from miakit.signals.stats import token_stats
+from miakit.signals.stats import token_stats_fast
 from miakit.signals.table import TokenSignals
 
 
@@ -466,7 +466,7 @@ class SignalEngine:
         for start in range(0, chosen.shape[0], self.chunk_tokens):
             stop = start + self.chunk_tokens
             logits = self.scorer.logits(chosen[start:stop])  # (C, V) fp32
-            for name, value in token_stats(logits, targets[start:stop], stats).items():
+            for name, value in token_stats_fast(logits, targets[start:stop], stats).items():
                 parts[name].append(value)
         return split_scored(parts, inputs)
 

@@ -60,3 +60,31 @@ def token_stats(
             )
         out["token_id"] = targets.to(torch.float32)
     return out
+
+
+_compiled: dict[tuple[str, ...], object] = {}
+_compile_failed = False
+
+
+def token_stats_fast(
+    logits: torch.Tensor, targets: torch.Tensor, stats: Collection[str]
+) -> dict[str, torch.Tensor]:
+    """:func:`token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere).
+
+    The compiled kernel reads each logits chunk about once instead of once per statistic.
+    If compilation fails (no Triton, an unsupported GPU), it falls back to eager for the
+    rest of the process and the numbers are the same up to fp32 rounding.
+    """
+    global _compile_failed
+    if not logits.is_cuda or _compile_failed:
+        return token_stats(logits, targets, stats)
+    key = tuple(sorted(stats))
+    fn = _compiled.get(key)
+    if fn is None:
+        fn = torch.compile(lambda z, y: token_stats(z, y, key), dynamic=True)
+        _compiled[key] = fn
+    try:
+        return fn(logits, targets)  # type: ignore[operator, no-any-return]
+    except Exception:  # compilation is an optimisation, never a failure of the run
+        _compile_failed = True
+        return token_stats(logits, targets, stats)
