@@ -36,7 +36,11 @@ def main() -> None:
                                prefix_reuse=False).compute(texts[:100], stats=stats, context=ctx)
         reuse = SignalEngine(scorer, progress=False, packing="padded", max_length=4096,
                              prefix_reuse=True).compute(texts[:100], stats=stats, context=ctx)
-        for name, a, b in (("packed vs padded", ref, packed), ("reuse vs prepend", prepend, reuse)):
+        reuse_packed = SignalEngine(scorer, progress=False, packing="packed", max_length=4096,
+                                    prefix_reuse=True).compute(texts[:100], stats=stats,
+                                                               context=ctx)
+        for name, a, b in (("packed vs padded", ref, packed), ("reuse vs prepend", prepend, reuse),
+                           ("packed reuse vs prepend", prepend, reuse_packed)):
             assert np.array_equal(a.offsets, b.offsets)
             diffs = {s: float(np.abs(a.flat(s) - b.flat(s)).max()) for s in stats}
             means = {s: float(np.abs(a.flat(s) - b.flat(s)).mean()) for s in stats}

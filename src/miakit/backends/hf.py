@@ -431,13 +431,17 @@ class HFTokenScorer:
         With ``prefix_kv`` (from :meth:`prefix_state`) every sample also attends to that shared
         prefix; ``position_ids`` must then start at the prefix length.
         """
-        from miakit.signals.packed import PREFIX_KV, register_varlen_attention
+        from miakit.signals.packed import PREFIX_KV, prefix_layout, register_varlen_attention
 
         name = register_varlen_attention()
         previous = getattr(self.model.config, "_attn_implementation", None) or "sdpa"
         self.model.set_attn_implementation(name)
         cu = cu_seqlens.to(self.device)
-        token = PREFIX_KV.set(prefix_kv)
+        state = None
+        if prefix_kv is not None:
+            gather, cu_k, max_k = prefix_layout(cu_seqlens, int(prefix_kv[0][0].shape[2]))
+            state = (prefix_kv, gather.to(self.device), cu_k.to(self.device), max_k)
+        token = PREFIX_KV.set(state)
         try:
             out = self._base(
                 input_ids=input_ids.to(self.device),

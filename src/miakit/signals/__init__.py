@@ -3,6 +3,7 @@
 from miakit.signals.spec import (
     BUILTIN_CONTEXTS,
     LOWERCASE,
+    PAIRED_STATS,
     PLAIN,
     TEXT,
     TOKEN_STATS,
@@ -14,6 +15,7 @@ from miakit.signals.table import TokenSignals
 __all__ = [
     "BUILTIN_CONTEXTS",
     "LOWERCASE",
+    "PAIRED_STATS",
     "PLAIN",
     "TEXT",
     "TOKEN_STATS",

@@ -244,7 +244,10 @@ class SignalEngine:
         if head:
             kv, last_hidden = self.scorer.prefix_state(list(head))  # type: ignore[attr-defined]
             packed = self._use_packing()
-            units = self.units(inputs, packed=packed)
+            if packed:  # rows hold suffixes only: the prefix is not repeated per sample
+                units = pack_rows([len(x.ids) - len(head) for x in inputs], self.batch_tokens)
+            else:
+                units = self.units(inputs, packed=False)
             score_prefixed = self._score_row_after_prefix if packed else self._score_after_prefix
 
             def after_prefix(batch: Sequence[ScoringInput], stats: Sequence[str]) -> Any:

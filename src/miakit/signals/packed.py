@@ -28,11 +28,31 @@ import torch.nn.functional as F
 ATTN_NAME = "miakit_varlen"
 _REGISTERED = False
 
-#: Per-layer ``(key, value)`` of a shared prefix, each ``(1, kv_heads, P, head_dim)``, that every
-#: packed sample attends to (prefix KV reuse); set around a forward by the backend.
-PREFIX_KV: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+#: Prefix KV reuse state for the packed forward in flight, set by the backend:
+#: ``(kv, gather, cu_seq_k, max_k)`` with ``kv`` the per-layer ``(key, value)`` of the shared
+#: prefix, each ``(1, kv_heads, P, head_dim)``; ``gather`` the indices into ``[prefix ; row]``
+#: keys that lay out ``[prefix ; own tokens]`` for every sample.
+PREFIX_KV: contextvars.ContextVar[tuple[Any, ...] | None] = contextvars.ContextVar(
     "miakit_prefix_kv", default=None
 )
+
+
+def prefix_layout(
+    cu_seqlens: torch.Tensor, n_prefix: int
+) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """For packed samples with boundaries ``cu_seqlens`` that all attend to a prefix of
+    ``n_prefix`` keys: the gather index into ``cat([prefix, row])`` keys, ``cu_seq_k``, and
+    the longest key sequence."""
+    bounds = cu_seqlens.tolist()
+    pieces = []
+    prefix_index = torch.arange(n_prefix)
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        pieces += [prefix_index, n_prefix + torch.arange(a, b)]
+    gather = torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long)
+    steps = torch.arange(len(bounds), dtype=torch.int64)
+    cu_k = (cu_seqlens.to(torch.int64).cpu() + n_prefix * steps).to(torch.int32)
+    longest = max((b - a for a, b in zip(bounds[:-1], bounds[1:], strict=True)), default=0)
+    return gather, cu_k, longest + n_prefix
 
 #: Model types checked to pack correctly through ``AttentionInterface`` with position_ids.
 PACKABLE_MODEL_TYPES = frozenset(
@@ -143,19 +163,16 @@ def varlen_attention_forward(
     v = value[0].transpose(0, 1)
     prefix = PREFIX_KV.get()
     if prefix is not None:
-        # every sample's keys are [shared prefix ; its own tokens]: cu_seq_k != cu_seq_q
+        # every sample's keys are [shared prefix ; its own tokens]: cu_seq_k != cu_seq_q.
+        # One gather per layer with an index built once per row (no host sync per layer).
+        kv, gather, cu_k, max_length_k = prefix
         layer = getattr(module, "layer_idx", None)
         if layer is None:
             raise RuntimeError("prefix reuse needs attention modules with a layer_idx")
-        pk = prefix[layer][0][0].transpose(0, 1).to(k.dtype)  # (P, Hkv, D)
-        pv = prefix[layer][1][0].transpose(0, 1).to(v.dtype)
-        bounds = cu_seq_lens_q.tolist()
-        k = torch.cat([t for a, b in zip(bounds[:-1], bounds[1:]) for t in (pk, k[a:b])])
-        v = torch.cat([t for a, b in zip(bounds[:-1], bounds[1:]) for t in (pv, v[a:b])])
-        n_prefix = pk.shape[0]
-        steps = torch.arange(len(bounds), device=cu_seq_lens_q.device, dtype=cu_seq_lens_q.dtype)
-        cu_k = cu_seq_lens_q + n_prefix * steps
-        max_length_k = int(max_length_q or 0) + n_prefix
+        pk = kv[layer][0][0].transpose(0, 1).to(k.dtype)  # (P, Hkv, D)
+        pv = kv[layer][1][0].transpose(0, 1).to(v.dtype)
+        k = torch.cat([pk, k]).index_select(0, gather)
+        v = torch.cat([pv, v]).index_select(0, gather)
     out = None
     if q.is_cuda:
         out = _varlen_cuda(
