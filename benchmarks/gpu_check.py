@@ -25,22 +25,32 @@ def main() -> None:
         scorer = IdScorer(model, ids, "llama-1b")
         scorer.ids["P"] = list(rng.integers(2, 128000, size=256))
         texts = [f"s{i}" for i in range(len(ids))]
-        stats = tuple(s for s in TOKEN_STATS if s in ("token_log_prob", "mean_log_prob",
-                                                      "var_log_prob", "token_rank"))
-        ref = SignalEngine(scorer, progress=False, packing="padded", max_length=4096,
-                           batch_tokens=16384).compute(texts, stats=stats)
-        packed = SignalEngine(scorer, progress=False, packing="packed", max_length=4096,
-                              batch_tokens=16384).compute(texts, stats=stats)
+        stats = tuple(
+            s
+            for s in TOKEN_STATS
+            if s in ("token_log_prob", "mean_log_prob", "var_log_prob", "token_rank")
+        )
+        ref = SignalEngine(
+            scorer, progress=False, packing="padded", max_length=4096, batch_tokens=16384
+        ).compute(texts, stats=stats)
+        packed = SignalEngine(
+            scorer, progress=False, packing="packed", max_length=4096, batch_tokens=16384
+        ).compute(texts, stats=stats)
         ctx = Context("p", prefix="P")
-        prepend = SignalEngine(scorer, progress=False, packing="padded", max_length=4096,
-                               prefix_reuse=False).compute(texts[:100], stats=stats, context=ctx)
-        reuse = SignalEngine(scorer, progress=False, packing="padded", max_length=4096,
-                             prefix_reuse=True).compute(texts[:100], stats=stats, context=ctx)
-        reuse_packed = SignalEngine(scorer, progress=False, packing="packed", max_length=4096,
-                                    prefix_reuse=True).compute(texts[:100], stats=stats,
-                                                               context=ctx)
-        for name, a, b in (("packed vs padded", ref, packed), ("reuse vs prepend", prepend, reuse),
-                           ("packed reuse vs prepend", prepend, reuse_packed)):
+        prepend = SignalEngine(
+            scorer, progress=False, packing="padded", max_length=4096, prefix_reuse=False
+        ).compute(texts[:100], stats=stats, context=ctx)
+        reuse = SignalEngine(
+            scorer, progress=False, packing="padded", max_length=4096, prefix_reuse=True
+        ).compute(texts[:100], stats=stats, context=ctx)
+        reuse_packed = SignalEngine(
+            scorer, progress=False, packing="packed", max_length=4096, prefix_reuse=True
+        ).compute(texts[:100], stats=stats, context=ctx)
+        for name, a, b in (
+            ("packed vs padded", ref, packed),
+            ("reuse vs prepend", prepend, reuse),
+            ("packed reuse vs prepend", prepend, reuse_packed),
+        ):
             assert np.array_equal(a.offsets, b.offsets)
             diffs = {s: float(np.abs(a.flat(s) - b.flat(s)).max()) for s in stats}
             means = {s: float(np.abs(a.flat(s) - b.flat(s)).mean()) for s in stats}

@@ -34,29 +34,62 @@ import numpy as np
 import torch
 
 from miakit.backends.hf import HFTokenScorer
-from miakit.signals import PLAIN, TOKEN_STATS, Context
+from miakit.signals import PLAIN, Context
 from miakit.signals.engine import SignalEngine
 
 SHAPES: dict[str, dict[str, Any]] = {
     # Llama-3.2-1B
-    "llama-1b": dict(kind="llama", hidden_size=2048, intermediate_size=8192,
-                     num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
-                     vocab_size=128256, tie_word_embeddings=True),
+    "llama-1b": dict(
+        kind="llama",
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+        tie_word_embeddings=True,
+    ),
     # Pythia-1.4B (GPT-NeoX)
-    "pythia-1.4b": dict(kind="gpt_neox", hidden_size=2048, intermediate_size=8192,
-                        num_hidden_layers=24, num_attention_heads=16, vocab_size=50304,
-                        tie_word_embeddings=False),
+    "pythia-1.4b": dict(
+        kind="gpt_neox",
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        vocab_size=50304,
+        tie_word_embeddings=False,
+    ),
     # Llama-3.1-8B
-    "llama-8b": dict(kind="llama", hidden_size=4096, intermediate_size=14336,
-                     num_hidden_layers=32, num_attention_heads=32, num_key_value_heads=8,
-                     vocab_size=128256, tie_word_embeddings=False),
+    "llama-8b": dict(
+        kind="llama",
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+        tie_word_embeddings=False,
+    ),
     # Pythia-160m: the reference model of the suite
-    "pythia-160m": dict(kind="gpt_neox", hidden_size=768, intermediate_size=3072,
-                        num_hidden_layers=12, num_attention_heads=12, vocab_size=50304,
-                        tie_word_embeddings=False),
-    "tiny": dict(kind="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                 num_attention_heads=4, num_key_value_heads=2, vocab_size=512,
-                 tie_word_embeddings=False),
+    "pythia-160m": dict(
+        kind="gpt_neox",
+        hidden_size=768,
+        intermediate_size=3072,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        vocab_size=50304,
+        tie_word_embeddings=False,
+    ),
+    "tiny": dict(
+        kind="llama",
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=512,
+        tie_word_embeddings=False,
+    ),
 }
 PEAK_BF16 = 989e12  # H100 SXM dense bf16, spec
 
@@ -232,8 +265,17 @@ def run_shape(shape: str, args: argparse.Namespace, device: torch.device) -> lis
                 e.compute(texts[:200], stats=stats)  # compile (one-time, excluded below)
                 warm = time.perf_counter() - t0
                 dt, pk = timed(lambda: e.compute(texts, stats=stats), device)
-                rows.append(Row("batching", shape, f"packed + compiled decoder "
-                                f"(compile {warm:.0f}s)", dt, n_tok, pk, lin))
+                rows.append(
+                    Row(
+                        "batching",
+                        shape,
+                        f"packed + compiled decoder (compile {warm:.0f}s)",
+                        dt,
+                        n_tok,
+                        pk,
+                        lin,
+                    )
+                )
         out += [r.as_dict(rows[0]) for r in rows]
 
     # (c) ReCaLL prefix reuse at a 1024-token prefix
@@ -266,8 +308,17 @@ def run_shape(shape: str, args: argparse.Namespace, device: torch.device) -> lis
         dt, pk = timed(
             lambda: mimir_style(model32, ref32, ids[:sub], ref_ids[:sub], prefix_ids[:64]), device
         )
-        rows.append(Row("suite", shape, "MIMIR-style (batch 1, fp32, 6 passes)", dt,
-                        sum(lengths[:sub]), pk, lin))
+        rows.append(
+            Row(
+                "suite",
+                shape,
+                "MIMIR-style (batch 1, fp32, 6 passes)",
+                dt,
+                sum(lengths[:sub]),
+                pk,
+                lin,
+            )
+        )
         model.to(torch.bfloat16 if device.type == "cuda" else torch.float32)
         ref.to(model.dtype)
         scorer.ids["PREFIX64"] = prefix_ids[:64]
@@ -276,15 +327,16 @@ def run_shape(shape: str, args: argparse.Namespace, device: torch.device) -> lis
         def suite() -> None:
             e = engine(scorer, packed, batch_tokens=args.batch_tokens)
             e.compute(texts, stats=stats)
-            engine(ref_scorer, "packed" if ref_scorer.supports_packing() else "padded",
-                   batch_tokens=args.batch_tokens).compute(texts, stats=("token_log_prob",))
+            engine(
+                ref_scorer,
+                "packed" if ref_scorer.supports_packing() else "padded",
+                batch_tokens=args.batch_tokens,
+            ).compute(texts, stats=("token_log_prob",))
             e.compute(texts, stats=("token_log_prob",), context=ctx64)
 
         dt, pk = timed(suite, device)
         rows.append(Row("suite", shape, "miakit (same suite)", dt, n_tok, pk, lin))
         out += [r.as_dict(rows[0]) for r in rows]
-        del ref, ref_scorer
-    del model, scorer
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return out
@@ -332,9 +384,14 @@ def run_gpus(shape: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         done = [m for m in msgs if m[0] == "done"]
         wall = max(m[2] for m in done)  # the slowest shard decides
         tokens = sum(m[3] for m in done)
-        row = {"part": "gpus", "shape": shape, "method": f"{world} GPU(s)",
-               "tokens": tokens, "seconds": round(wall, 3),
-               "tokens_per_s": round(tokens / wall, 1)}
+        row = {
+            "part": "gpus",
+            "shape": shape,
+            "method": f"{world} GPU(s)",
+            "tokens": tokens,
+            "seconds": round(wall, 3),
+            "tokens_per_s": round(tokens / wall, 1),
+        }
         base = base or row
         row["speedup"] = round(row["tokens_per_s"] / base["tokens_per_s"], 2)
         out.append(row)
@@ -376,9 +433,11 @@ def main() -> None:
     header = f"{'part':9} {'shape':12} {'method':40} {'tok/s':>10} {'MFU':>6} {'GiB':>6} {'x':>6}"
     print(header)
     for r in rows:
-        print(f"{r['part']:9} {r['shape']:12} {r['method']:40} {r['tokens_per_s']:>10.0f} "
-              f"{r.get('mfu', float('nan')):>6.3f} {r.get('peak_gib', float('nan')):>6.2f} "
-              f"{r['speedup']:>6.2f}")
+        print(
+            f"{r['part']:9} {r['shape']:12} {r['method']:40} {r['tokens_per_s']:>10.0f} "
+            f"{r.get('mfu', float('nan')):>6.3f} {r.get('peak_gib', float('nan')):>6.2f} "
+            f"{r['speedup']:>6.2f}"
+        )
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"gpu": gpu, "torch": torch.__version__, "rows": rows}, f, indent=1)

@@ -23,10 +23,9 @@ Writes ``members.jsonl`` and ``nonmembers.jsonl`` (rows ``id``, ``text``, ``date
 sha256, options, counts available and written, date ranges).
 
 Text of a paragraph: its reST source with wrapped lines joined by single spaces (one line per
-list item). Headings,
-directive lines (``.. note::``, ``.. _label:``), the bodies of non-prose directives
-(``code-block``, ``toctree``, ...), literal blocks after ``::`` and tables are dropped; inline
-markup such as ``:class:`~django.db.models.Q``` is kept verbatim.
+list item). Headings, directive lines (``.. note::``, ``.. _label:``), the bodies of non-prose
+directives (``code-block``, ``toctree``, ...), literal blocks after ``::`` and tables are
+dropped; inline markup such as ``:class:`~django.db.models.Q``` is kept verbatim.
 """
 
 from __future__ import annotations
@@ -204,10 +203,10 @@ def paragraphs(text: str) -> list[str]:
         kept = [line.strip() for line in _without_headings(block)]
         if kept:
             # unwrap hard-wrapped lines, but keep one line per list item
-            text = kept[0]
+            para = kept[0]
             for line in kept[1:]:
-                text += ("\n" if _LIST_ITEM.match(line) else " ") + line
-            out.append(text)
+                para += ("\n" if _LIST_ITEM.match(line) else " ") + line
+            out.append(para)
     return out
 
 

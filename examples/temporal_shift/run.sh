@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Temporal-shift case study: SmolLM2-135M on Django release notes from before 2023-06-01
 # ("members") and after 2025-01-01 ("non-members"), once for the full split and once within
-# WINDOW days of each date (regression discontinuity). Run from anywhere after `make install`:
+# WINDOW days of each date (regression discontinuity); after each run, strata.py splits the AUROCs
+# by genre of release note (feature vs patch release). Run from anywhere after `make install`:
 #
 #     examples/temporal_shift/run.sh
 #
@@ -38,6 +39,8 @@ run_split() {  # NAME [build_sets.py options...]
         --nonmembers "$OUT/$name/data/nonmembers.jsonl" \
         --out "$OUT/$name/run" --max-length 256 --n-bootstrap 1000 --seed "$SEED" \
         --no-progress
+    echo "-- AUROC within one genre of release note (post hoc, see strata.py)"
+    "$BIN/python" "$HERE/strata.py" --data "$OUT/$name/data" --run "$OUT/$name/run" --seed "$SEED"
 }
 
 run_split full

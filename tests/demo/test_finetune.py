@@ -81,9 +81,7 @@ def test_saved_folder_loads_with_the_safe_loader(tmp_path):
     folder = save_model_folder(model, tok, tmp_path / "ft")
     scorer = HFTokenScorer.load(ModelSpec(str(folder), device="cpu"))
     ids = torch.tensor([[0, 4, 7, 9]])
-    torch.testing.assert_close(
-        scorer.model(ids).logits, model(ids).logits, rtol=1e-5, atol=1e-5
-    )
+    torch.testing.assert_close(scorer.model(ids).logits, model(ids).logits, rtol=1e-5, atol=1e-5)
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temp dir left
 
 

@@ -1,4 +1,6 @@
-"""examples/temporal_shift/build_sets.py on a synthetic Django sdist (no model, no network)."""
+"""examples/temporal_shift: build_sets.py on a synthetic Django sdist, strata.py on fake scores.
+
+No model and no network."""
 
 from __future__ import annotations
 
@@ -12,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "temporal_shift" / "build_sets.py"
+HERE = Path(__file__).resolve().parents[2] / "examples" / "temporal_shift"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("temporal_shift_build_sets", SCRIPT)
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"temporal_shift_{name}", HERE / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     # dataclasses look their module up in sys.modules while the class body runs
@@ -25,7 +27,8 @@ def _load():
     return module
 
 
-bs = _load()
+bs = _load("build_sets")
+strata = _load("strata")
 
 FILLER = (
     "The framework now validates this setting when the server starts, so that a typo "
@@ -264,3 +267,41 @@ def test_errors_say_what_to_do(sdist: Path, tmp_path: Path) -> None:
         bs.main(["--sdist", str(sdist), "--out", str(tmp_path / "x"), "--gap-end", "2020-01-01"])
     with pytest.raises(SystemExit, match="widen --window"):
         bs.main(["--sdist", str(sdist), "--out", str(tmp_path / "x"), "--window", "1"])
+
+
+def test_strata_split_auroc_by_genre(tmp_path: Path) -> None:
+    import pandas as pd
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    data.mkdir()
+    run.mkdir()
+    # members: feature notes; non-members: patch notes, plus a few feature notes. "loss" only
+    # tells the genres apart, so within the feature stratum it is at chance (ties: 0.5).
+    releases = {"members": ["4.2.txt"] * 8, "nonmembers": ["5.2.3.txt"] * 8 + ["5.2.txt"] * 4}
+    ids, rows = [], []
+    for side, names in releases.items():
+        lines = []
+        for k, release in enumerate(names):
+            ids.append((f"{side}{k}", side == "members", strata.genre(release)))
+            lines.append(json.dumps({"id": f"{side}{k}", "release": release}))
+        (data / f"{side}.jsonl").write_text("\n".join(lines) + "\n")
+    for i, member, g in ids:
+        label = "member" if member else "nonmember"
+        rows.append({"id": i, "label": label, "loss": float(g == "feature")})
+    pd.DataFrame(rows).to_parquet(run / "scores.parquet")
+    blind = [{"id": r["id"], "label": r["label"], "char_ngrams": 0.5} for r in rows]
+    pd.DataFrame(blind).to_parquet(run / "blind_scores.parquet")
+
+    assert strata.genre("4.2.txt") == "feature"
+    assert strata.genre("4.2.11.txt") == strata.genre("security.txt") == "patch"
+    out = strata.table(strata.load(data, run))
+    lines = {line.split()[0]: line.split() for line in out.splitlines()}
+    assert lines["all"][1:4] == ["8", "12", "0.833"]  # 8 x 8 + 8 x 4 x 0.5 of 96 pairs
+    assert lines["feature"][1:4] == ["8", "4", "0.500"]
+    assert "patch" not in lines  # one class only: no AUROC
+    assert "[blind] char_ngrams" in out and "win_k" not in out
+    by_side = strata.table(strata.load(data, run), target="feature", by="side", columns=["loss"])
+    rows_by_side = {line.split()[0]: line.split() for line in by_side.splitlines()}
+    assert rows_by_side["all"][1:4] == ["12", "8", "1.000"]  # loss is the genre exactly
+    assert rows_by_side["nonmembers"][1:4] == ["4", "8", "1.000"]
+    assert "members" not in rows_by_side  # all members are feature notes

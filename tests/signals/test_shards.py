@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tinymodels import build_llama, build_tokenizer
 
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import MiakitError
-from miakit.signals import TOKEN_STATS
 from miakit.signals.engine import SignalEngine
 from miakit.signals.shards import ShardStore, WorkerInfo, compute_sharded
+from tinymodels import build_llama, build_tokenizer
 
 TEXTS = [f"Sample number {i} says something about topic {i % 3}." for i in range(9)]
 STATS = ("token_log_prob", "mean_log_prob")

@@ -31,8 +31,11 @@ from miakit.perturb.cache import NeighbourCache
 from miakit.signals.plan import SignalPlanner
 from miakit.signals.spec import Context
 
-#: Hyperparameters that ``--calibrate`` chooses, with their grids (on ties the value listed
-#: first wins). γ: 0.0 (plain ReCaLL) to 1.0 in steps of 0.1, the paper's range plus 0.
+#: Hyperparameters that ``--calibrate`` chooses: attack -> {hyperparameter: grid} (on ties the
+#: value listed first wins). Con-ReCall's γ: 0.0 (plain ReCaLL) to 1.0 in steps of 0.1, the
+#: paper's range {0.1, …, 1.0} plus 0. Adding e.g. ``"min_k": {"k": (0.05, 0.1, 0.2, ...)}``
+#: is all it takes to calibrate another attack; several hyperparameters of one attack are
+#: searched one after the other, each with the values already chosen held fixed.
 CALIBRATION_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
     "con_recall": {"gamma": tuple(round(0.1 * i, 1) for i in range(11))},
 }

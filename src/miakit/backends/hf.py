@@ -363,7 +363,9 @@ class HFTokenScorer:
     def prefix_state(self, prefix_ids: list[int]) -> tuple[list[Any], torch.Tensor]:
         """Run a shared prefix once: per-layer ``(key, value)`` tensors of shape
         ``(1, heads, P, head_dim)`` and the last position's hidden state ``(d,)``."""
-        out = self._decoder(input_ids=torch.tensor([prefix_ids], device=self.device), use_cache=True)
+        out = self._decoder(
+            input_ids=torch.tensor([prefix_ids], device=self.device), use_cache=True
+        )
         cache = out.past_key_values
         layers = getattr(cache, "layers", None)
         if layers is not None:

@@ -19,6 +19,7 @@ positions with offsets), fall back to the padded path: see :func:`supports_packi
 from __future__ import annotations
 
 import contextvars
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,13 +47,14 @@ def prefix_layout(
     bounds = cu_seqlens.tolist()
     pieces = []
     prefix_index = torch.arange(n_prefix)
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         pieces += [prefix_index, n_prefix + torch.arange(a, b)]
     gather = torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.long)
     steps = torch.arange(len(bounds), dtype=torch.int64)
     cu_k = (cu_seqlens.to(torch.int64).cpu() + n_prefix * steps).to(torch.int32)
-    longest = max((b - a for a, b in zip(bounds[:-1], bounds[1:], strict=True)), default=0)
+    longest = max((b - a for a, b in itertools.pairwise(bounds)), default=0)
     return gather, cu_k, longest + n_prefix
+
 
 #: Model types checked to pack correctly through ``AttentionInterface`` with position_ids.
 PACKABLE_MODEL_TYPES = frozenset(

@@ -63,7 +63,9 @@ class WorkerInfo:
             world = int(env.get("WORLD_SIZE", "1"))
             local = int(env.get("LOCAL_RANK", str(rank)))
         except ValueError as exc:
-            raise InvalidParameterError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers: {exc}")
+            raise InvalidParameterError(
+                f"RANK/WORLD_SIZE/LOCAL_RANK must be integers: {exc}"
+            ) from exc
         if world < 1 or not 0 <= rank < world:
             raise InvalidParameterError(f"invalid RANK={rank} for WORLD_SIZE={world}")
         return cls(rank=rank, world=world, local_rank=local)
