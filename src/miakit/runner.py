@@ -76,6 +76,32 @@ def role_aliases(roles: set[str]) -> dict[str, str]:
     return {a: r for a, r in DEFAULT_ALIASES.items() if a not in roles and r in roles}
 
 
+def shared_model_aliases(
+    config: RunConfig, scorers: Mapping[str, TokenScorer], roles: set[str]
+) -> dict[str, str]:
+    """Roles that name the same model as an earlier role (the same in-memory scorer, or the
+    same path and GGUF file) become aliases of it: the model loads once, and its signals
+    (including paired ones, e.g. Binoculars' observer = Fast-DetectGPT's sampling model) are
+    computed once."""
+    order = sorted(roles, key=lambda r: (r != "target", r != "reference", r))
+    paths = model_paths(config)
+    first: dict[object, str] = {}
+    aliases: dict[str, str] = {}
+    for role in order:
+        if role in scorers:
+            ident: object = ("object", id(scorers[role]))
+        elif paths.get(role, (None, None))[0] is not None:
+            path, gguf = paths[role]
+            ident = ("path", os.path.realpath(str(path)), gguf)
+        else:
+            continue
+        if ident in first:
+            aliases[role] = first[ident]
+        else:
+            first[ident] = role
+    return aliases
+
+
 def attack_requirements(spec: AttackSpec) -> list[str]:
     """What an attack needs beyond the target model, as the flags that provide it.
 
@@ -224,7 +250,7 @@ def run(
     roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
     if "target" not in roles:
         raise InvalidParameterError("no target model: pass --model PATH")
-    aliases = role_aliases(roles)
+    aliases = {**role_aliases(roles), **shared_model_aliases(config, scorers, roles)}
     specs, skipped = select_attacks(config, roles | set(aliases))
     _check_params(config, specs)
     check_integrity_options(overlap_warn_fraction=config.overlap_warn_fraction)

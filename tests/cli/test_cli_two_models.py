@@ -63,7 +63,7 @@ def test_observer_and_sampling_model_end_to_end(
     assert list(scores.columns) == ["id", "label", "loss", *PAIRED.split(",")]
     assert scores[PAIRED.split(",")].notna().all().all()
     metrics = json.loads((tmp_path / "a" / "metrics.json").read_text())
-    assert metrics["models"]["performer"] == {"alias_of": "target"}  # no --performer
+    assert metrics["models"]["performer"]["alias_of"] == "target"  # no --performer
     assert metrics["models"]["observer"]["name"] == str(tiny_observer_dir)
     assert metrics["setup"]["observer"] == str(tiny_observer_dir)
     resolved = yaml.safe_load((tmp_path / "a" / "config.resolved.yaml").read_text())

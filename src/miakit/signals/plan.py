@@ -153,5 +153,5 @@ class SignalPlanner:
             }
         for alias in self.aliases:
             if self.resolve(alias) in meta and alias not in meta:
-                meta[alias] = {"alias_of": self.resolve(alias)}
+                meta[alias] = {**meta[self.resolve(alias)], "alias_of": self.resolve(alias)}
         return meta
