@@ -101,7 +101,7 @@ def test_two_model_attacks_match_fp64_full_logits(tmp_path, own_performer):
     if own_performer:
         assert models["performer"]["name"] == "performer"
     else:
-        assert models["performer"] == {"alias_of": "target"}
+        assert models["performer"]["alias_of"] == "target"
     for i, text in enumerate(MEMBERS + NONMEMBERS):
         expected = expected_scores(tok, target, performer, observer, sampling, text)
         for attack, value in expected.items():
