@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune SmolLM2 on half of some Wikipedia leads, attack it, write a report",
     )
     d.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    d.add_argument("--n-articles", type=int, default=200, help="articles, half members (200)")
+    d.add_argument("--n-articles", type=int, default=160, help="articles, half members (160)")
     d.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
     d.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
     d.add_argument("--device", default="auto", help="auto (default), cpu or cuda")

@@ -39,6 +39,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 #: training the top 8 layers, and scoring (forward + fp32 statistics).
 _TRAIN_TOK_S_2CORES = 300.0
 _SCORE_TOK_S_2CORES = 550.0
+#: Scoring passes over the texts: the target plain, lowercased and under the two ReCaLL
+#: prefixes; the base model plain; and target + base together for the paired statistics.
+_PASSES = 7
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class DemoSettings:
         finetune: fine-tuning hyperparameters.
     """
 
-    n_articles: int = 200
+    n_articles: int = 160
     max_chars: int = 320
     min_chars: int = 160
     seed: int = 0
@@ -106,6 +109,46 @@ def pick_articles(
     return drawn[:half], drawn[half:]
 
 
+@dataclass(frozen=True)
+class AuxiliaryTexts:
+    """Texts beside the evaluation sets, all from articles that are not evaluated.
+
+    Attributes:
+        members: trained on (added to the fine-tuning set) but not evaluated: Con-ReCall's
+            member prefix.
+        nonmembers: never trained on, not evaluated: ReCaLL's non-member prefix.
+        corpus: full lead extracts of further articles: DC-PDD's frequency corpus.
+    """
+
+    members: list[tuple[str, str]]
+    nonmembers: list[tuple[str, str]]
+    corpus: list[tuple[str, str]]
+
+
+def pick_auxiliary(
+    summaries: dict[str, str],
+    exclude: set[str],
+    settings: DemoSettings,
+    *,
+    n_shots: int = 8,
+    n_corpus: int = 2000,
+) -> AuxiliaryTexts:
+    """Seeded draw of auxiliary texts from articles whose titles are not in ``exclude``."""
+    pool = []
+    for title in sorted(summaries):
+        if title in exclude:
+            continue
+        text = lead_sentences(summaries[title], settings.max_chars)
+        if len(text) >= settings.min_chars:
+            pool.append((title, text))
+    rng = random.Random(settings.seed + 1)
+    shots = rng.sample(pool, 2 * n_shots)
+    used = exclude | {t for t, _ in shots}
+    rest = [(t, summaries[t]) for t in sorted(summaries) if t not in used]
+    corpus = rng.sample(rest, min(n_corpus, len(rest)))
+    return AuxiliaryTexts(members=shots[:n_shots], nonmembers=shots[n_shots:], corpus=corpus)
+
+
 def _write_jsonl(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
@@ -120,8 +163,7 @@ def _estimate_seconds(
     threads = max(1, torch.get_num_threads())
     scale = 2.0 / threads
     train = 0.0 if cached else n_member_tokens * settings.finetune.epochs / _TRAIN_TOK_S_2CORES
-    # target (plain + lowercase) and reference: three scoring passes
-    score = 3 * n_tokens / _SCORE_TOK_S_2CORES
+    score = _PASSES * n_tokens / _SCORE_TOK_S_2CORES
     return 30.0 + (train + score) * scale
 
 
@@ -145,9 +187,14 @@ def run_demo(
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
     device = resolve_device(settings.device)
     gguf = smollm2_gguf()
-    members, nonmembers = pick_articles(wiki_summaries(), settings)
+    summaries = wiki_summaries()
+    members, nonmembers = pick_articles(summaries, settings)
+    aux = pick_auxiliary(summaries, {t for t, _ in members + nonmembers}, settings)
     m_path = _write_jsonl(out / "data" / "members.jsonl", members)
     n_path = _write_jsonl(out / "data" / "nonmembers.jsonl", nonmembers)
+    am_path = _write_jsonl(out / "data" / "aux_members.jsonl", aux.members)
+    an_path = _write_jsonl(out / "data" / "aux_nonmembers.jsonl", aux.nonmembers)
+    corpus_path = _write_jsonl(out / "data" / "frequency_corpus.jsonl", aux.corpus)
 
     def say(msg: str) -> None:
         if echo:
@@ -159,7 +206,8 @@ def run_demo(
         str(gguf.parent), gguf_file=gguf.name, local_files_only=True
     )
     base_fp = fingerprint_files(gguf.parent, gguf.name)
-    member_texts = [t for _, t in members]
+    # the aux members are trained on too (Con-ReCall's member prefix), but never evaluated
+    member_texts = [t for _, t in members + aux.members]
     key = settings.finetune.key(base_fp, member_texts)
     ft_dir = cache / "demo" / f"smollm2-ft-{key}"
     cached = (ft_dir / "model.safetensors").is_file()
@@ -171,7 +219,7 @@ def run_demo(
     say(
         f"plan: fine-tune SmolLM2-135M on the members "
         f"({'cached: ' + str(ft_dir) if cached else f'{settings.finetune.epochs} epochs'}), "
-        f"then score {n_tokens} tokens x 3 passes; estimated {estimate / 60:.1f} min on "
+        f"then score {n_tokens} tokens x {_PASSES} passes; estimated {estimate / 60:.1f} min on "
         f"{device.type} with {torch.get_num_threads()} threads"
     )
     base: Any = AutoModelForCausalLM.from_pretrained(
@@ -191,21 +239,27 @@ def run_demo(
         )
         save_model_folder(target, tokenizer, ft_dir)
         say(f"fine-tuned in {time.monotonic() - t1:.0f} s; cached in {ft_dir}")
+    base_scorer = HFTokenScorer(
+        base, tokenizer, name="SmolLM2-135M (base, before fine-tuning)", fingerprint=base_fp
+    )
     result = run(
         scorers={
             "target": HFTokenScorer(
                 target, tokenizer, name="SmolLM2-135M fine-tuned on the members", fingerprint=key
             ),
-            "reference": HFTokenScorer(
-                base, tokenizer, name="SmolLM2-135M (base, before fine-tuning)", fingerprint=base_fp
-            ),
+            # the base model is the reference, Binoculars' observer and Fast-DetectGPT's
+            # sampling model: one object, so it loads and runs once per signal
+            **dict.fromkeys(("reference", "observer", "sampling"), base_scorer),
         },
+        aux_nonmembers=str(an_path),
+        aux_members=str(am_path),
+        frequency_corpus=str(corpus_path),
         model=str(ft_dir),
         reference=str(gguf),
         members=str(m_path),
         nonmembers=str(n_path),
         out=str(out),
-        max_length=settings.finetune.max_length,
+        max_length=512,  # room for a ReCaLL prefix of 5 leads before each text
         seed=settings.seed,
         n_bootstrap=settings.n_bootstrap,
         cache_dir=str(cache),
