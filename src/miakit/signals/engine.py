@@ -329,15 +329,7 @@ class SignalEngine:
         for b, x in enumerate(batch):
             n = len(x.ids) - head_len  # suffix tokens, all scored
             rows.extend(b * (width + 1) + t for t in range(n))
-        shifted = [
-            ScoringInput(
-                ids=x.ids[head_len - 1 :],
-                first_scored=1,
-                n_text_tokens=x.n_text_tokens,
-                truncated=x.truncated,
-            )
-            for x in batch
-        ]
+        shifted = _after_head(batch, head_len)
         return self._stats(full.reshape(-1, full.shape[-1]), ids.reshape(-1), rows, shifted, stats)
 
     def _score_row_after_prefix(
@@ -371,15 +363,7 @@ class SignalEngine:
             pieces_ids += [torch.zeros(1, dtype=torch.long), flat_ids[start : start + n]]
             rows.extend(offset + t for t in range(n))
             offset += n + 1
-        shifted = [
-            ScoringInput(
-                ids=x.ids[head_len - 1 :],
-                first_scored=1,
-                n_text_tokens=x.n_text_tokens,
-                truncated=x.truncated,
-            )
-            for x in row
-        ]
+        shifted = _after_head(row, head_len)
         return self._stats(torch.cat(pieces_h), torch.cat(pieces_ids), rows, shifted, stats)
 
     def _score_batch(
@@ -486,6 +470,19 @@ class SignalEngine:
                 "max_length": self.max_length,
             },
         )
+
+
+def _after_head(inputs: Sequence[ScoringInput], head_len: int) -> list[ScoringInput]:
+    """The inputs seen from the last head token on: every remaining token is scored."""
+    return [
+        ScoringInput(
+            ids=x.ids[head_len - 1 :],
+            first_scored=1,
+            n_text_tokens=x.n_text_tokens,
+            truncated=x.truncated,
+        )
+        for x in inputs
+    ]
 
 
 def _select(
