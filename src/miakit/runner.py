@@ -7,7 +7,6 @@ accepts the same keys as the YAML config (see :class:`~miakit.config.RunConfig`)
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -15,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from miakit import __version__
@@ -25,10 +23,17 @@ from miakit.auxiliary.run import AuxiliaryRun
 from miakit.backends.base import TokenScorer
 from miakit.blind import boxed, evaluation_integrity
 from miakit.blind import check_options as check_integrity_options
-from miakit.config import RunConfig, dump_yaml, make_config
-from miakit.data import Label, SampleSet, ValidationReport, load_inputs, validate
+from miakit.config import RunConfig, make_config
+from miakit.data import SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError
 from miakit.metrics import evaluate
+from miakit.outputs import (
+    run_warnings,
+    samples_section_of,
+    setup_section,
+    write_blind_scores,
+    write_outputs,
+)
 from miakit.perturb import Perturber
 from miakit.report.table import leaderboard
 from miakit.signals.cache import SignalCache
@@ -307,7 +312,7 @@ def run(
     scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
     for name, out in outputs.items():
         scores[name] = out.scores
-    samples_section = _samples_section(samples, report, tables, outputs)
+    samples_section = samples_section_of(samples, report, tables, outputs)
     # model-free checks of the member/non-member sets: blind baselines and near-duplicates
     integrity = evaluation_integrity(
         samples,
@@ -318,20 +323,22 @@ def run(
     )
     metrics = {
         "miakit_version": __version__,
-        "setup": _setup_section(config, samples, models_meta),
+        "setup": setup_section(config, samples, models_meta),
         "attacks": attack_metrics,
         **integrity.sections,
         **aux.sections(),
         "skipped_attacks": skipped,
         "models": models_meta,
         "samples": samples_section,
-        "warnings": integrity.warnings + aux.warnings + _warnings(samples_section, attack_metrics),
+        "warnings": integrity.warnings
+        + aux.warnings
+        + run_warnings(samples_section, attack_metrics),
     }
     out_dir: Path | None = None
     if write:
-        _write_blind_scores(Path(config.out), integrity.blind_scores)
+        write_blind_scores(Path(config.out), integrity.blind_scores)
         aux.write(Path(config.out), samples.ids)
-        out_dir = _write_outputs(config, samples, scores, metrics, outputs, tables)
+        out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
     result = RunResult(scores, metrics, outputs, samples, out_dir, tables, integrity.blind_scores)
     if echo:
         print(result.leaderboard())
@@ -410,134 +417,3 @@ def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
         compile=config.compile,
     )
     return HFTokenScorer.load(spec, name=path)
-
-
-def _setup_section(
-    config: RunConfig, samples: SampleSet, models_meta: Mapping[str, Any]
-) -> dict[str, Any]:
-    """What a reader of the results needs to know about how they were made."""
-    import datetime
-
-    return {
-        "miakit_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "model": config.model or models_meta.get("target", {}).get("name"),
-        "reference": config.reference or models_meta.get("reference", {}).get("name"),
-        "performer": config.performer or models_meta.get("performer", {}).get("name"),
-        "observer": config.observer or models_meta.get("observer", {}).get("name"),
-        "sampling_model": config.sampling_model or models_meta.get("sampling", {}).get("name"),
-        "members": config.members,
-        "nonmembers": config.nonmembers,
-        "data": config.data,
-        "n_members": samples.count(Label.MEMBER),
-        "n_nonmembers": samples.count(Label.NONMEMBER),
-        "n_unknown": samples.count(Label.UNKNOWN),
-        "split": config.split_method,
-        "seed": config.seed,
-        "n_bootstrap": config.n_bootstrap,
-        "max_length": config.max_length,
-        "bos": config.bos,
-    }
-
-
-def _warnings(samples: Mapping[str, Any], attacks: Mapping[str, Any]) -> list[str]:
-    """Human-readable warnings for the terminal and the report."""
-    out = []
-    if samples.get("overlaps"):
-        out.append(
-            f"{len(samples['overlaps'])} text(s) appear among both members and non-members; "
-            "they were scored because of --allow-overlap"
-        )
-    for key, n in samples.get("n_truncated", {}).items():
-        if n:
-            out.append(f"{n} text(s) were truncated to max_length for {key}")
-    for name, m in attacks.items():
-        if m.get("n_nan"):
-            out.append(f"{name}: {m['n_nan']} sample(s) have no score (NaN); reasons in metrics")
-        if m.get("error"):
-            out.append(f"{name}: {m['error']}")
-    return out
-
-
-def _samples_section(
-    samples: SampleSet,
-    report: ValidationReport,
-    tables: Mapping[tuple[str, str], TokenSignals],
-    outputs: Mapping[str, AttackOutput],
-) -> dict[str, Any]:
-    ids = samples.ids
-    section: dict[str, Any] = dict(report.to_dict())
-    section["n"] = len(samples)
-    section["truncated"] = {
-        f"{m}:{c}": [ids[i] for i in np.flatnonzero(t.truncated)] for (m, c), t in tables.items()
-    }
-    section["n_truncated"] = {k: len(v) for k, v in section["truncated"].items()}
-    section["nan"] = {
-        name: [{"id": ids[i], "reason": r} for i, r in enumerate(out.reasons) if r is not None]
-        for name, out in outputs.items()
-    }
-    return section
-
-
-def _write_outputs(
-    config: RunConfig,
-    samples: SampleSet,
-    scores: pd.DataFrame,
-    metrics: dict[str, Any],
-    outputs: Mapping[str, AttackOutput],
-    tables: Mapping[tuple[str, str], TokenSignals],
-) -> Path:
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
-    per_sample = pd.DataFrame(
-        {
-            "id": samples.ids,
-            "label": [s.label.value for s in samples],
-            "source": [s.source for s in samples],
-            "text": samples.texts,
-            "group": [s.group for s in samples],
-            "doc_id": [s.doc_id for s in samples],
-        }
-    )
-    target = tables.get(("target", "plain"))
-    if target is not None:
-        per_sample["n_text_tokens"] = target.n_text_tokens
-        per_sample["n_scored_tokens"] = target.n_scored
-        per_sample["truncated"] = target.truncated
-    for name, o in outputs.items():
-        per_sample[f"nan_reason:{name}"] = list(o.reasons)
-    _atomic_write(out / "samples.parquet", lambda p: per_sample.to_parquet(p, index=False))
-    text = json.dumps(metrics, indent=2, default=_json_default, allow_nan=True)
-    _atomic_write(out / "metrics.json", lambda p: Path(p).write_text(text + "\n", "utf-8"))
-    _atomic_write(
-        out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")
-    )
-    from miakit.report.html import write_report  # matplotlib and jinja2 load only here
-
-    write_report(out)
-    return out
-
-
-def _write_blind_scores(out: Path, blind_scores: pd.DataFrame | None) -> None:
-    """``blind_scores.parquet`` (kept apart: ``scores.parquet`` holds attacks only)."""
-    path = out / "blind_scores.parquet"
-    if blind_scores is None:
-        path.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda p: blind_scores.to_parquet(p, index=False))
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Label):
-        return obj.value
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _atomic_write(path: Path, writer: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer(tmp)
-    os.replace(tmp, path)
