@@ -114,6 +114,61 @@ def _varlen_cuda(
     return out if isinstance(out, torch.Tensor) else out[0]
 
 
+def _prefix_merge_cuda(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    pk: torch.Tensor,
+    pv: torch.Tensor,
+    cu_q: torch.Tensor,
+    max_q: int,
+    scale: float | None,
+) -> torch.Tensor | None:
+    """Attention to ``[shared prefix ; own tokens]`` without copying the prefix per sample.
+
+    Two FlashAttention calls: every query against the prefix (one dense, non-causal block), and
+    each sample's queries causally against its own keys (varlen); the two partial softmaxes
+    are merged exactly through their log-sum-exps. ``None`` when this torch lacks the API.
+    """
+    import inspect
+
+    try:
+        from torch.nn.attention.varlen import AuxRequest, varlen_attn
+    except ImportError:
+        return None
+    if q.dtype not in (torch.float16, torch.bfloat16):
+        return None
+    params = inspect.signature(varlen_attn).parameters
+    if "return_aux" not in params or "window_size" not in params:
+        return None
+    gqa: dict[str, Any] = {}
+    if q.shape[1] != k.shape[1]:
+        if "enable_gqa" in params:
+            gqa["enable_gqa"] = True
+        else:
+            rep = q.shape[1] // k.shape[1]
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+            pk, pv = pk.repeat_interleave(rep, dim=1), pv.repeat_interleave(rep, dim=1)
+    n_q, n_p = q.shape[0], pk.shape[0]
+    one = torch.tensor([0, n_q], dtype=torch.int32, device=q.device)
+    pre = torch.tensor([0, n_p], dtype=torch.int32, device=q.device)
+    aux = AuxRequest(lse=True)
+    o1, lse1 = varlen_attn(  # every query attends to the whole prefix
+        q, pk, pv, one, pre, n_q, n_p, return_aux=aux, scale=scale, window_size=(-1, -1), **gqa
+    )
+    cu = cu_q.to(torch.int32)
+    o2, lse2 = varlen_attn(  # each sample's queries attend causally to its own tokens
+        q, k, v, cu, cu, max_q, max_q, return_aux=aux, scale=scale, window_size=(-1, 0), **gqa
+    )
+    # lse: (heads, T) or (T, heads), natural log of each query's softmax normaliser
+    if lse1.shape[0] != n_q:
+        lse1, lse2 = lse1.transpose(0, 1), lse2.transpose(0, 1)
+    lse = torch.logaddexp(lse1.float(), lse2.float())
+    w1 = torch.exp(lse1.float() - lse)[..., None]  # (T, H, 1)
+    w2 = torch.exp(lse2.float() - lse)[..., None]
+    return (o1.float() * w1 + o2.float() * w2).to(q.dtype)
+
+
 def _varlen_reference(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -173,6 +228,12 @@ def varlen_attention_forward(
             raise RuntimeError("prefix reuse needs attention modules with a layer_idx")
         pk = kv[layer][0][0].transpose(0, 1).to(k.dtype)  # (P, Hkv, D)
         pv = kv[layer][1][0].transpose(0, 1).to(v.dtype)
+        if q.is_cuda:
+            merged = _prefix_merge_cuda(
+                q, k, v, pk, pv, cu_seq_lens_q, int(max_length_q or 0), scaling
+            )
+            if merged is not None:
+                return merged.unsqueeze(0), None
         k = torch.cat([pk, k]).index_select(0, gather)
         v = torch.cat([pv, v]).index_select(0, gather)
     out = None
