@@ -415,5 +415,6 @@ def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
         allow_pickle=config.allow_pickle,
         trust_remote_code=config.trust_remote_code,
         compile=config.compile,
+        progress=config.progress,
     )
     return HFTokenScorer.load(spec, name=path)

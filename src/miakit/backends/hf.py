@@ -15,10 +15,11 @@ statistics are always produced in fp32 (see :meth:`HFTokenScorer.logits`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ class ModelSpec:
         dtype: ``"auto"`` (bf16 on CUDA, fp32 on CPU) or one of float32/bfloat16/float16.
         allow_pickle: permit pickle checkpoints (runs code from the file; opt-in).
         trust_remote_code: permit the model folder's own Python code (opt-in).
+        compile: ``torch.compile`` the decoder.
+        progress: let transformers show its loading progress bars (GGUF de-quantisation).
     """
 
     path: str
@@ -58,6 +61,7 @@ class ModelSpec:
     allow_pickle: bool = False
     trust_remote_code: bool = False
     compile: bool = False
+    progress: bool = True
 
 
 def resolve_device(device: str) -> torch.device:
@@ -277,14 +281,15 @@ class HFTokenScorer:
         if gguf is None:
             model_kwargs["use_safetensors"] = not spec.allow_pickle or _has_safetensors(folder)
         try:
-            try:
-                model = AutoModelForCausalLM.from_pretrained(
-                    str(folder), dtype=dtype, **model_kwargs
-                )
-            except TypeError:  # transformers < 4.56 names it torch_dtype
-                model = AutoModelForCausalLM.from_pretrained(
-                    str(folder), torch_dtype=dtype, **model_kwargs
-                )
+            with transformers_progress(spec.progress):
+                try:
+                    model = AutoModelForCausalLM.from_pretrained(
+                        str(folder), dtype=dtype, **model_kwargs
+                    )
+                except TypeError:  # transformers < 4.56 names it torch_dtype
+                    model = AutoModelForCausalLM.from_pretrained(
+                        str(folder), torch_dtype=dtype, **model_kwargs
+                    )
         except Exception as exc:  # transformers raises many types here
             raise ModelLoadError(f"cannot load the model from {folder}: {exc}") from exc
         model = model.to(dtype=dtype)  # type: ignore[call-arg]
@@ -491,6 +496,21 @@ class HFTokenScorer:
             cap = float(self._softcap)
             logits = torch.tanh(logits / cap) * cap
         return logits
+
+
+@contextlib.contextmanager
+def transformers_progress(enabled: bool) -> Iterator[None]:
+    """Hide transformers' own progress bars while loading, then restore their setting."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if not enabled and was:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not enabled and was:
+            hf_logging.enable_progress_bar()
 
 
 def _has_safetensors(folder: Path) -> bool:

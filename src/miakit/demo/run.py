@@ -178,7 +178,12 @@ def run_demo(
     """Run the demo; returns the :class:`~miakit.runner.RunResult`."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from miakit.backends.hf import HFTokenScorer, fingerprint_files, resolve_device
+    from miakit.backends.hf import (
+        HFTokenScorer,
+        fingerprint_files,
+        resolve_device,
+        transformers_progress,
+    )
     from miakit.runner import run
 
     settings = settings or DemoSettings()
@@ -222,9 +227,10 @@ def run_demo(
         f"then score {n_tokens} tokens x {_PASSES} passes; estimated {estimate / 60:.1f} min on "
         f"{device.type} with {torch.get_num_threads()} threads"
     )
-    base: Any = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
-    )
+    with transformers_progress(progress):
+        base: Any = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+        )
     base = base.to(device)
     say(f"loaded SmolLM2-135M in {time.monotonic() - t0:.0f} s")
     if cached:
