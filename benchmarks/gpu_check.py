@@ -34,7 +34,11 @@ def check_prefix_merge() -> None:
         rnd(n_p, hkv, d),
         rnd(n_p, hkv, d),
     )
-    merged = _prefix_merge_cuda(q, k, v, pk, pv, cu, max(lens), None)
+    bounds = (
+        torch.tensor([0, t], dtype=torch.int32, device="cuda"),
+        torch.tensor([0, n_p], dtype=torch.int32, device="cuda"),
+    )
+    merged = _prefix_merge_cuda(q, k, v, pk, pv, cu, max(lens), None, bounds)
     assert merged is not None, "LSE merge unavailable on this torch"
     keys, vals, cu_k = [], [], [0]
     for a, b in zip(cu[:-1].tolist(), cu[1:].tolist(), strict=True):

@@ -447,7 +447,12 @@ class HFTokenScorer:
         state = None
         if prefix_kv is not None:
             gather, cu_k, max_k = prefix_layout(cu_seqlens, int(prefix_kv[0][0].shape[2]))
-            state = (prefix_kv, gather.to(self.device), cu_k.to(self.device), max_k)
+            n_prefix = int(prefix_kv[0][0].shape[2])
+            bounds = (
+                torch.tensor([0, int(input_ids.shape[1])], dtype=torch.int32, device=self.device),
+                torch.tensor([0, n_prefix], dtype=torch.int32, device=self.device),
+            )
+            state = (prefix_kv, gather.to(self.device), cu_k.to(self.device), max_k, bounds)
         token = PREFIX_KV.set(state)
         try:
             out = self._base(

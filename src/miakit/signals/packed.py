@@ -19,6 +19,7 @@ positions with offsets), fall back to the padded path: see :func:`supports_packi
 from __future__ import annotations
 
 import contextvars
+import functools
 import itertools
 from collections.abc import Sequence
 from typing import Any
@@ -30,9 +31,10 @@ ATTN_NAME = "miakit_varlen"
 _REGISTERED = False
 
 #: Prefix KV reuse state for the packed forward in flight, set by the backend:
-#: ``(kv, gather, cu_seq_k, max_k)`` with ``kv`` the per-layer ``(key, value)`` of the shared
-#: prefix, each ``(1, kv_heads, P, head_dim)``; ``gather`` the indices into ``[prefix ; row]``
-#: keys that lay out ``[prefix ; own tokens]`` for every sample.
+#: ``(kv, gather, cu_seq_k, max_k, (rows, prefix))``. ``kv``: the per-layer ``(key, value)``
+#: of the shared prefix, each ``(1, kv_heads, P, head_dim)``. ``gather``: indices into
+#: ``[prefix ; row]`` keys that lay out ``[prefix ; own tokens]`` for every sample (exact
+#: path). ``rows``/``prefix``: the device tensors ``[0, T]`` and ``[0, P]`` (CUDA path).
 PREFIX_KV: contextvars.ContextVar[tuple[Any, ...] | None] = contextvars.ContextVar(
     "miakit_prefix_kv", default=None
 )
@@ -77,6 +79,16 @@ PACKABLE_MODEL_TYPES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=1)
+def _varlen_params() -> frozenset[str]:
+    """Keyword names ``varlen_attn`` accepts in this torch (checked once, not per layer)."""
+    import inspect
+
+    from torch.nn.attention.varlen import varlen_attn
+
+    return frozenset(inspect.signature(varlen_attn).parameters)
+
+
 def _varlen_cuda(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -88,7 +100,6 @@ def _varlen_cuda(
     scale: float | None,
 ) -> torch.Tensor | None:
     """FlashAttention varlen through torch; ``None`` when this torch has no such API."""
-    import inspect
 
     try:
         from torch.nn.attention.varlen import varlen_attn
@@ -96,7 +107,7 @@ def _varlen_cuda(
         return None
     if q.dtype not in (torch.float16, torch.bfloat16):
         return None  # FlashAttention kernels are half precision only
-    params = inspect.signature(varlen_attn).parameters
+    params = _varlen_params()
     kwargs: dict[str, Any] = {"scale": scale}
     if "window_size" in params:
         kwargs["window_size"] = (-1, 0)  # causal, bottom-right aligned
@@ -123,14 +134,17 @@ def _prefix_merge_cuda(
     cu_q: torch.Tensor,
     max_q: int,
     scale: float | None,
+    bounds: tuple[torch.Tensor, torch.Tensor],
 ) -> torch.Tensor | None:
     """Attention to ``[shared prefix ; own tokens]`` without copying the prefix per sample.
+
+    ``bounds`` are the device tensors ``[0, T]`` and ``[0, P]``, made once per row: creating
+    them here, once per layer, would block the host on the GPU at every layer.
 
     Two FlashAttention calls: every query against the prefix (one dense, non-causal block), and
     each sample's queries causally against its own keys (varlen); the two partial softmaxes
     are merged exactly through their log-sum-exps. ``None`` when this torch lacks the API.
     """
-    import inspect
 
     try:
         from torch.nn.attention.varlen import AuxRequest, varlen_attn
@@ -138,7 +152,7 @@ def _prefix_merge_cuda(
         return None
     if q.dtype not in (torch.float16, torch.bfloat16):
         return None
-    params = inspect.signature(varlen_attn).parameters
+    params = _varlen_params()
     if "return_aux" not in params or "window_size" not in params:
         return None
     gqa: dict[str, Any] = {}
@@ -150,8 +164,7 @@ def _prefix_merge_cuda(
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
             pk, pv = pk.repeat_interleave(rep, dim=1), pv.repeat_interleave(rep, dim=1)
     n_q, n_p = q.shape[0], pk.shape[0]
-    one = torch.tensor([0, n_q], dtype=torch.int32, device=q.device)
-    pre = torch.tensor([0, n_p], dtype=torch.int32, device=q.device)
+    one, pre = bounds
     aux = AuxRequest(lse=True)
     o1, lse1 = varlen_attn(  # every query attends to the whole prefix
         q, pk, pv, one, pre, n_q, n_p, return_aux=aux, scale=scale, window_size=(-1, -1), **gqa
@@ -222,7 +235,7 @@ def varlen_attention_forward(
     if prefix is not None:
         # every sample's keys are [shared prefix ; its own tokens]: cu_seq_k != cu_seq_q.
         # One gather per layer with an index built once per row (no host sync per layer).
-        kv, gather, cu_k, max_length_k = prefix
+        kv, gather, cu_k, max_length_k, bounds = prefix
         layer = getattr(module, "layer_idx", None)
         if layer is None:
             raise RuntimeError("prefix reuse needs attention modules with a layer_idx")
@@ -230,7 +243,7 @@ def varlen_attention_forward(
         pv = kv[layer][1][0].transpose(0, 1).to(v.dtype)
         if q.is_cuda:
             merged = _prefix_merge_cuda(
-                q, k, v, pk, pv, cu_seq_lens_q, int(max_length_q or 0), scaling
+                q, k, v, pk, pv, cu_seq_lens_q, int(max_length_q or 0), scaling, bounds
             )
             if merged is not None:
                 return merged.unsqueeze(0), None
