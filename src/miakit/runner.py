@@ -18,7 +18,7 @@ import pandas as pd
 
 from miakit import __version__
 from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
-from miakit.auxiliary.inputs import RUN_INPUTS, missing_flags, required_flags
+from miakit.auxiliary.inputs import missing_flags, required_flags
 from miakit.auxiliary.run import AuxiliaryRun
 from miakit.backends.base import TokenScorer
 from miakit.blind import boxed, evaluation_integrity
@@ -53,15 +53,6 @@ ROLE_FLAGS = {
 #: Roles that stand for another role when the user gives no model of their own
 #: (``binoculars``' performer is the target unless ``--performer`` is given).
 DEFAULT_ALIASES = {"performer": "target"}
-
-#: What provides a context that is not built in, for ``miakit list attacks`` (contexts
-#: built from auxiliary inputs register their flag here; see :mod:`miakit.auxiliary.inputs`).
-CONTEXT_FLAGS: dict[str, str] = {
-    key.split(":", 1)[1]: spec.flag
-    for key, spec in RUN_INPUTS.items()
-    if key.startswith("context:") and spec.flag
-}
-
 
 def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
     """Model role -> ``(path, GGUF file name)`` from the config (``path`` is ``None`` when the
