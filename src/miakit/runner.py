@@ -54,6 +54,7 @@ ROLE_FLAGS = {
 #: (``binoculars``' performer is the target unless ``--performer`` is given).
 DEFAULT_ALIASES = {"performer": "target"}
 
+
 def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
     """Model role -> ``(path, GGUF file name)`` from the config (``path`` is ``None`` when the
     role was not given)."""
