@@ -11,6 +11,22 @@ import torch
 
 from tinymodels import CORPUS
 
+#: Small evaluation and auxiliary sets shared by the auxiliary-input tests.
+MEMBERS = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Paris is the capital of France; Berlin is the capital of Germany.",
+    "In 1969, humans first walked on the Moon.",
+    "the cat sat on the mat and the dog sat on the log",
+]
+NONMEMBERS = [
+    "Sourdough bread rises slowly because of wild yeast.",
+    "The committee postponed the vote until next spring.",
+    "Glaciers carve valleys over thousands of years.",
+    "Tax forms are due at the end of April in many countries.",
+]
+AUX_N = ["Owls hunt at night.", "Rivers flood in spring.", "A lemon cake needs eggs."]
+AUX_M = ["Bees make honey.", "A language model assigns probabilities.", "Snow is cold."]
+
 
 def build_wordpiece_tokenizer():
     """A lowercasing WordPiece tokenizer (BERT-style, with [MASK]) trained on a few sentences."""

@@ -9,26 +9,12 @@ import pandas as pd
 import pytest
 
 import miakit
-from auxmodels import write_jsonl
+from auxmodels import AUX_M, AUX_N, MEMBERS, NONMEMBERS, write_jsonl
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import DataError, InvalidParameterError
 from miakit.perturb import CausalLMPerturber
 from tinymodels import build_llama, build_tokenizer
 
-MEMBERS = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Paris is the capital of France; Berlin is the capital of Germany.",
-    "In 1969, humans first walked on the Moon.",
-    "the cat sat on the mat and the dog sat on the log",
-]
-NONMEMBERS = [
-    "Sourdough bread rises slowly because of wild yeast.",
-    "The committee postponed the vote until next spring.",
-    "Glaciers carve valleys over thousands of years.",
-    "Tax forms are due at the end of April in many countries.",
-]
-AUX_N = ["Owls hunt at night.", "Rivers flood in spring.", "A lemon cake needs eggs."]
-AUX_M = ["Bees make honey.", "A language model assigns probabilities.", "Snow is cold."]
 CALIB_TEXTS = [
     "Membership inference asks whether a text was in the training data.",
     "A language model assigns probabilities to sequences of tokens.",

@@ -8,23 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from auxmodels import save_fill_mask_model, write_jsonl
+from auxmodels import AUX_M, AUX_N, MEMBERS, NONMEMBERS, save_fill_mask_model, write_jsonl
 from miakit.cli.main import main
 
-MEMBERS = [
-    "The quick brown fox jumps over the lazy dog.",
-    "Paris is the capital of France; Berlin is the capital of Germany.",
-    "In 1969, humans first walked on the Moon.",
-    "the cat sat on the mat and the dog sat on the log",
-]
-NONMEMBERS = [
-    "Sourdough bread rises slowly because of wild yeast.",
-    "The committee postponed the vote until next spring.",
-    "Glaciers carve valleys over thousands of years.",
-    "Tax forms are due at the end of April in many countries.",
-]
-AUX_N = ["Owls hunt at night.", "Rivers flood in spring.", "A lemon cake needs eggs."]
-AUX_M = ["Bees make honey.", "A language model assigns probabilities.", "Snow is cold."]
 CALIB = [
     "Membership inference asks whether a text was in the training data.",
     "The cat chased the dog around the garden.",

@@ -224,3 +224,15 @@ def require_same_tokens(
             "from the same tokenization (mismatched signal tables?)"
         ),
     )
+
+
+def checked_ranks(signals: SignalView, reasons: Reasons) -> tuple[np.ndarray, np.ndarray]:
+    """``(ranks, offsets)`` of ``target/plain:token_rank`` with negative ranks (a corrupt
+    table) flagged in ``reasons`` and set to 0 so they cannot poison the arithmetic."""
+    ranks, offsets = token_values(signals, reasons, "token_rank")
+    negative = ranks < 0
+    reasons.add(
+        segment_any(negative, offsets),
+        "negative token_rank in target/plain (corrupt signal table?)",
+    )
+    return np.where(negative, 0.0, ranks), offsets

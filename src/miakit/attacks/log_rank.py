@@ -33,12 +33,6 @@ def log_rank(signals: SignalView) -> AttackOutput:
         Scores of shape ``(n_samples,)``, float64.
     """
     reasons = _ops.Reasons(signals.n_samples)
-    ranks, offsets = _ops.token_values(signals, reasons, "token_rank")
-    negative = ranks < 0
-    reasons.add(
-        _ops.segment_any(negative, offsets),
-        "negative token_rank in target/plain (corrupt signal table?)",
-    )
-    logs = np.log1p(np.where(negative, 0.0, ranks))  # (n_tokens,); flagged entries masked
-    scores = -_ops.segment_mean(logs, offsets)
+    ranks, offsets = _ops.checked_ranks(signals, reasons)
+    scores = -_ops.segment_mean(np.log1p(ranks), offsets)
     return reasons.output(scores, fallback="non-finite mean log-rank (infinite token_rank?)")

@@ -31,10 +31,6 @@ def rank(signals: SignalView) -> AttackOutput:
         Scores of shape ``(n_samples,)``, float64.
     """
     reasons = _ops.Reasons(signals.n_samples)
-    ranks, offsets = _ops.token_values(signals, reasons, "token_rank")
-    reasons.add(
-        _ops.segment_any(ranks < 0, offsets),
-        "negative token_rank in target/plain (corrupt signal table?)",
-    )
+    ranks, offsets = _ops.checked_ranks(signals, reasons)
     scores = -_ops.segment_mean(ranks + 1.0, offsets)
     return reasons.output(scores, fallback="non-finite mean rank (infinite token_rank?)")
