@@ -59,8 +59,48 @@ def check_prefix_merge() -> None:
     )
 
 
+def check_compiled_paired() -> None:
+    """The compiled paired statistics against the eager ones on random fp32 logits."""
+    from miakit.signals.paired import paired_token_stats, paired_token_stats_fast
+    from miakit.signals.spec import PAIRED_STATS
+
+    g = torch.Generator(device="cuda").manual_seed(1)
+    lp = torch.randn(4096, 50304, generator=g, device="cuda") * 3
+    lq = torch.randn(4096, 50304, generator=g, device="cuda") * 3
+    eager = paired_token_stats(lp, lq, PAIRED_STATS)
+    fast = paired_token_stats_fast(lp, lq, PAIRED_STATS)
+    for name in PAIRED_STATS:
+        rel = ((fast[name] - eager[name]).abs() / eager[name].abs().clamp_min(1e-6)).max()
+        print(f"compiled paired {name}: max relative diff {rel.item():.2e}")
+
+
+def count_host_syncs(scorer: IdScorer, texts: list[str], ctx: Context | None) -> None:
+    """Synchronising operations per forward unit (the pipeline needs about one per unit)."""
+    import warnings
+
+    kw = {"context": ctx} if ctx is not None else {}
+    stats = ("token_log_prob", "mean_log_prob", "var_log_prob")
+    SignalEngine(scorer, progress=False, packing="packed", max_length=4096).compute(
+        texts[:40], stats=stats, **kw
+    )  # warm-up: compilation syncs are not counted
+    eng = SignalEngine(scorer, progress=False, packing="packed", max_length=4096)
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            eng.compute(texts, stats=stats, **kw)
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    where = sorted({str(w.message).splitlines()[0][:90] for w in caught})
+    print(
+        f"host syncs ({'prefix reuse' if ctx else 'plain'}): {len(caught)} in "
+        f"{eng.n_forward_batches} units; {where[:4]}"
+    )
+
+
 def main() -> None:
     check_prefix_merge()
+    check_compiled_paired()
     device = torch.device("cuda")
     rng = np.random.default_rng(0)
     for dtype in (torch.float32, torch.bfloat16):
@@ -91,6 +131,9 @@ def main() -> None:
         reuse_packed = SignalEngine(
             scorer, progress=False, packing="packed", max_length=4096, prefix_reuse=True
         ).compute(texts[:100], stats=stats, context=ctx)
+        if dtype == torch.bfloat16:
+            count_host_syncs(scorer, texts, None)
+            count_host_syncs(scorer, texts, ctx)
         for name, a, b in (
             ("packed vs padded", ref, packed),
             ("reuse vs prepend", prepend, reuse),

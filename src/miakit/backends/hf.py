@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from miakit.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
+from miakit.signals.transfer import to_device
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 _DTYPES = {
@@ -357,8 +358,8 @@ class HFTokenScorer:
     @torch.inference_mode()
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self._base(
-            input_ids=input_ids.to(self.device),
-            attention_mask=attention_mask.to(self.device),
+            input_ids=to_device(input_ids, self.device),
+            attention_mask=to_device(attention_mask, self.device),
             use_cache=False,
         )
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
@@ -438,26 +439,37 @@ class HFTokenScorer:
         With ``prefix_kv`` (from :meth:`prefix_state`) every sample also attends to that shared
         prefix; ``position_ids`` must then start at the prefix length.
         """
-        from miakit.signals.packed import PREFIX_KV, prefix_layout, register_varlen_attention
+        from miakit.signals.packed import (
+            PREFIX_KV,
+            prefix_layout,
+            prefix_merge_available,
+            register_varlen_attention,
+        )
 
         name = register_varlen_attention()
         previous = getattr(self.model.config, "_attn_implementation", None) or "sdpa"
         self.model.set_attn_implementation(name)
-        cu = cu_seqlens.to(self.device)
-        state = None
+        cu = to_device(cu_seqlens, self.device)
+        state: tuple[Any, ...] | None = None
         if prefix_kv is not None:
-            gather, cu_k, max_k = prefix_layout(cu_seqlens, int(prefix_kv[0][0].shape[2]))
             n_prefix = int(prefix_kv[0][0].shape[2])
             bounds = (
-                torch.tensor([0, int(input_ids.shape[1])], dtype=torch.int32, device=self.device),
-                torch.tensor([0, n_prefix], dtype=torch.int32, device=self.device),
+                to_device(
+                    torch.tensor([0, int(input_ids.shape[1])], dtype=torch.int32), self.device
+                ),
+                to_device(torch.tensor([0, n_prefix], dtype=torch.int32), self.device),
             )
-            state = (prefix_kv, gather.to(self.device), cu_k.to(self.device), max_k, bounds)
+            if prefix_merge_available(self.device, self.dtype):
+                state = (prefix_kv, None, None, None, bounds)  # no per-sample key layout
+            else:
+                gather, cu_k, max_k = prefix_layout(cu_seqlens, n_prefix)
+                layout = (to_device(gather, self.device), to_device(cu_k, self.device), max_k)
+                state = (prefix_kv, *layout, bounds)
         token = PREFIX_KV.set(state)
         try:
             out = self._base(
-                input_ids=input_ids.to(self.device),
-                position_ids=position_ids.to(self.device),
+                input_ids=to_device(input_ids, self.device),
+                position_ids=to_device(position_ids, self.device),
                 use_cache=False,
                 cu_seq_lens_q=cu,
                 cu_seq_lens_k=cu,

@@ -23,6 +23,7 @@ with padding-free rows; everything around it stays the same.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from miakit.signals.packed import pack_rows
 from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
 from miakit.signals.stats import token_stats_fast
 from miakit.signals.table import TokenSignals
+from miakit.signals.transfer import ScoredUnit, to_device
 
 
 @dataclass(frozen=True)
@@ -270,22 +272,35 @@ class SignalEngine:
         self,
         inputs: Sequence[ScoringInput],
         units: Sequence[Sequence[int]],
-        score_unit: Callable[[list[ScoringInput]], list[dict[str, np.ndarray]]],
+        score_unit: Callable[[list[ScoringInput]], ScoredUnit],
         *,
         desc: str,
     ) -> list[CachedRow]:
         """``score_unit`` over each unit of ``inputs`` (with a progress bar); one row per
-        input, in input order."""
+        input, in input order.
+
+        A one-unit-deep pipeline (:mod:`miakit.signals.transfer`): unit ``i + 1`` is launched
+        before unit ``i``'s statistics are read back, so the GPU never waits for the host.
+        """
         results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
         total = sum(len(x.ids) for x in inputs)
+
+        def finish(unit: Sequence[int], scored: ScoredUnit) -> None:
+            for i, row in zip(unit, scored.result(), strict=True):
+                results[i] = row
+            bar.update(sum(len(inputs[i].ids) for i in unit))
+
         with tqdm(
             total=total, desc=desc, unit="tok", disable=not self.progress, leave=False
         ) as bar:
+            pending: tuple[Sequence[int], ScoredUnit] | None = None
             for unit in units:
-                rows = score_unit([inputs[i] for i in unit])
-                for i, row in zip(unit, rows, strict=True):
-                    results[i] = row
-                bar.update(sum(len(inputs[i].ids) for i in unit))
+                launched = score_unit([inputs[i] for i in unit])
+                if pending is not None:
+                    finish(*pending)
+                pending = (unit, launched)
+            if pending is not None:
+                finish(*pending)
         out = []
         for x, r in zip(inputs, results, strict=True):
             assert r is not None
@@ -309,26 +324,20 @@ class SignalEngine:
         head_len: int,
         kv: Any,
         last_hidden: torch.Tensor,
-    ) -> list[dict[str, np.ndarray]]:
+    ) -> ScoredUnit:
         """Suffixes attending to the cached prefix. Position ``-1`` of each suffix (the prefix's
         last hidden state) predicts its first token."""
         self.n_forward_batches += 1
-        width = max(len(x.ids) - head_len for x in batch)
-        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for b, x in enumerate(batch):
-            suffix = x.ids[head_len:]
-            input_ids[b, : len(suffix)] = torch.tensor(suffix, dtype=torch.long)
-            mask[b, : len(suffix)] = 1
+        input_ids, mask = _right_padded([x.ids[head_len:] for x in batch])
         hidden = self.scorer.hidden_states_after_prefix(kv, input_ids, mask)  # type: ignore[attr-defined]
         # a column 0 holding the prefix's last state shifts every prediction by one
         lead = last_hidden.to(hidden.dtype).expand(len(batch), 1, -1)
         full = torch.cat([lead, hidden], dim=1)  # (B, W + 1, d)
         ids = torch.cat([torch.zeros((len(batch), 1), dtype=torch.long), input_ids], dim=1)
-        rows: list[int] = []
-        for b, x in enumerate(batch):
-            n = len(x.ids) - head_len  # suffix tokens, all scored
-            rows.extend(b * (width + 1) + t for t in range(n))
+        # every suffix token is scored: position t of column-shifted row b predicts token t
+        width = input_ids.shape[1] + 1
+        lengths = mask.sum(dim=1).numpy()
+        rows = np.flatnonzero(np.arange(width)[None, :] < lengths[:, None])
         shifted = _after_head(batch, head_len)
         return self._stats(full.reshape(-1, full.shape[-1]), ids.reshape(-1), rows, shifted, stats)
 
@@ -339,49 +348,37 @@ class SignalEngine:
         head_len: int,
         kv: Any,
         last_hidden: torch.Tensor,
-    ) -> list[dict[str, np.ndarray]]:
+    ) -> ScoredUnit:
         """A packed row of suffixes, each attending to the cached prefix (varlen attention with
         ``cu_seq_k != cu_seq_q``); positions start at the prefix length."""
         self.n_forward_batches += 1
-        suffixes = [x.ids[head_len:] for x in row]
-        lengths = [len(sfx) for sfx in suffixes]
-        flat_ids = torch.tensor([t for sfx in suffixes for t in sfx], dtype=torch.long)
-        positions = torch.cat([head_len + torch.arange(n) for n in lengths])
-        cu = torch.zeros(len(row) + 1, dtype=torch.int32)
-        cu[1:] = torch.cumsum(torch.tensor(lengths), 0)
+        flat_ids, positions, cu = _packed_layout([x.ids[head_len:] for x in row])
+        lengths = np.diff(cu.numpy())
         hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
-            flat_ids[None, :], positions[None, :], cu, max(lengths), prefix_kv=kv
+            flat_ids[None, :], (positions + head_len)[None, :], cu, int(lengths.max()), prefix_kv=kv
         )[0]  # (T, d)
-        lead = last_hidden.to(hidden.dtype)[None, :]
-        pieces_h: list[torch.Tensor] = []
-        pieces_ids: list[torch.Tensor] = []
-        rows: list[int] = []
-        offset = 0
-        for start, n in zip(cu[:-1].tolist(), lengths, strict=True):
-            # [prefix's last state, own states]: position t predicts own token t
-            pieces_h += [lead, hidden[start : start + n]]
-            pieces_ids += [torch.zeros(1, dtype=torch.long), flat_ids[start : start + n]]
-            rows.extend(offset + t for t in range(n))
-            offset += n + 1
-        shifted = _after_head(row, head_len)
-        return self._stats(torch.cat(pieces_h), torch.cat(pieces_ids), rows, shifted, stats)
+        # every suffix token is scored: token j is predicted by state j - 1, or by the
+        # prefix's last state (row 0 of ``states``) when j starts a sample
+        states = torch.cat([last_hidden.to(hidden.dtype)[None, :], hidden])  # (T + 1, d)
+        predictor = np.arange(len(flat_ids))
+        predictor[cu.numpy()[:-1]] = 0
+        index = to_device(torch.from_numpy(predictor), states.device)
+        chosen = states.index_select(0, index)
+        targets = to_device(flat_ids, states.device)
+        return self._stats_at(chosen, targets, _after_head(row, head_len), stats)
 
-    def _score_batch(
-        self, batch: Sequence[ScoringInput], stats: Sequence[str]
-    ) -> list[dict[str, np.ndarray]]:
+    def _score_batch(self, batch: Sequence[ScoringInput], stats: Sequence[str]) -> ScoredUnit:
         """Right-padded forward of one batch; fp32 stats over the scored positions only."""
         forward = self._forward_batch(batch)
         if forward is None:
-            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in batch]
+            return ScoredUnit({s: [] for s in stats}, batch)
         return self._stats(*forward, batch, stats)
 
-    def _score_row(
-        self, row: Sequence[ScoringInput], stats: Sequence[str]
-    ) -> list[dict[str, np.ndarray]]:
+    def _score_row(self, row: Sequence[ScoringInput], stats: Sequence[str]) -> ScoredUnit:
         """One packed row (batch 1, positions restarting per sample, varlen attention)."""
         forward = self._forward_row(row)
         if forward is None:
-            return [{s: np.zeros(0, dtype=np.float32) for s in stats} for _ in row]
+            return ScoredUnit({s: [] for s in stats}, row)
         return self._stats(*forward, row, stats)
 
     def gather(
@@ -399,42 +396,37 @@ class SignalEngine:
 
     def _forward_batch(
         self, batch: Sequence[ScoringInput]
-    ) -> tuple[torch.Tensor, torch.Tensor, list[int]] | None:
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray] | None:
         """Hidden states ``(B*W, d)``, ids ``(B*W,)`` and the flat predicting positions of one
         right-padded batch; ``None`` when it has no scored token."""
         self.n_forward_batches += 1
-        width = max(len(x.ids) for x in batch)
-        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        rows: list[int] = []
-        for b, x in enumerate(batch):
-            input_ids[b, : len(x.ids)] = torch.tensor(x.ids, dtype=torch.long)
-            mask[b, : len(x.ids)] = 1
-            # flat index of position t-1 (which predicts token t), for every scored token t
-            rows.extend(b * width + t for t in range(x.first_scored - 1, len(x.ids) - 1))
-        if not rows:
+        input_ids, mask = _right_padded([x.ids for x in batch])
+        # flat index of position t-1 (which predicts token t), for every scored token t
+        t = np.arange(input_ids.shape[1])[None, :]
+        first = np.array([x.first_scored for x in batch])[:, None]
+        lengths = mask.sum(dim=1).numpy()[:, None]
+        rows = np.flatnonzero((t >= first - 1) & (t < lengths - 1))
+        if not len(rows):
             return None
         hidden = self.scorer.hidden_states(input_ids, mask)  # (B, T, d)
         return hidden.reshape(-1, hidden.shape[-1]), input_ids.reshape(-1), rows
 
     def _forward_row(
         self, row: Sequence[ScoringInput]
-    ) -> tuple[torch.Tensor, torch.Tensor, list[int]] | None:
+    ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray] | None:
         """Like :meth:`_forward_batch` for one packed row (positions restart per sample)."""
         self.n_forward_batches += 1
-        lengths = [len(x.ids) for x in row]
-        flat_ids = torch.tensor([t for x in row for t in x.ids], dtype=torch.long)
-        positions = torch.cat([torch.arange(n) for n in lengths])
-        cu = torch.zeros(len(row) + 1, dtype=torch.int32)
-        cu[1:] = torch.cumsum(torch.tensor(lengths), 0)
-        rows: list[int] = []
-        for x, start in zip(row, cu[:-1].tolist(), strict=True):
-            # never the cross-boundary prediction: only positions inside the sample
-            rows.extend(start + t for t in range(x.first_scored - 1, len(x.ids) - 1))
-        if not rows:
+        flat_ids, positions, cu = _packed_layout([x.ids for x in row])
+        lengths = np.diff(cu.numpy())
+        sample = np.repeat(np.arange(len(row)), lengths)
+        first = np.array([x.first_scored for x in row])[sample]
+        local = positions.numpy()
+        # never the cross-boundary prediction: only positions inside the sample
+        rows = np.flatnonzero((local >= first - 1) & (local < lengths[sample] - 1))
+        if not len(rows):
             return None
         hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
-            flat_ids[None, :], positions[None, :], cu, max(lengths)
+            flat_ids[None, :], positions[None, :], cu, int(lengths.max())
         )  # (1, T, d)
         return hidden[0], flat_ids, rows
 
@@ -442,20 +434,30 @@ class SignalEngine:
         self,
         hidden: torch.Tensor,
         ids: torch.Tensor,
-        rows: list[int],
+        rows: np.ndarray,
         inputs: Sequence[ScoringInput],
         stats: Sequence[str],
-    ) -> list[dict[str, np.ndarray]]:
+    ) -> ScoredUnit:
         """fp32 statistics at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``);
         the target of position ``r`` is ``ids[r + 1]``. Split back per input, in order."""
-        chosen, targets = _select(hidden, ids, rows)  # (N, d), (N,)
+        return self._stats_at(*_select(hidden, ids, rows), inputs, stats)
+
+    def _stats_at(
+        self,
+        chosen: torch.Tensor,
+        targets: torch.Tensor,
+        inputs: Sequence[ScoringInput],
+        stats: Sequence[str],
+    ) -> ScoredUnit:
+        """fp32 statistics of the predicting states ``chosen`` ``(N, d)`` for ``targets``
+        ``(N,)``, which cover every scored token of ``inputs`` in order."""
         parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
         for start in range(0, chosen.shape[0], self.chunk_tokens):
             stop = start + self.chunk_tokens
             logits = self.scorer.logits(chosen[start:stop])  # (C, V) fp32
             for name, value in token_stats_fast(logits, targets[start:stop], stats).items():
                 parts[name].append(value)
-        return split_scored(parts, inputs)
+        return ScoredUnit(parts, inputs)
 
     def _assemble(
         self, rows: Sequence[CachedRow], stats: Sequence[str], context: Context
@@ -486,36 +488,40 @@ def _after_head(inputs: Sequence[ScoringInput], head_len: int) -> list[ScoringIn
 
 
 def _select(
-    hidden: torch.Tensor, ids: torch.Tensor, rows: list[int]
+    hidden: torch.Tensor, ids: torch.Tensor, rows: np.ndarray
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Hidden states at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``) and their
     targets (the target of position ``r`` is ``ids[r + 1]``): shapes ``(N, d)`` and ``(N,)``."""
     device = hidden.device
-    index = torch.tensor(rows, device=device)
-    return hidden[index], ids.to(device)[index + 1]
+    index = to_device(torch.from_numpy(np.asarray(rows, dtype=np.int64)), device)
+    return hidden.index_select(0, index), to_device(ids, device).index_select(0, index + 1)
 
 
-def split_scored(
-    parts: Mapping[str, list[torch.Tensor]], inputs: Sequence[ScoringInput]
-) -> list[dict[str, np.ndarray]]:
-    """Concatenate chunked per-token statistics and split them back per input, in order.
+def _right_padded(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded int64 ids ``(B, W)`` (pad 0) and their 0/1 mask."""
+    lengths = np.array([len(s) for s in seqs])
+    width = int(lengths.max())
+    mask = np.arange(width)[None, :] < lengths[:, None]
+    ids = np.zeros((len(seqs), width), dtype=np.int64)
+    ids[mask] = np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(lengths.sum()))
+    return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
 
-    Args:
-        parts: statistic -> chunks of shape ``(C_j,)`` that together cover every scored token
-            of ``inputs`` in order.
-        inputs: input ``x`` owns ``len(x.ids) - x.first_scored`` of those tokens.
-    """
-    flat = {
-        s: torch.cat(v).float().cpu().numpy() if v else np.zeros(0, dtype=np.float32)
-        for s, v in parts.items()
-    }
-    out: list[dict[str, np.ndarray]] = []
-    pos = 0
-    for x in inputs:
-        n = max(0, len(x.ids) - x.first_scored)
-        out.append({s: flat[s][pos : pos + n].copy() for s in parts})
-        pos += n
-    return out
+
+def _packed_layout(
+    seqs: Sequence[Sequence[int]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One packed row: flat int64 ids ``(T,)``, positions restarting at 0 per sequence
+    ``(T,)`` and int32 boundaries ``cu_seqlens`` ``(n + 1,)``."""
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    cu = np.zeros(len(seqs) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=cu[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(cu[-1]))
+    positions = np.arange(int(cu[-1])) - np.repeat(cu[:-1], lengths)
+    return (
+        torch.from_numpy(flat),
+        torch.from_numpy(positions),
+        torch.from_numpy(cu.astype(np.int32)),
+    )
 
 
 def assemble(

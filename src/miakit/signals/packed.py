@@ -27,14 +27,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from miakit.signals._compiled import CudaCompiled
+
 ATTN_NAME = "miakit_varlen"
 _REGISTERED = False
 
 #: Prefix KV reuse state for the packed forward in flight, set by the backend:
 #: ``(kv, gather, cu_seq_k, max_k, (rows, prefix))``. ``kv``: the per-layer ``(key, value)``
 #: of the shared prefix, each ``(1, kv_heads, P, head_dim)``. ``gather``: indices into
-#: ``[prefix ; row]`` keys that lay out ``[prefix ; own tokens]`` for every sample (exact
-#: path). ``rows``/``prefix``: the device tensors ``[0, T]`` and ``[0, P]`` (CUDA path).
+#: ``[prefix ; row]`` keys that lay out ``[prefix ; own tokens]`` for every sample, and
+#: ``cu_seq_k``, ``max_k`` its boundaries (exact path; ``None`` when the merge path runs, see
+#: :func:`prefix_merge_available`). ``rows``/``prefix``: the device tensors ``[0, T]`` and
+#: ``[0, P]`` (merge path).
 PREFIX_KV: contextvars.ContextVar[tuple[Any, ...] | None] = contextvars.ContextVar(
     "miakit_prefix_kv", default=None
 )
@@ -125,6 +129,35 @@ def _varlen_cuda(
     return out if isinstance(out, torch.Tensor) else out[0]
 
 
+def prefix_merge_available(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether prefix reuse on ``device`` in ``dtype`` runs the FlashAttention merge path
+    (:func:`_prefix_merge_cuda`), which needs no per-sample key layout."""
+    if device.type != "cuda" or dtype not in (torch.float16, torch.bfloat16):
+        return False
+    try:
+        params = _varlen_params()
+    except ImportError:
+        return False
+    return "return_aux" in params and "window_size" in params
+
+
+def merge_partial_attention(
+    o1: torch.Tensor, lse1: torch.Tensor, o2: torch.Tensor, lse2: torch.Tensor
+) -> torch.Tensor:
+    """Softmax attention over the union of two disjoint key sets, from each set's attention
+    output ``o`` ``(T, H, D)`` and log-sum-exp ``lse`` ``(T, H)`` (natural log of the softmax
+    normaliser per query and head). Exact: the weight of part 1 is
+    ``e^lse1 / (e^lse1 + e^lse2) = sigmoid(lse1 - lse2)``. Computed in fp32, returned in
+    ``o1``'s dtype.
+    """
+    w1 = torch.sigmoid(lse1.float() - lse2.float()).unsqueeze(-1)
+    return torch.lerp(o2.float(), o1.float(), w1).to(o1.dtype)
+
+
+#: One fused kernel on CUDA: the eager version writes four fp32 copies of ``(T, H, D)``.
+_merge_fast = CudaCompiled(merge_partial_attention)
+
+
 def _prefix_merge_cuda(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -176,10 +209,7 @@ def _prefix_merge_cuda(
     # lse: (heads, T) or (T, heads), natural log of each query's softmax normaliser
     if lse1.shape[0] != n_q:
         lse1, lse2 = lse1.transpose(0, 1), lse2.transpose(0, 1)
-    lse = torch.logaddexp(lse1.float(), lse2.float())
-    w1 = torch.exp(lse1.float() - lse)[..., None]  # (T, H, 1)
-    w2 = torch.exp(lse2.float() - lse)[..., None]
-    return (o1.float() * w1 + o2.float() * w2).to(q.dtype)
+    return _merge_fast(o1, lse1, o2, lse2)  # type: ignore[no-any-return]
 
 
 def _varlen_reference(
@@ -247,6 +277,8 @@ def varlen_attention_forward(
             )
             if merged is not None:
                 return merged.unsqueeze(0), None
+        if gather is None:
+            raise RuntimeError("internal error: prefix reuse without a key layout")
         k = torch.cat([pk, k]).index_select(0, gather)
         v = torch.cat([pv, v]).index_select(0, gather)
     out = None

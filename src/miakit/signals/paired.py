@@ -38,15 +38,16 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
+from miakit.signals._compiled import CudaCompiled
 from miakit.signals.cache import CachedRow, SignalCache
-from miakit.signals.engine import ScoringInput, SignalEngine, assemble, split_scored
+from miakit.signals.engine import ScoringInput, SignalEngine, assemble
 from miakit.signals.spec import PAIRED_STATS, PLAIN, Context, paired_role, split_role
 from miakit.signals.table import TokenSignals
+from miakit.signals.transfer import ScoredUnit
 
 
 def paired_token_stats(
@@ -82,6 +83,21 @@ def paired_token_stats(
     if "cross_second_moment" in stats:
         out["cross_second_moment"] = torch.where(weighted, q * log_p * log_p, zero).sum(dim=-1)
     return out
+
+
+_compiled: dict[tuple[str, ...], CudaCompiled] = {}
+
+
+def paired_token_stats_fast(
+    logits_p: torch.Tensor, logits_q: torch.Tensor, stats: Collection[str]
+) -> dict[str, torch.Tensor]:
+    """:func:`paired_token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
+    :class:`~miakit.signals._compiled.CudaCompiled`): both logits chunks are read about once."""
+    key = tuple(sorted(stats))
+    fn = _compiled.get(key)
+    if fn is None:
+        fn = _compiled[key] = CudaCompiled(lambda lp, lq: paired_token_stats(lp, lq, key))
+    return fn(logits_p, logits_q)  # type: ignore[no-any-return]
 
 
 def _vocabulary(scorer: TokenScorer) -> dict[str, int] | None:
@@ -249,7 +265,7 @@ class PairedEngine:
 
     def _unit_stats(
         self, unit: Sequence[ScoringInput], stats: Sequence[str], packed: bool
-    ) -> list[dict[str, np.ndarray]]:
+    ) -> ScoredUnit:
         parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
         gathered = self.p.gather(unit, packed=packed)
         if gathered is not None:
@@ -268,9 +284,9 @@ class PairedEngine:
                     logits_q = logits_p
                 else:
                     logits_q = self.q.scorer.logits(hidden_q[start:stop]).to(logits_p.device)
-                values = paired_token_stats(
+                values = paired_token_stats_fast(
                     logits_p[:, : self.vocab], logits_q[:, : self.vocab], stats
                 )
                 for name, value in values.items():
                     parts[name].append(value)
-        return split_scored(parts, unit)
+        return ScoredUnit(parts, unit)

@@ -6,9 +6,12 @@ predicting positions, then calls :func:`token_stats` on chunks of at most ``chun
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 
 import torch
+
+from miakit.signals._compiled import CudaCompiled
 
 #: ``token_id`` is stored as float32 like every other statistic; float32's 24-bit significand
 #: holds every integer below 2**24 exactly, so vocabularies of more than 2**24 entries are refused.
@@ -62,29 +65,25 @@ def token_stats(
     return out
 
 
-_compiled: dict[tuple[str, ...], object] = {}
-_compile_failed = False
+_compiled: dict[tuple[str, ...], CudaCompiled] = {}
 
 
 def token_stats_fast(
     logits: torch.Tensor, targets: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
-    """:func:`token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere).
+    """:func:`token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
+    :class:`~miakit.signals._compiled.CudaCompiled`).
 
     The compiled kernel reads each logits chunk about once instead of once per statistic.
-    If compilation fails (no Triton, an unsupported GPU), it falls back to eager for the
-    rest of the process and the numbers are the same up to fp32 rounding.
     """
-    global _compile_failed
-    if not logits.is_cuda or _compile_failed:
-        return token_stats(logits, targets, stats)
     key = tuple(sorted(stats))
     fn = _compiled.get(key)
     if fn is None:
-        fn = torch.compile(lambda z, y: token_stats(z, y, key), dynamic=True)
-        _compiled[key] = fn
-    try:
-        return fn(logits, targets)  # type: ignore[operator, no-any-return]
-    except Exception:  # compilation is an optimisation, never a failure of the run
-        _compile_failed = True
-        return token_stats(logits, targets, stats)
+        fn = _compiled[key] = CudaCompiled(functools.partial(_stats_for, key))
+    return fn(logits, targets)  # type: ignore[no-any-return]
+
+
+def _stats_for(
+    stats: tuple[str, ...], logits: torch.Tensor, targets: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    return token_stats(logits, targets, stats)
