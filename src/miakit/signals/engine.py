@@ -19,6 +19,10 @@ Pipeline for one model and one context:
 
 The fast path (packed varlen rows, :mod:`miakit.signals.packed`) replaces step 4's batching
 with padding-free rows; everything around it stays the same.
+
+Forward units run as a one-unit-deep pipeline (:mod:`miakit.signals.transfer`): the next unit
+is launched before the previous unit's statistics are read back, with asynchronous copies
+both ways, so a GPU never idles while the host builds inputs or splits results.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ cut, so ``p@p`` reproduces ``p``'s own ``mean_log_prob`` exactly.
 Computation mirrors :class:`~miakit.signals.engine.SignalEngine` and reuses its code: the
 same forward units (padded batches, or packed rows when both models pack), one forward pass
 per model per unit (one in all when ``p`` and ``q`` are the same model), hidden states of the
-predicting positions only, and fp32 logits of both models a chunk of positions at a time;
+predicting positions only, and fp32 logits of both models a chunk of positions at a time
+(the statistics fused into one kernel by ``torch.compile`` on CUDA);
 ``[batch, time, vocab]`` logits never exist. The shared-prefix KV reuse of the single-model
 path is not used here (a prefix context is simply run in full).
 
