@@ -99,6 +99,11 @@ def count_host_syncs(scorer: IdScorer, texts: list[str], ctx: Context | None) ->
 
 
 def main() -> None:
+    from miakit.signals.packed import probe_native_gqa
+
+    print(
+        "varlen attention takes grouped KV heads natively:", probe_native_gqa(torch.device("cuda"))
+    )
     check_prefix_merge()
     check_compiled_paired()
     device = torch.device("cuda")

@@ -150,3 +150,30 @@ def test_compiled_wrapper_is_eager_on_cpu(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda *a, **k: pytest.fail("compiled on CPU"))
     wrapped = CudaCompiled(lambda x: x + 1)
     torch.testing.assert_close(wrapped(torch.ones(2)), torch.full((2,), 2.0))
+
+
+def test_grouped_heads_repeated_unless_the_kernel_takes_them(monkeypatch):
+    import miakit.signals.packed as packed
+
+    k = torch.randn(5, 2, 8)
+    v = torch.randn(5, 2, 8)
+    monkeypatch.setattr(packed, "_varlen_params", lambda: frozenset({"window_size"}))
+    monkeypatch.setattr(packed, "_NATIVE_GQA", False)
+    kwargs, (rk, rv) = packed._gqa_args(6, k, v)
+    assert kwargs == {} and rk.shape == (5, 6, 8)
+    torch.testing.assert_close(rk[:, 0:3], k[:, :1].expand(5, 3, 8))  # query group of head 0
+    torch.testing.assert_close(rv[:, 3:6], v[:, 1:].expand(5, 3, 8))
+    monkeypatch.setattr(packed, "_NATIVE_GQA", True)
+    kwargs, (nk, nv) = packed._gqa_args(6, k, v)
+    assert kwargs == {} and nk is k and nv is v
+    monkeypatch.setattr(packed, "_varlen_params", lambda: frozenset({"enable_gqa"}))
+    monkeypatch.setattr(packed, "_NATIVE_GQA", False)
+    kwargs, (nk, _) = packed._gqa_args(6, k, v)
+    assert kwargs == {"enable_gqa": True} and nk is k
+    assert packed._gqa_args(2, k, v) == ({}, (k, v))  # heads match: nothing to do
+
+
+def test_native_gqa_probe_is_never_used_on_cpu():
+    from miakit.signals.packed import probe_native_gqa
+
+    assert probe_native_gqa(torch.device("cpu")) is False

@@ -443,10 +443,12 @@ class HFTokenScorer:
             PREFIX_KV,
             prefix_layout,
             prefix_merge_available,
+            probe_native_gqa,
             register_varlen_attention,
         )
 
         name = register_varlen_attention()
+        probe_native_gqa(self.device)  # once per device, outside any compiled region
         previous = getattr(self.model.config, "_attn_implementation", None) or "sdpa"
         self.model.set_attn_implementation(name)
         cu = to_device(cu_seqlens, self.device)
