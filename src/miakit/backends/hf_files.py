@@ -1,0 +1,239 @@
+"""Local model files: where a model is, whether it is safe to load, and what it is.
+
+The loading safety rules of :mod:`miakit.backends.hf` are checked here, before transformers
+sees a path: a path that does not exist is an error (never a hub id); pickle checkpoints are
+refused unless the user opts in; a folder needs safetensors (or a GGUF file) and a
+``config.json``. Fingerprints (hashes of weights, configuration and tokenizer) key the signal
+cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from miakit.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+_DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where and how to load a model.
+
+    Attributes:
+        path: a model folder (config + tokenizer + safetensors) or a ``.gguf`` file.
+        gguf_file: the GGUF file name inside ``path`` (when ``path`` is a folder).
+        device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        dtype: ``"auto"`` (bf16 on CUDA, fp32 on CPU) or one of float32/bfloat16/float16.
+        allow_pickle: permit pickle checkpoints (runs code from the file; opt-in).
+        trust_remote_code: permit the model folder's own Python code (opt-in).
+        compile: ``torch.compile`` the decoder.
+        progress: let transformers show its loading progress bars (GGUF de-quantisation).
+    """
+
+    path: str
+    gguf_file: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    compile: bool = False
+    progress: bool = True
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise InvalidParameterError(
+            f"invalid device {device!r}; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidParameterError(
+            f"device {device!r} requested but CUDA is not available; use --device cpu"
+        )
+    return dev
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if dtype not in _DTYPES:
+        raise InvalidParameterError(
+            f"invalid dtype {dtype!r}; use 'auto' or one of {sorted(set(_DTYPES))}"
+        )
+    return _DTYPES[dtype]
+
+
+def locate(spec: ModelSpec) -> tuple[Path, str | None]:
+    """Return (folder, gguf file name or None) after the safety checks."""
+    path = Path(spec.path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(
+            f"model path {str(path)!r} does not exist. miakit never downloads models: give a "
+            "local folder (config.json, tokenizer files, *.safetensors) or a .gguf file."
+        )
+    gguf = spec.gguf_file
+    if path.is_file():
+        if path.suffix == ".gguf":
+            return path.parent, path.name
+        if path.suffix in PICKLE_SUFFIXES:
+            raise UnsafeModelError(
+                f"{path} is a pickle checkpoint; give its folder and pass --allow-pickle to "
+                "accept the risk of running code from it, or convert it to safetensors."
+            )
+        raise ModelLoadError(f"{path} is a file but not a .gguf file; give the model folder")
+    if gguf is not None:
+        if not (path / gguf).is_file():
+            raise ModelLoadError(f"GGUF file {gguf!r} not found in {path}")
+        return path, gguf
+    files = [p.name for p in path.iterdir() if p.is_file()]
+    has_st = any(f.endswith(".safetensors") for f in files)
+    ggufs = sorted(f for f in files if f.endswith(".gguf"))
+    pickles = sorted(f for f in files if f.endswith(PICKLE_SUFFIXES) and "training_args" not in f)
+    if not has_st and len(ggufs) == 1 and "config.json" not in files:
+        return path, ggufs[0]
+    if not has_st and pickles and not spec.allow_pickle:
+        raise UnsafeModelError(
+            f"{path} holds only pickle weights ({', '.join(pickles[:3])}); loading them can run "
+            "arbitrary code. Convert them to safetensors, or pass --allow-pickle to accept the "
+            "risk."
+        )
+    if not has_st and not pickles:
+        raise ModelLoadError(
+            f"{path} holds no weights (*.safetensors, or a .gguf file via --gguf-file)"
+        )
+    if "config.json" not in files:
+        raise ModelLoadError(f"{path} has no config.json")
+    return path, None
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint_files(folder: Path, gguf_file: str | None) -> str:
+    """Hash of the files that define a model: weights and configuration (not tokenizer)."""
+    names: list[str]
+    if gguf_file is not None:
+        names = [gguf_file]
+    else:
+        names = sorted(
+            p.name
+            for p in folder.iterdir()
+            if p.is_file()
+            and (p.suffix in (".safetensors", ".json", *PICKLE_SUFFIXES))
+            and "tokenizer" not in p.name
+            and p.name not in ("special_tokens_map.json", "vocab.json")
+        )
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode())
+        h.update(_file_sha256(folder / name).encode())
+    return h.hexdigest()
+
+
+def fingerprint_module(model: torch.nn.Module) -> str:
+    """Hash of an in-memory model's configuration and parameters."""
+    h = hashlib.sha256()
+    cfg = getattr(model, "config", None)
+    if cfg is not None and hasattr(cfg, "to_json_string"):
+        h.update(cfg.to_json_string(use_diff=False).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        t = tensor.detach().to("cpu").contiguous()
+        h.update(str(t.dtype).encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def fingerprint_tokenizer(tokenizer: Any) -> str:
+    """Hash of a tokenizer's full definition (vocabulary, merges, normaliser, special tokens)."""
+    h = hashlib.sha256(type(tokenizer).__name__.encode())
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and hasattr(backend, "to_str"):
+        h.update(backend.to_str().encode())
+    else:
+        vocab = tokenizer.get_vocab()
+        h.update(json.dumps(sorted(vocab.items())).encode())
+    special = {
+        k: getattr(tokenizer, k, None) for k in ("bos_token_id", "eos_token_id", "pad_token_id")
+    }
+    h.update(json.dumps(special, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def transformers_progress(enabled: bool) -> Iterator[None]:
+    """Hide transformers' own progress bars while loading, then restore their setting.
+
+    Most of transformers' bars follow its logging switch; the GGUF de-quantisation bar calls
+    tqdm directly, so its module's ``tqdm`` is swapped for a disabled one meanwhile.
+    """
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    gguf_module: Any = None
+    original: Any = None
+    if not enabled:
+        try:
+            import transformers.modeling_gguf_pytorch_utils as gguf_module
+        except ImportError:  # transformers without GGUF support
+            gguf_module = None
+        original = getattr(gguf_module, "tqdm", None)
+        if original is not None:
+            gguf_module.tqdm = functools.partial(original, disable=True)
+        if was:
+            hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if original is not None:
+            gguf_module.tqdm = original
+        if not enabled and was:
+            hf_logging.enable_progress_bar()
+
+
+def has_safetensors(folder: Path) -> bool:
+    return any(p.suffix == ".safetensors" for p in folder.iterdir())
+
+
+_FP_MEMO: dict[tuple[str, str | None, int, int], str] = {}
+
+
+def cached_fingerprint(folder: Path, gguf: str | None) -> str:
+    """Fingerprint memoised per process by folder, file and newest mtime/size."""
+    stats = [p.stat() for p in folder.iterdir() if p.is_file()]
+    key = (
+        os.path.realpath(folder),
+        gguf,
+        max((s.st_mtime_ns for s in stats), default=0),
+        sum(s.st_size for s in stats),
+    )
+    if key not in _FP_MEMO:
+        _FP_MEMO[key] = fingerprint_files(folder, gguf)
+    return _FP_MEMO[key]
