@@ -27,9 +27,7 @@ both ways, so a GPU never idles while the host builds inputs or splits results.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,22 +37,12 @@ from tqdm.auto import tqdm
 from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache, text_key
+from miakit.signals.layout import ScoringInput, after_head, packed_layout, right_padded, select
 from miakit.signals.packed import pack_rows
 from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
 from miakit.signals.stats import token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit, to_device
-
-
-@dataclass(frozen=True)
-class ScoringInput:
-    """One tokenized input: ``ids`` are fed to the model; tokens ``ids[first_scored:]`` are
-    scored (each predicted from the position before it)."""
-
-    ids: tuple[int, ...]
-    first_scored: int
-    n_text_tokens: int
-    truncated: bool
 
 
 class SignalEngine:
@@ -332,7 +320,7 @@ class SignalEngine:
         """Suffixes attending to the cached prefix. Position ``-1`` of each suffix (the prefix's
         last hidden state) predicts its first token."""
         self.n_forward_batches += 1
-        input_ids, mask = _right_padded([x.ids[head_len:] for x in batch])
+        input_ids, mask = right_padded([x.ids[head_len:] for x in batch])
         hidden = self.scorer.hidden_states_after_prefix(kv, input_ids, mask)  # type: ignore[attr-defined]
         # a column 0 holding the prefix's last state shifts every prediction by one
         lead = last_hidden.to(hidden.dtype).expand(len(batch), 1, -1)
@@ -342,7 +330,7 @@ class SignalEngine:
         width = input_ids.shape[1] + 1
         lengths = mask.sum(dim=1).numpy()
         rows = np.flatnonzero(np.arange(width)[None, :] < lengths[:, None])
-        shifted = _after_head(batch, head_len)
+        shifted = after_head(batch, head_len)
         return self._stats(full.reshape(-1, full.shape[-1]), ids.reshape(-1), rows, shifted, stats)
 
     def _score_row_after_prefix(
@@ -356,7 +344,7 @@ class SignalEngine:
         """A packed row of suffixes, each attending to the cached prefix (varlen attention with
         ``cu_seq_k != cu_seq_q``); positions start at the prefix length."""
         self.n_forward_batches += 1
-        flat_ids, positions, cu = _packed_layout([x.ids[head_len:] for x in row])
+        flat_ids, positions, cu = packed_layout([x.ids[head_len:] for x in row])
         lengths = np.diff(cu.numpy())
         hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
             flat_ids[None, :], (positions + head_len)[None, :], cu, int(lengths.max()), prefix_kv=kv
@@ -369,7 +357,7 @@ class SignalEngine:
         index = to_device(torch.from_numpy(predictor), states.device)
         chosen = states.index_select(0, index)
         targets = to_device(flat_ids, states.device)
-        return self._stats_at(chosen, targets, _after_head(row, head_len), stats)
+        return self._stats_at(chosen, targets, after_head(row, head_len), stats)
 
     def _score_batch(self, batch: Sequence[ScoringInput], stats: Sequence[str]) -> ScoredUnit:
         """Right-padded forward of one batch; fp32 stats over the scored positions only."""
@@ -396,7 +384,7 @@ class SignalEngine:
         when nothing is scored.
         """
         forward = self._forward_row(unit) if packed else self._forward_batch(unit)
-        return None if forward is None else _select(*forward)
+        return None if forward is None else select(*forward)
 
     def _forward_batch(
         self, batch: Sequence[ScoringInput]
@@ -404,7 +392,7 @@ class SignalEngine:
         """Hidden states ``(B*W, d)``, ids ``(B*W,)`` and the flat predicting positions of one
         right-padded batch; ``None`` when it has no scored token."""
         self.n_forward_batches += 1
-        input_ids, mask = _right_padded([x.ids for x in batch])
+        input_ids, mask = right_padded([x.ids for x in batch])
         # flat index of position t-1 (which predicts token t), for every scored token t
         t = np.arange(input_ids.shape[1])[None, :]
         first = np.array([x.first_scored for x in batch])[:, None]
@@ -420,7 +408,7 @@ class SignalEngine:
     ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray] | None:
         """Like :meth:`_forward_batch` for one packed row (positions restart per sample)."""
         self.n_forward_batches += 1
-        flat_ids, positions, cu = _packed_layout([x.ids for x in row])
+        flat_ids, positions, cu = packed_layout([x.ids for x in row])
         lengths = np.diff(cu.numpy())
         sample = np.repeat(np.arange(len(row)), lengths)
         first = np.array([x.first_scored for x in row])[sample]
@@ -444,7 +432,7 @@ class SignalEngine:
     ) -> ScoredUnit:
         """fp32 statistics at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``);
         the target of position ``r`` is ``ids[r + 1]``. Split back per input, in order."""
-        return self._stats_at(*_select(hidden, ids, rows), inputs, stats)
+        return self._stats_at(*select(hidden, ids, rows), inputs, stats)
 
     def _stats_at(
         self,
@@ -476,56 +464,6 @@ class SignalEngine:
                 "max_length": self.max_length,
             },
         )
-
-
-def _after_head(inputs: Sequence[ScoringInput], head_len: int) -> list[ScoringInput]:
-    """The inputs seen from the last head token on: every remaining token is scored."""
-    return [
-        ScoringInput(
-            ids=x.ids[head_len - 1 :],
-            first_scored=1,
-            n_text_tokens=x.n_text_tokens,
-            truncated=x.truncated,
-        )
-        for x in inputs
-    ]
-
-
-def _select(
-    hidden: torch.Tensor, ids: torch.Tensor, rows: np.ndarray
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hidden states at flat positions ``rows`` of ``hidden`` (shape ``(T_all, d)``) and their
-    targets (the target of position ``r`` is ``ids[r + 1]``): shapes ``(N, d)`` and ``(N,)``."""
-    device = hidden.device
-    index = to_device(torch.from_numpy(np.asarray(rows, dtype=np.int64)), device)
-    return hidden.index_select(0, index), to_device(ids, device).index_select(0, index + 1)
-
-
-def _right_padded(seqs: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded int64 ids ``(B, W)`` (pad 0) and their 0/1 mask."""
-    lengths = np.array([len(s) for s in seqs])
-    width = int(lengths.max())
-    mask = np.arange(width)[None, :] < lengths[:, None]
-    ids = np.zeros((len(seqs), width), dtype=np.int64)
-    ids[mask] = np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(lengths.sum()))
-    return torch.from_numpy(ids), torch.from_numpy(mask.astype(np.int64))
-
-
-def _packed_layout(
-    seqs: Sequence[Sequence[int]],
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One packed row: flat int64 ids ``(T,)``, positions restarting at 0 per sequence
-    ``(T,)`` and int32 boundaries ``cu_seqlens`` ``(n + 1,)``."""
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    cu = np.zeros(len(seqs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=cu[1:])
-    flat = np.fromiter(itertools.chain.from_iterable(seqs), np.int64, int(cu[-1]))
-    positions = np.arange(int(cu[-1])) - np.repeat(cu[:-1], lengths)
-    return (
-        torch.from_numpy(flat),
-        torch.from_numpy(positions),
-        torch.from_numpy(cu.astype(np.int32)),
-    )
 
 
 def assemble(
