@@ -62,6 +62,9 @@ class RunConfig:
         blind: run the model-free blind baselines (:mod:`miakit.blind`) beside the attacks and
             warn when they separate members from non-members (distribution shift; arXiv
             2406.16201). ``--no-blind`` turns them off.
+        blind_permutations: label permutations of the blind baselines' exact permutation
+            test (``--blind-permutations``; 0, the default, runs none; 19 resolves p = 0.05).
+            Each reruns the baselines' cross-validation (:mod:`miakit.blind`).
         overlap_warn_fraction: warn when more than this share of the non-members has an exact
             or near-duplicate member (:mod:`miakit.data.overlap`), in ``[0, 1]``.
         aux_nonmembers: file or folder of known non-members for the ReCaLL prefix
@@ -117,6 +120,7 @@ class RunConfig:
     progress: bool = True
     split_method: str = "given"
     blind: bool = True
+    blind_permutations: int = 0
     overlap_warn_fraction: float = 0.01
     aux_nonmembers: str | None = None
     aux_members: str | None = None

@@ -45,6 +45,7 @@ def setup_section(
         "split": config.split_method,
         "seed": config.seed,
         "n_bootstrap": config.n_bootstrap,
+        "blind_permutations": config.blind_permutations,
         "max_length": config.max_length,
         "bos": config.bos,
     }

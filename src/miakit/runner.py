@@ -250,7 +250,10 @@ def run(
     aliases = {**role_aliases(roles), **shared_model_aliases(config, scorers, roles)}
     specs, skipped = select_attacks(config, roles | set(aliases))
     _check_params(config, specs)
-    check_integrity_options(overlap_warn_fraction=config.overlap_warn_fraction)
+    check_integrity_options(
+        overlap_warn_fraction=config.overlap_warn_fraction,
+        blind_permutations=config.blind_permutations,
+    )
 
     samples = load_inputs(
         members=config.members,
@@ -311,6 +314,7 @@ def run(
         blind=config.blind,
         seed=config.seed,
         n_resamples=config.n_bootstrap,
+        n_permutations=config.blind_permutations,
         overlap_warn_fraction=config.overlap_warn_fraction,
     )
     metrics = {

@@ -194,6 +194,9 @@ def test_names_select_and_order():
         ({"names": []}, "names is empty"),
         ({"names": "dates"}, "list of baseline names"),
         ({"n_folds": 1}, "n_folds"),
+        ({"n_permutations": -1}, "blind_permutations must be an integer >= 0"),
+        ({"n_permutations": True}, "blind_permutations must be an integer >= 0"),
+        ({"n_permutations": 2.5}, "blind_permutations must be an integer >= 0"),
     ],
 )
 def test_invalid_options(kwargs, message):
@@ -219,3 +222,37 @@ def test_shift_warning_threshold_is_on_the_lower_bound():
     assert shift_warning("x", m(0.9, 0.6, 0.95)) is None
     assert shift_warning("x", m(0.7, 0.45, 0.9)) is None
     assert shift_warning("x", m(math.nan, math.nan, math.nan)) is None
+
+
+def test_permutation_p_is_the_share_of_permuted_reruns_at_least_as_high(corpus):
+    # an independent recomputation: the whole procedure rerun on each permuted labelling
+    texts = corpus[:120]
+    y = random_labels(len(texts), seed=4)
+    result = run_blind_baselines(texts, y, names=["bag_of_words"], seed=2, n_permutations=6)
+    m = result.metrics["bag_of_words"]
+    rng = np.random.default_rng([2, 2406])
+    null = []
+    for _ in range(6):
+        permuted = rng.permutation(y)
+        rerun = run_blind_baselines(texts, permuted, names=["bag_of_words"], seed=2)
+        null.append(rerun.metrics["bag_of_words"]["auroc"])
+    null_arr = np.array(null)
+    assert m["n_permutations"] == 6
+    assert m["permutation_p"] == (1 + np.sum(null_arr >= m["auroc"] - 1e-12)) / 7
+    assert m["permutation_null_mean"] == pytest.approx(null_arr.mean())
+    assert result.summary()["best_permutation_p"] == m["permutation_p"]
+
+
+def test_permutation_test_finds_a_shift_at_its_resolution(corpus):
+    texts = corpus[:160]
+    y = random_labels(len(texts), seed=0)
+    result = run_blind_baselines(shifted(texts, y, seed=0), y, names=["dates"], n_permutations=9)
+    m = result.metrics["dates"]
+    assert m["permutation_p"] == pytest.approx(0.1)  # beats all 9 permutations: p = 1 / 10
+    assert abs(m["permutation_null_mean"] - 0.5) < 0.1
+
+
+def test_without_permutations_no_permutation_keys(corpus):
+    result = run_blind_baselines(corpus[:60], random_labels(60, 0), names=["dates"])
+    assert "permutation_p" not in result.metrics["dates"]
+    assert "best_permutation_p" not in result.summary()

@@ -136,6 +136,7 @@ def test_config_file_and_flag_override(tmp_path, tiny_model_dir, inputs):
         (["--attacks", "reference"], "needs --reference"),
         (["--param", "min_k.kk=0.1", "--attacks", "min_k"], "Did you mean 'k'"),
         (["--param", "min_k.k=2.0", "--attacks", "min_k"], "k"),
+        (["--blind-permutations", "-1"], "blind_permutations must be an integer >= 0"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(
@@ -193,3 +194,21 @@ def test_list_attacks(capsys):
     for spec in default_registry():
         assert spec.name in out and spec.paper in out
     assert "k=0.2" in out
+
+
+def test_blind_permutation_test_reaches_metrics_and_report(tmp_path, tiny_model_dir, inputs):
+    from miakit.report.html import write_report
+
+    out = tmp_path / "o"
+    args = ["run", "--model", str(tiny_model_dir), "--members", str(inputs[0])]
+    args += ["--nonmembers", str(inputs[1]), "--out", str(out), "--no-cache", "--no-progress"]
+    args += ["--attacks", "loss", "--n-bootstrap", "50", "--blind-permutations", "4"]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["setup"]["blind_permutations"] == 4
+    for m in metrics["blind"].values():
+        assert m["n_permutations"] == 4 and m["permutation_p"] in (0.2, 0.4, 0.6, 0.8, 1.0)
+    best = metrics["blind_summary"]["best"]
+    assert metrics["blind_summary"]["best_permutation_p"] == metrics["blind"][best]["permutation_p"]
+    html = write_report(out).read_text()
+    assert "label-permutation test p = " in html and "(4 permutations;" in html

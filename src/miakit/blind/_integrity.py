@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from miakit.blind._cv import run_blind_baselines
+from miakit.blind._cv import check_permutations, run_blind_baselines
 from miakit.data.overlap import overlap_report
 from miakit.data.schema import Label, SampleSet
 from miakit.errors import InvalidParameterError
@@ -39,8 +39,9 @@ class Integrity:
     blind_scores: pd.DataFrame | None = None
 
 
-def check_options(*, overlap_warn_fraction: float) -> None:
+def check_options(*, overlap_warn_fraction: float, blind_permutations: int = 0) -> None:
     """Raise :class:`InvalidParameterError` for options out of range (before any model runs)."""
+    check_permutations(blind_permutations)
     f = overlap_warn_fraction
     if isinstance(f, bool) or not isinstance(f, int | float) or not 0.0 <= f <= 1.0:
         raise InvalidParameterError(
@@ -54,6 +55,7 @@ def evaluation_integrity(
     blind: bool = True,
     seed: int = 0,
     n_resamples: int = 1000,
+    n_permutations: int = 0,
     overlap_warn_fraction: float = 0.01,
 ) -> Integrity:
     """Blind baselines and overlap checks for a run's samples.
@@ -65,13 +67,14 @@ def evaluation_integrity(
         blind: run :func:`miakit.blind.run_blind_baselines`.
         seed: seed of the blind baselines' folds and bootstrap, and of the MinHash sketches.
         n_resamples: bootstrap resamples of the blind baselines' intervals.
+        n_permutations: label permutations of the blind baselines' exact test (0: none).
         overlap_warn_fraction: warn when more than this share of the non-members has an exact
             or near-duplicate member.
 
     Returns:
         An :class:`Integrity`.
     """
-    check_options(overlap_warn_fraction=overlap_warn_fraction)
+    check_options(overlap_warn_fraction=overlap_warn_fraction, blind_permutations=n_permutations)
     if samples.count(Label.MEMBER) == 0 or samples.count(Label.NONMEMBER) == 0:
         return Integrity()
     sections: dict[str, Any] = {}
@@ -80,7 +83,11 @@ def evaluation_integrity(
     blind_scores = None
     if blind:
         result = run_blind_baselines(
-            samples.texts, samples.label_array(), seed=seed, n_resamples=n_resamples
+            samples.texts,
+            samples.label_array(),
+            seed=seed,
+            n_resamples=n_resamples,
+            n_permutations=n_permutations,
         )
         sections["blind"] = result.metrics
         sections["blind_summary"] = result.summary()
