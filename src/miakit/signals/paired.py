@@ -47,6 +47,7 @@ from miakit.signals._compiled import CudaCompiled
 from miakit.signals.cache import CachedRow, SignalCache
 from miakit.signals.engine import ScoringInput, SignalEngine, assemble
 from miakit.signals.spec import PAIRED_STATS, PLAIN, Context, paired_role, split_role
+from miakit.signals.stats import in_row_blocks
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit
 
@@ -93,12 +94,13 @@ def paired_token_stats_fast(
     logits_p: torch.Tensor, logits_q: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
     """:func:`paired_token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
-    :class:`~miakit.signals._compiled.CudaCompiled`): both logits chunks are read about once."""
+    :class:`~miakit.signals._compiled.CudaCompiled`): both logits chunks are read about once;
+    in cache-sized row blocks on the CPU (:func:`~miakit.signals.stats.in_row_blocks`)."""
     key = tuple(sorted(stats))
     fn = _compiled.get(key)
     if fn is None:
         fn = _compiled[key] = CudaCompiled(lambda lp, lq: paired_token_stats(lp, lq, key))
-    return fn(logits_p, logits_q)  # type: ignore[no-any-return]
+    return in_row_blocks(fn, logits_p, logits_q)
 
 
 def _vocabulary(scorer: TokenScorer) -> dict[str, int] | None:

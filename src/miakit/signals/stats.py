@@ -7,7 +7,7 @@ predicting positions, then calls :func:`token_stats` on chunks of at most ``chun
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import torch
 
@@ -65,6 +65,30 @@ def token_stats(
     return out
 
 
+#: On the CPU, statistics are computed a few rows of logits at a time, so that the several
+#: passes they make over each row hit the core's cache instead of memory. Measured 2026-11-26
+#: on this project's 2-core EPYC (V = 49,152, SmolLM2's vocabulary, 2 threads): 2,730
+#: positions took 4.8 s in chunks of 1,365 rows and 1.8 s (most of it the fp32 logits GEMM)
+#: with the statistics in blocks of 8 rows.
+CPU_BLOCK_BYTES = 1 << 21
+
+
+def in_row_blocks(
+    fn: Callable[..., dict[str, torch.Tensor]], *tensors: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """``fn(*tensors)`` for row-wise statistics: whole on CUDA; on the CPU over blocks of rows
+    of about :data:`CPU_BLOCK_BYTES` (all tensors together), results concatenated."""
+    first = tensors[0]
+    if first.is_cuda or first.dim() != 2:
+        return fn(*tensors)
+    width = sum(t.shape[1] * t.element_size() for t in tensors if t.dim() == 2)
+    rows = max(1, CPU_BLOCK_BYTES // max(1, width))
+    if first.shape[0] <= rows:
+        return fn(*tensors)
+    parts = [fn(*(t[s : s + rows] for t in tensors)) for s in range(0, first.shape[0], rows)]
+    return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
+
+
 _compiled: dict[tuple[str, ...], CudaCompiled] = {}
 
 
@@ -72,7 +96,8 @@ def token_stats_fast(
     logits: torch.Tensor, targets: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
     """:func:`token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
-    :class:`~miakit.signals._compiled.CudaCompiled`).
+    :class:`~miakit.signals._compiled.CudaCompiled`), in cache-sized row blocks on the CPU
+    (:func:`in_row_blocks`).
 
     The compiled kernel reads each logits chunk about once instead of once per statistic.
     """
@@ -80,7 +105,7 @@ def token_stats_fast(
     fn = _compiled.get(key)
     if fn is None:
         fn = _compiled[key] = CudaCompiled(functools.partial(_stats_for, key))
-    return fn(logits, targets)  # type: ignore[no-any-return]
+    return in_row_blocks(fn, logits, targets)
 
 
 def _stats_for(
