@@ -69,7 +69,9 @@ def token_stats(
 #: passes they make over each row hit the core's cache instead of memory. Measured 2026-11-26
 #: on this project's 2-core EPYC (V = 49,152, SmolLM2's vocabulary, 2 threads): 2,730
 #: positions took 4.8 s in chunks of 1,365 rows and 1.8 s (most of it the fp32 logits GEMM)
-#: with the statistics in blocks of 8 rows.
+#: with the statistics in blocks of 8 rows; a 4-layer, 256-wide model scoring 300 texts went
+#: from 82 s to 28 s. The demo (SmolLM2-135M) did not get measurably faster: its fp32 decoder
+#: GEMMs take most of its time.
 CPU_BLOCK_BYTES = 1 << 21
 
 
