@@ -8,7 +8,7 @@ import torch
 
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import InvalidParameterError
-from miakit.signals import PLAIN, Context
+from miakit.signals import LOWERCASE, PLAIN, Context
 from miakit.signals.cache import SignalCache
 from miakit.signals.engine import SignalEngine
 from miakit.signals.paired import PairedEngine, check_shared_tokenizer
@@ -250,3 +250,97 @@ def test_signal_refs_for_paired_roles():
         SignalRef.parse("a@b@c/plain:cross_mean_log_prob")
     with pytest.raises(InvalidParameterError, match="Did you mean 'cross_mean_log_prob'"):
         SignalRef.parse("target@sampling/plain:cross_mean_logprob")
+
+
+@pytest.mark.parametrize("packing", ["padded", "packed"])
+def test_fused_pass_gives_each_models_own_table(packing, tmp_path):
+    tok = build_tokenizer(bos=True)
+    model_p, model_q = build_llama(len(tok), seed=0), build_llama(len(tok), seed=3)
+    cache = SignalCache(tmp_path / "cache")
+    ep, eq = engines(model_p, model_q, tok, batch_tokens=48, packing=packing, cache=cache)
+    own = ["token_log_prob", "mean_log_prob", "var_log_prob", "token_rank"]
+    pair, tp, tq = PairedEngine(ep, eq, role="p@q").compute_with_own(
+        TEXTS, stats=PAIRED_STATS, own_p=own, own_q=["token_log_prob"]
+    )
+    assert tp is not None and tq is not None
+    runs_p, runs_q = ep.n_forward_batches, eq.n_forward_batches
+    assert runs_p == runs_q > 1  # one pass per model per unit for all three tables
+    # the same as each engine's own computation, which the fused pass cached for it
+    sp, sq = engines(model_p, model_q, tok, batch_tokens=48, packing=packing)
+    for table, engine, names in ((tp, sp, own), (tq, sq, ["token_log_prob"])):
+        alone = engine.compute(TEXTS, stats=names)
+        np.testing.assert_array_equal(table.offsets, alone.offsets)
+        for name in names:
+            np.testing.assert_allclose(table.flat(name), alone.flat(name), rtol=1e-5, atol=1e-5)
+        assert table.meta == alone.meta
+    check_parity(model_p, model_q, tok, TEXTS, pair, lead=[0])
+    ep.compute(TEXTS, stats=own)
+    eq.compute(TEXTS, stats=["token_log_prob"])
+    assert (ep.n_forward_batches, eq.n_forward_batches) == (runs_p, runs_q)  # cache hits
+
+
+def test_fused_pass_scores_only_what_some_table_lacks(tmp_path):
+    tok = build_tokenizer(bos=True)
+    model_p, model_q = build_llama(len(tok), seed=0), build_llama(len(tok), seed=3)
+    cache = SignalCache(tmp_path / "cache")
+    ep, eq = engines(model_p, model_q, tok, cache=cache)
+    ep.compute(TEXTS[:3], stats=["token_log_prob"])  # p's table has the first three texts
+    before = ep.n_forward_batches
+    _, tp, _ = PairedEngine(ep, eq, role="p@q").compute_with_own(
+        TEXTS, stats=PAIRED_STATS, own_p=["token_log_prob"]
+    )
+    assert ep.n_forward_batches > before  # the paired table lacked every text
+    fresh, _ = engines(model_p, model_q, tok)
+    alone = fresh.compute(TEXTS, stats=["token_log_prob"])
+    assert tp is not None
+    np.testing.assert_allclose(tp.flat("token_log_prob"), alone.flat("token_log_prob"), atol=1e-5)
+
+
+def test_fusion_refused_under_a_prefix_and_for_a_model_paired_with_itself():
+    tok = build_tokenizer(bos=True)
+    ep, eq = engines(build_llama(len(tok)), build_llama(len(tok), seed=3), tok)
+    engine = PairedEngine(ep, eq, role="p@q")
+    prefix = Context("shots", prefix="Some shots. ")
+    assert not engine.can_fuse(prefix, weights_model=False)
+    assert engine.can_fuse(PLAIN, weights_model=True)
+    assert not PairedEngine(ep, ep, role="p@p").can_fuse(PLAIN, weights_model=True)
+    with pytest.raises(InvalidParameterError, match="cannot come from the paired pass"):
+        engine.compute_with_own(TEXTS, stats=PAIRED_STATS, own_p=["token_log_prob"], context=prefix)
+    with pytest.raises(InvalidParameterError, match="own stats must be a subset"):
+        engine.compute_with_own(TEXTS, stats=PAIRED_STATS, own_q=["cross_mean_log_prob"])
+
+
+def test_planner_runs_one_forward_pass_per_model_for_own_and_paired_tables():
+    tok = build_tokenizer(bos=True)
+    models = {"target": build_llama(len(tok)), "reference": build_llama(len(tok), seed=3)}
+    planner = SignalPlanner(
+        scorer_for=lambda role: HFTokenScorer(models[role], tok, name=role),
+        options=EngineOptions(progress=False, batch_tokens=48),
+    )
+    needs = [
+        SignalRef.parse("token_log_prob"),
+        SignalRef.parse("target/lowercase:token_log_prob"),
+        SignalRef.parse("reference/plain:token_log_prob"),
+        SignalRef.parse("target@reference/plain:cross_mean_log_prob"),
+    ]
+    tables = planner.compute(TEXTS, needs)
+    target, reference = planner.engine("target"), planner.engine("reference")
+    units = len(target.units(target.prepare(TEXTS, PLAIN), packed=False))
+    lower = len(target.units(target.prepare(TEXTS, LOWERCASE), packed=False))
+    # plain: one pass per model feeds target, reference and target@reference; + lowercase
+    assert target.n_forward_batches == units + lower
+    assert reference.n_forward_batches == units
+    alone, _ = engines(models["target"], models["reference"], tok, batch_tokens=48)
+    expected = alone.compute(TEXTS, stats=["token_log_prob"])
+    got = tables[("target", "plain")]
+    np.testing.assert_allclose(
+        got.flat("token_log_prob"), expected.flat("token_log_prob"), atol=1e-5
+    )
+    check_parity(
+        models["target"],
+        models["reference"],
+        tok,
+        TEXTS,
+        tables[("target@reference", "plain")],
+        lead=[0],
+    )

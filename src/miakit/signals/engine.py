@@ -28,6 +28,7 @@ both ways, so a GPU never idles while the host builds inputs or splits results.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,16 @@ from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
 from miakit.signals.stats import token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit, to_device
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """One table of :meth:`SignalEngine.compute_rows_multi`: its cache namespace, the
+    statistics it holds and the metadata cached with it."""
+
+    namespace: str
+    stats: Sequence[str]
+    meta: Mapping[str, object]
 
 
 class SignalEngine:
@@ -159,19 +170,47 @@ class SignalEngine:
         statistic in ``stats``; otherwise tokenized by this engine (:meth:`prepare`), computed
         by ``score`` (each distinct text once) and cached. The paired engine
         (:mod:`miakit.signals.paired`) shares this with its own namespace and ``score``."""
-        keys = [text_key(t) for t in texts]
-        cached = self.cache.lookup(namespace, keys, stats) if self.cache is not None else {}
-        todo = sorted(
-            {k: i for i, k in reversed(list(enumerate(keys))) if k not in cached}.values()
+        (rows,) = self.compute_rows_multi(
+            texts,
+            context,
+            [RowSpec(namespace, stats, meta)],
+            lambda inputs: [score(inputs)],
         )
-        fresh: dict[str, CachedRow] = {}
+        return rows
+
+    def compute_rows_multi(
+        self,
+        texts: Sequence[str],
+        context: Context,
+        specs: Sequence[RowSpec],
+        score: Callable[[list[ScoringInput]], list[list[CachedRow]]],
+    ) -> list[list[CachedRow]]:
+        """:meth:`compute_rows` for several tables computed by one pass: ``score`` returns one
+        list of rows per spec. Texts every table has cached are not scored; the others are
+        scored once, and each table caches the rows it lacked."""
+        keys = [text_key(t) for t in texts]
+        cached = [
+            self.cache.lookup(spec.namespace, keys, spec.stats) if self.cache is not None else {}
+            for spec in specs
+        ]
+        missing = {k for k in keys if any(k not in c for c in cached)}
+        todo = sorted({k: i for i, k in reversed(list(enumerate(keys))) if k in missing}.values())
+        fresh: list[dict[str, CachedRow]] = [{} for _ in specs]
         if todo:
-            rows = score(self.prepare([texts[i] for i in todo], context))
+            tables = score(self.prepare([texts[i] for i in todo], context))
             new_keys = [keys[i] for i in todo]
-            fresh = dict(zip(new_keys, rows, strict=True))
-            if self.cache is not None:
-                self.cache.append(namespace, new_keys, rows, meta=meta)
-        return [cached.get(k) or fresh[k] for k in keys]
+            for j, (spec, rows) in enumerate(zip(specs, tables, strict=True)):
+                fresh[j] = dict(zip(new_keys, rows, strict=True))
+                if self.cache is not None:
+                    lacking = [(k, r) for k, r in fresh[j].items() if k not in cached[j]]
+                    if lacking:
+                        self.cache.append(
+                            spec.namespace,
+                            [k for k, _ in lacking],
+                            [r for _, r in lacking],
+                            meta=spec.meta,
+                        )
+        return [[c.get(k) or f[k] for k in keys] for c, f in zip(cached, fresh, strict=True)]
 
     def prepare(self, texts: Sequence[str], context: Context) -> list[ScoringInput]:
         """Tokenize and truncate ``texts`` under ``context``."""
@@ -274,18 +313,36 @@ class SignalEngine:
         A one-unit-deep pipeline (:mod:`miakit.signals.transfer`): unit ``i + 1`` is launched
         before unit ``i``'s statistics are read back, so the GPU never waits for the host.
         """
-        results: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
+        (rows,) = self.run_units_multi(
+            inputs, units, lambda unit: [score_unit(unit)], n_tables=1, desc=desc
+        )
+        return rows
+
+    def run_units_multi(
+        self,
+        inputs: Sequence[ScoringInput],
+        units: Sequence[Sequence[int]],
+        score_unit: Callable[[list[ScoringInput]], Sequence[ScoredUnit]],
+        *,
+        n_tables: int,
+        desc: str,
+    ) -> list[list[CachedRow]]:
+        """:meth:`run_units` where each forward unit feeds ``n_tables`` tables (``score_unit``
+        returns one :class:`ScoredUnit` per table): one list of rows per table."""
+        empty: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
+        tables = [list(empty) for _ in range(n_tables)]
         total = sum(len(x.ids) for x in inputs)
 
-        def finish(unit: Sequence[int], scored: ScoredUnit) -> None:
-            for i, row in zip(unit, scored.result(), strict=True):
-                results[i] = row
+        def finish(unit: Sequence[int], scored: Sequence[ScoredUnit]) -> None:
+            for table, part in zip(tables, scored, strict=True):
+                for i, row in zip(unit, part.result(), strict=True):
+                    table[i] = row
             bar.update(sum(len(inputs[i].ids) for i in unit))
 
         with tqdm(
             total=total, desc=desc, unit="tok", disable=not self.progress, leave=False
         ) as bar:
-            pending: tuple[Sequence[int], ScoredUnit] | None = None
+            pending: tuple[Sequence[int], Sequence[ScoredUnit]] | None = None
             for unit in units:
                 launched = score_unit([inputs[i] for i in unit])
                 if pending is not None:
@@ -294,9 +351,14 @@ class SignalEngine:
             if pending is not None:
                 finish(*pending)
         out = []
-        for x, r in zip(inputs, results, strict=True):
-            assert r is not None
-            out.append(CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated))
+        for table in tables:
+            rows = []
+            for x, r in zip(inputs, table, strict=True):
+                assert r is not None
+                rows.append(
+                    CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated)
+                )
+            out.append(rows)
         return out
 
     def _shared_head(self, inputs: Sequence[ScoringInput]) -> tuple[int, ...]:

@@ -27,8 +27,10 @@ same forward units (padded batches, or packed rows when both models pack), one f
 per model per unit (one in all when ``p`` and ``q`` are the same model), hidden states of the
 predicting positions only, and fp32 logits of both models a chunk of positions at a time
 (the statistics fused into one kernel by ``torch.compile`` on CUDA);
-``[batch, time, vocab]`` logits never exist. The shared-prefix KV reuse of the single-model
-path is not used here (a prefix context is simply run in full).
+``[batch, time, vocab]`` logits never exist. The same forward passes can also give each
+model's own per-token statistics (:meth:`PairedEngine.compute_with_own`, used by the planner),
+cached under the namespaces the models' own engines use. The shared-prefix KV reuse of the
+single-model path is not used here (a prefix context is simply run in full).
 
 Results are cached in the same Parquet cache, under a namespace that holds both models'
 fingerprints and dtypes, the tokenizer, the context, ``max_length`` and the lead ids.
@@ -45,9 +47,16 @@ from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals._compiled import CudaCompiled
 from miakit.signals.cache import CachedRow, SignalCache
-from miakit.signals.engine import ScoringInput, SignalEngine, assemble
-from miakit.signals.spec import PAIRED_STATS, PLAIN, Context, paired_role, split_role
-from miakit.signals.stats import in_row_blocks
+from miakit.signals.engine import RowSpec, ScoringInput, SignalEngine, assemble
+from miakit.signals.spec import (
+    PAIRED_STATS,
+    PLAIN,
+    TOKEN_STATS,
+    Context,
+    paired_role,
+    split_role,
+)
+from miakit.signals.stats import in_row_blocks, token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit
 
@@ -225,6 +234,46 @@ class PairedEngine:
             A :class:`TokenSignals` with one row per text, in the order given, with the same
             offsets as ``p``'s own table of ``texts`` under ``context``.
         """
+        return self.compute_with_own(texts, stats=stats, context=context, desc=desc)[0]
+
+    def can_fuse(self, context: Context, *, weights_model: bool) -> bool:
+        """Whether the forward passes of the paired statistics under ``context`` can also give
+        ``p``'s own table (``weights_model=False``) or ``q``'s (``True``) exactly as its own
+        engine would: no prefix context (those use prefix reuse), and for ``q`` a distinct
+        model that tokenizes identically (same tokenizer fingerprint, lead ids and
+        ``max_length``)."""
+        if context.prefix:
+            return False
+        if not weights_model:
+            return True
+        p, q = self.p, self.q
+        return (
+            q is not p
+            and q.scorer.tokenizer_fingerprint == p.scorer.tokenizer_fingerprint
+            and q.lead == p.lead
+            and q.max_length == p.max_length
+        )
+
+    def compute_with_own(
+        self,
+        texts: Sequence[str],
+        *,
+        stats: Collection[str],
+        own_p: Collection[str] = (),
+        own_q: Collection[str] = (),
+        context: Context = PLAIN,
+        desc: str | None = None,
+    ) -> tuple[TokenSignals, TokenSignals | None, TokenSignals | None]:
+        """Paired statistics and, from the same forward passes, ``p``'s own statistics
+        ``own_p`` and ``q``'s ``own_q`` (:data:`~miakit.signals.spec.TOKEN_STATS`): one pass
+        per model feeds all three tables (``None`` for an empty request). Each table is
+        cached under the namespace its own engine uses, so it equals (up to float rounding
+        of a different chunking) and shares the cache with ``p.compute`` / ``q.compute``.
+
+        Raises:
+            InvalidParameterError: unknown statistics, or own statistics that
+                :meth:`can_fuse` refuses.
+        """
         requested = set(stats)
         if not requested or requested - set(PAIRED_STATS):
             raise InvalidParameterError(
@@ -232,14 +281,33 @@ class PairedEngine:
                 f"got {sorted(requested)}"
             )
         wanted = [s for s in PAIRED_STATS if s in requested]
+        own = []
+        for engine, asked, side in ((self.p, own_p, False), (self.q, own_q, True)):
+            names = [s for s in TOKEN_STATS if s in set(asked)]
+            if set(asked) - set(TOKEN_STATS):
+                raise InvalidParameterError(
+                    f"own stats must be a subset of {TOKEN_STATS}, got {sorted(asked)}"
+                )
+            if names and not self.can_fuse(context, weights_model=side):
+                raise InvalidParameterError(
+                    f"{engine.scorer.name!r}'s own statistics cannot come from the paired "
+                    f"pass of {self.role!r} under context {context.name!r}; compute them "
+                    "with its own engine"
+                )
+            own.append(names)
         label = desc or f"{self.role} [{context.name}]"
-        rows = self.p.compute_rows(
+        paired_meta = {"model": self.role, "context": context.name}
+        specs = [RowSpec(self.namespace(context), wanted, paired_meta)]
+        engines = [e for e, names in zip((self.p, self.q), own, strict=True) if names]
+        for engine, names in zip((self.p, self.q), own, strict=True):
+            if names:
+                own_meta = {"model": engine.scorer.name, "context": context.name}
+                specs.append(RowSpec(engine.namespace(context), names, own_meta))
+        tables = self.p.compute_rows_multi(
             texts,
             context,
-            wanted,
-            namespace=self.namespace(context),
-            score=lambda inputs: self._score(inputs, wanted, desc=label),
-            meta={"model": self.role, "context": context.name},
+            specs,
+            lambda inputs: self._score(inputs, wanted, own, desc=label),
         )
         meta: dict[str, Any] = {
             "model": self.role,
@@ -250,7 +318,14 @@ class PairedEngine:
             "max_length": self.p.max_length,
             "vocab": self.vocab,
         }
-        return assemble(rows, wanted, meta=meta)
+        paired = assemble(tables[0], wanted, meta=meta)
+        mine: list[TokenSignals | None] = [None, None]
+        rest = iter(zip(engines, tables[1:], strict=True))
+        for index, names in enumerate(own):
+            if names:
+                engine, rows = next(rest)
+                mine[index] = engine._assemble(rows, names, context)
+        return paired, mine[0], mine[1]
 
     def _packed(self) -> bool:
         # both models run the same units, so both must pack (the padded path always works)
@@ -258,21 +333,36 @@ class PairedEngine:
         return self.p._use_packing() and (same or self.q._use_packing())
 
     def _score(
-        self, inputs: Sequence[ScoringInput], stats: Sequence[str], *, desc: str
-    ) -> list[CachedRow]:
+        self,
+        inputs: Sequence[ScoringInput],
+        stats: Sequence[str],
+        own: Sequence[Sequence[str]],
+        *,
+        desc: str,
+    ) -> list[list[CachedRow]]:
         packed = self._packed()
         units = self.p.units(inputs, packed=packed)
-        return self.p.run_units(
-            inputs, units, lambda unit: self._unit_stats(unit, stats, packed), desc=desc
+        n_tables = 1 + sum(1 for names in own if names)
+        return self.p.run_units_multi(
+            inputs,
+            units,
+            lambda unit: self._unit_stats(unit, stats, own, packed),
+            n_tables=n_tables,
+            desc=desc,
         )
 
     def _unit_stats(
-        self, unit: Sequence[ScoringInput], stats: Sequence[str], packed: bool
-    ) -> ScoredUnit:
+        self,
+        unit: Sequence[ScoringInput],
+        stats: Sequence[str],
+        own: Sequence[Sequence[str]],
+        packed: bool,
+    ) -> list[ScoredUnit]:
         parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
+        own_parts: list[dict[str, list[torch.Tensor]]] = [{s: [] for s in n} for n in own]
         gathered = self.p.gather(unit, packed=packed)
         if gathered is not None:
-            hidden_p, _ = gathered  # (N, d_p); the targets are not needed
+            hidden_p, targets = gathered  # (N, d_p), (N,)
             same = self.q is self.p
             hidden_q = hidden_p
             if not same:
@@ -283,13 +373,20 @@ class PairedEngine:
             for start in range(0, hidden_p.shape[0], chunk):
                 stop = start + chunk
                 logits_p = self.p.scorer.logits(hidden_p[start:stop])  # (C, V_p) fp32
-                if same:
-                    logits_q = logits_p
-                else:
-                    logits_q = self.q.scorer.logits(hidden_q[start:stop]).to(logits_p.device)
+                # (C, V_q) fp32
+                logits_q = logits_p if same else self.q.scorer.logits(hidden_q[start:stop])
+                for logits, names, into in zip((logits_p, logits_q), own, own_parts, strict=True):
+                    if names:  # a model's own statistics, over its whole vocabulary
+                        tgt = targets[start:stop].to(logits.device)
+                        for name, value in token_stats_fast(logits, tgt, names).items():
+                            into[name].append(value)
                 values = paired_token_stats_fast(
-                    logits_p[:, : self.vocab], logits_q[:, : self.vocab], stats
+                    logits_p[:, : self.vocab],
+                    logits_q.to(logits_p.device)[:, : self.vocab],
+                    stats,
                 )
                 for name, value in values.items():
                     parts[name].append(value)
-        return ScoredUnit(parts, unit)
+        out = [ScoredUnit(parts, unit)]
+        out += [ScoredUnit(p, unit) for p, names in zip(own_parts, own, strict=True) if names]
+        return out

@@ -3,7 +3,10 @@
 The planner groups the attacks' :class:`~miakit.signals.spec.SignalRef` needs by
 ``(model, context)``, loads each model once (lazily, through ``scorer_for``), builds one
 :class:`~miakit.signals.engine.SignalEngine` per model and computes the union of statistics
-each ``(model, context)`` needs, in one pass per pair.
+each ``(model, context)`` needs, in one pass per pair. A paired role's pass also gives the
+own tables of its two models under the same context when they are needed too
+(:meth:`~miakit.signals.paired.PairedEngine.compute_with_own`; plain contexts), so a
+two-model run reads each model once per context instead of twice.
 
 Model roles are plain names (``target``, ``reference``, ...). A role may be an *alias* of
 another (e.g. ``performer`` defaults to ``target``): it then shares that model, its engine and
@@ -131,13 +134,55 @@ class SignalPlanner:
         for role, _ in real:
             if is_paired_role(role):
                 self.paired_engine(role)  # a tokenizer mismatch fails before any forward pass
+        fused = self._fusions(real)
         order = sorted(real, key=lambda k: (k[0] != "target", is_paired_role(k[0]), k))
         for role, ctx in order:
-            runner = self.paired_engine(role) if is_paired_role(role) else self.engine(role)
-            computed[(role, ctx)] = runner.compute(
-                texts, stats=real[(role, ctx)], context=self.context(ctx), desc=f"{role}:{ctx}"
+            if (role, ctx) in fused:
+                continue  # computed by the paired pass that reads the same forward passes
+            context = self.context(ctx)
+            if not is_paired_role(role):
+                computed[(role, ctx)] = self.engine(role).compute(
+                    texts, stats=real[(role, ctx)], context=context, desc=f"{role}:{ctx}"
+                )
+                continue
+            sides = split_role(role)
+            own = [
+                real[(side, ctx)] if fused.get((side, ctx)) == (role, ctx) else set()
+                for side in sides
+            ]
+            tables = self.paired_engine(role).compute_with_own(
+                texts,
+                stats=real[(role, ctx)],
+                own_p=own[0],
+                own_q=own[1] if sides[1] != sides[0] else set(),
+                context=context,
+                desc=f"{role}:{ctx}",
             )
+            computed[(role, ctx)] = tables[0]
+            for side, table in zip(sides, tables[1:], strict=True):
+                if table is not None:
+                    computed[(side, ctx)] = table
         return {(role, ctx): computed[(self.resolve(role), ctx)] for role, ctx in grouped}
+
+    def _fusions(self, real: Mapping[tuple[str, str], set[str]]) -> dict[tuple[str, str], Any]:
+        """Single-model tables that a paired pass computes too: ``(model, context)`` -> the
+        paired ``(role, context)`` whose forward passes also give that model's own statistics
+        (:meth:`~miakit.signals.paired.PairedEngine.compute_with_own`), so that one forward
+        pass per model feeds both."""
+        fused: dict[tuple[str, str], Any] = {}
+        for role, ctx in sorted(real):
+            if not is_paired_role(role):
+                continue
+            engine = self.paired_engine(role)
+            for side, weights in zip(split_role(role), (False, True), strict=True):
+                key = (side, ctx)
+                if (
+                    key in real
+                    and key not in fused
+                    and engine.can_fuse(self.context(ctx), weights_model=weights)
+                ):
+                    fused[key] = (role, ctx)
+        return fused
 
     def models_meta(self) -> dict[str, Any]:
         """What identifies each loaded model, for ``metrics.json``."""
