@@ -40,8 +40,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 _TRAIN_TOK_S_2CORES = 300.0
 _SCORE_TOK_S_2CORES = 550.0
 #: Scoring passes over the texts: the target plain, lowercased and under the two ReCaLL
-#: prefixes; the base model plain; and target + base together for the paired statistics.
-_PASSES = 7
+#: prefixes, and the base model plain; the paired statistics come from the two plain passes
+#: (:meth:`miakit.signals.paired.PairedEngine.compute_with_own`).
+_PASSES = 5
 
 
 @dataclass(frozen=True)
