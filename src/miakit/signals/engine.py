@@ -40,7 +40,7 @@ from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache, text_key
 from miakit.signals.layout import ScoringInput, after_head, packed_layout, right_padded, select
 from miakit.signals.packed import pack_rows
-from miakit.signals.spec import PLAIN, TOKEN_STATS, Context
+from miakit.signals.spec import PLAIN, TOKEN_STATS, Context, ordered_stats
 from miakit.signals.stats import token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit, to_device
@@ -138,12 +138,7 @@ class SignalEngine:
         Returns:
             A :class:`TokenSignals` with one row per text, in the order given.
         """
-        requested = set(stats)
-        if not requested or requested - set(TOKEN_STATS):
-            raise InvalidParameterError(
-                f"stats must be a non-empty subset of {TOKEN_STATS}, got {sorted(requested)}"
-            )
-        stats = [s for s in TOKEN_STATS if s in requested]
+        stats = ordered_stats(stats, TOKEN_STATS, what="stats")
         all_rows = self.compute_rows(
             texts,
             context,

@@ -45,7 +45,6 @@ import torch
 
 from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
-from miakit.signals._compiled import CudaCompiled
 from miakit.signals.cache import CachedRow, SignalCache
 from miakit.signals.engine import RowSpec, ScoringInput, SignalEngine, assemble
 from miakit.signals.spec import (
@@ -53,10 +52,11 @@ from miakit.signals.spec import (
     PLAIN,
     TOKEN_STATS,
     Context,
+    ordered_stats,
     paired_role,
     split_role,
 )
-from miakit.signals.stats import in_row_blocks, token_stats_fast
+from miakit.signals.stats import fused_stats, token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit
 
@@ -96,20 +96,13 @@ def paired_token_stats(
     return out
 
 
-_compiled: dict[tuple[str, ...], CudaCompiled] = {}
-
-
 def paired_token_stats_fast(
     logits_p: torch.Tensor, logits_q: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
     """:func:`paired_token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
     :class:`~miakit.signals._compiled.CudaCompiled`): both logits chunks are read about once;
     in cache-sized row blocks on the CPU (:func:`~miakit.signals.stats.in_row_blocks`)."""
-    key = tuple(sorted(stats))
-    fn = _compiled.get(key)
-    if fn is None:
-        fn = _compiled[key] = CudaCompiled(lambda lp, lq: paired_token_stats(lp, lq, key))
-    return in_row_blocks(fn, logits_p, logits_q)
+    return fused_stats(paired_token_stats, logits_p, logits_q, stats)
 
 
 def _vocabulary(scorer: TokenScorer) -> dict[str, int] | None:
@@ -274,20 +267,10 @@ class PairedEngine:
             InvalidParameterError: unknown statistics, or own statistics that
                 :meth:`can_fuse` refuses.
         """
-        requested = set(stats)
-        if not requested or requested - set(PAIRED_STATS):
-            raise InvalidParameterError(
-                f"paired stats must be a non-empty subset of {PAIRED_STATS}, "
-                f"got {sorted(requested)}"
-            )
-        wanted = [s for s in PAIRED_STATS if s in requested]
+        wanted = ordered_stats(stats, PAIRED_STATS, what="paired stats")
         own = []
         for engine, asked, side in ((self.p, own_p, False), (self.q, own_q, True)):
-            names = [s for s in TOKEN_STATS if s in set(asked)]
-            if set(asked) - set(TOKEN_STATS):
-                raise InvalidParameterError(
-                    f"own stats must be a subset of {TOKEN_STATS}, got {sorted(asked)}"
-                )
+            names = ordered_stats(asked, TOKEN_STATS, what="own stats", allow_empty=True)
             if names and not self.can_fuse(context, weights_model=side):
                 raise InvalidParameterError(
                     f"{engine.scorer.name!r}'s own statistics cannot come from the paired "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from miakit.errors import InvalidParameterError, did_you_mean
@@ -55,6 +56,20 @@ MODEL_ROLES: tuple[str, ...] = ("target", "reference", "performer", "observer", 
 #: Separates the two roles of a paired role: ``"p@q"`` = statistic of ``p``'s log-probs
 #: weighted by ``q``'s probabilities (e.g. ``"performer@observer"``, ``"target@sampling"``).
 PAIR_SEP = "@"
+
+
+def ordered_stats(
+    requested: Collection[str], allowed: tuple[str, ...], *, what: str, allow_empty: bool = False
+) -> list[str]:
+    """``requested`` in ``allowed``'s order; :class:`InvalidParameterError` naming ``what``
+    when it holds anything else (or nothing, unless ``allow_empty``)."""
+    asked = set(requested)
+    if (not asked and not allow_empty) or asked - set(allowed):
+        size = "" if allow_empty else "non-empty "
+        raise InvalidParameterError(
+            f"{what} must be a {size}subset of {allowed}, got {sorted(asked)}"
+        )
+    return [s for s in allowed if s in asked]
 
 
 def paired_role(p: str, q: str) -> str:

@@ -91,7 +91,27 @@ def in_row_blocks(
     return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
 
 
-_compiled: dict[tuple[str, ...], CudaCompiled] = {}
+StatsFn = Callable[[torch.Tensor, torch.Tensor, Collection[str]], dict[str, torch.Tensor]]
+_compiled: dict[tuple[StatsFn, tuple[str, ...]], CudaCompiled] = {}
+
+
+def fused_stats(
+    fn: StatsFn, a: torch.Tensor, b: torch.Tensor, stats: Collection[str]
+) -> dict[str, torch.Tensor]:
+    """``fn(a, b, stats)`` for row-wise statistics: compiled once per ``(fn, stats)`` and run
+    fused on CUDA (:class:`~miakit.signals._compiled.CudaCompiled`), eager in cache-sized row
+    blocks on the CPU (:func:`in_row_blocks`)."""
+    key = (fn, tuple(sorted(stats)))
+    compiled = _compiled.get(key)
+    if compiled is None:
+        compiled = _compiled[key] = CudaCompiled(functools.partial(_with_stats, fn, key[1]))
+    return in_row_blocks(compiled, a, b)
+
+
+def _with_stats(
+    fn: StatsFn, stats: tuple[str, ...], a: torch.Tensor, b: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    return fn(a, b, stats)
 
 
 def token_stats_fast(
@@ -103,14 +123,4 @@ def token_stats_fast(
 
     The compiled kernel reads each logits chunk about once instead of once per statistic.
     """
-    key = tuple(sorted(stats))
-    fn = _compiled.get(key)
-    if fn is None:
-        fn = _compiled[key] = CudaCompiled(functools.partial(_stats_for, key))
-    return in_row_blocks(fn, logits, targets)
-
-
-def _stats_for(
-    stats: tuple[str, ...], logits: torch.Tensor, targets: torch.Tensor
-) -> dict[str, torch.Tensor]:
-    return token_stats(logits, targets, stats)
+    return fused_stats(token_stats, logits, targets, stats)
