@@ -98,6 +98,62 @@ def test_auxiliary_sets_must_be_disjoint_from_evaluation(scorer, tmp_path, files
     assert "--aux" in str(exc.value) or "--calibrate" in str(exc.value)
 
 
+#: Evaluation texts longer than the 13-word n-gram (so the MinHash/index path is used).
+LONG_MEMBERS = [
+    "The river valley was settled by farmers who grew barley and wheat on the terraces above "
+    "the flood plain, and every spring they repaired the stone walls that the rains had broken.",
+    "A small observatory on the ridge recorded the positions of comets for more than forty "
+    "years, and its notebooks are now kept in the library of the university in the town.",
+]
+LONG_NONMEMBERS = [
+    "The ferry crossed the strait twice a day in summer, carrying mail, tourists and crates of "
+    "oranges from the southern islands to the harbour market on the mainland coast.",
+    "During the long drought the village dug a new well beside the old chapel, and the water "
+    "was shared by rota so that every household could fill two buckets each morning.",
+]
+
+
+@pytest.mark.parametrize("key", ["aux_nonmembers", "aux_members", "calibrate"])
+@pytest.mark.parametrize("how", ["plus_sentence", "sub_passage"])
+def test_auxiliary_text_containing_or_inside_an_evaluation_text_is_refused(
+    scorer, tmp_path, files, key, how
+):
+    """An evaluation text plus one sentence (WikiMIA's longer splits extend the shorter ones)
+    or a long sub-passage of one is no equal string, but puts evaluation text in the context."""
+    members = write_jsonl(tmp_path / "lm.jsonl", LONG_MEMBERS, "m")
+    nonmembers = write_jsonl(tmp_path / "ln.jsonl", LONG_NONMEMBERS, "n")
+    target = LONG_NONMEMBERS[1] if key == "aux_members" else LONG_MEMBERS[0]
+    if how == "plus_sentence":
+        bad = target + " The story was told for many years afterwards."
+    else:
+        bad = " ".join(target.split()[4:28])
+    texts = [*AUX_N, bad] if key != "calibrate" else [*CALIB_TEXTS, bad]
+    extra = {"label": [*CALIB_LABELS, "member"]} if key == "calibrate" else {}
+    path = write_jsonl(tmp_path / "bad.jsonl", texts, "x", **extra)
+    eval_id = "n1" if key == "aux_members" else "m0"
+    direction = "contains" if how == "plus_sentence" else "is inside"
+    common = {**files, "members": str(members), "nonmembers": str(nonmembers)}
+    with pytest.raises(DataError) as exc:
+        run(scorer, tmp_path, **{**common, key: str(path)})
+    msg = str(exc.value)
+    bad_id = f"x{len(texts) - 1}"
+    assert f"'{bad_id}' (bad.jsonl:{len(texts)}) {direction} evaluation '{eval_id}'" in msg
+    assert "containment 1.00" in msg and "Remove those texts" in msg
+    # the same file without the offending line runs
+    good = write_jsonl(
+        tmp_path / "good.jsonl", texts[:-1], "x", **{k: v[:-1] for k, v in extra.items()}
+    )
+    run(scorer, tmp_path, **{**common, key: str(good)})
+
+
+def test_auxiliary_text_holding_a_calibration_text_is_refused(scorer, tmp_path, files):
+    calib_texts = [*CALIB_TEXTS[:-1], LONG_NONMEMBERS[0]]
+    calib = write_jsonl(tmp_path / "cal.jsonl", calib_texts, "c", label=CALIB_LABELS)
+    aux = write_jsonl(tmp_path / "an2.jsonl", [*AUX_N, LONG_NONMEMBERS[0] + " Then rain."], "a")
+    with pytest.raises(DataError, match="'a3' .an2.jsonl:4. contains calibration .* 'c7' .cal.jsonl:8."):
+        run(scorer, tmp_path, **{**files, "aux_nonmembers": str(aux), "calibrate": str(calib)})
+
+
 def test_frequency_corpus_must_not_contain_evaluation_texts(scorer, tmp_path, files):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

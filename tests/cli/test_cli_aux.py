@@ -134,6 +134,29 @@ def test_overlapping_aux_set_exits_2(tmp_path, tiny_model_dir, data, capsys):
     assert "'b3' ≈ evaluation 'm2' (normalised)" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("flag", ["--aux-nonmembers", "--aux-members", "--calibrate"])
+def test_aux_text_holding_an_evaluation_text_exits_2(tmp_path, tiny_model_dir, data, capsys, flag):
+    """An evaluation text plus one sentence is no equal string but is refused (exit 2), with
+    the pair named: the WikiMIA case of prefixes drawn from a longer split."""
+    target, eval_id = (NONMEMBERS[1], "n1") if flag == "--aux-members" else (MEMBERS[1], "m1")
+    texts = [*CALIB, target + " It has many museums."]
+    labels = {"label": ["member", "member", "nonmember", "nonmember", "member"]}
+    bad = write_jsonl(
+        tmp_path / "bad.jsonl", texts, "b", **(labels if flag == "--calibrate" else {})
+    )
+    args = [*base_args(tmp_path, tiny_model_dir, data), "--out", str(tmp_path / "o")]
+    args += ["--recall-shots", "2"]
+    attacks = "con_recall" if flag == "--calibrate" else "recall,con_recall"
+    if flag != "--aux-nonmembers":
+        args += ["--aux-nonmembers", str(data["aux_n"])]
+    if flag != "--aux-members":
+        args += ["--aux-members", str(data["aux_m"])]
+    assert main([*args, flag, str(bad), "--attacks", attacks]) == 2
+    err = capsys.readouterr().err
+    assert f"'b4' (bad.jsonl:5) contains evaluation '{eval_id}'" in err, err
+    assert "containment 1.00" in err and "Traceback" not in err
+
+
 def test_list_attacks_shows_requirements(capsys):
     assert main(["list", "attacks"]) == 0
     rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}

@@ -11,6 +11,19 @@ Two texts *match* when they are identical strings (``exact``) or equal after
 (every character of a Unicode ``P*`` category) and runs of whitespace collapsed to one space,
 then stripped. So ``"Hello, World!"`` and ``"hello world"`` match; a copy that differs in
 punctuation, case or line breaks is still a copy.
+
+Equality is not enough: WikiMIA's longer splits extend its shorter ones, so a prefix drawn from
+another split holds an evaluation text verbatim plus a sentence or two. :func:`require_disjoint`
+therefore also refuses *containment*, with the same test as member/non-member near-duplicates
+(:mod:`miakit.data.containment`: word 13-grams, MinHash LSH for large sets, shares computed
+exactly): an auxiliary text that holds at least half of an evaluation text's 13-grams
+(``contains``, the WikiMIA case) or whose own 13-grams lie at least half in one evaluation text
+(``is inside``, a sub-passage of at least 13 words). Short texts: an evaluation text of 3 to 12
+words is compared at n = its word count, so one found word for word in an auxiliary text is
+refused (it is all in the context); an auxiliary text of fewer than 13 words found inside an
+evaluation text is not (a phrase that short puts too little of the text in the context, and
+common phrases would refuse most auxiliary sets); texts of fewer than 3 words are compared only
+by exact and normalised equality. There is no switch to allow an overlap: remove the texts.
 """
 
 from __future__ import annotations
@@ -24,8 +37,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from miakit.data._messages import listing
+from miakit.data.containment import find_contained
 from miakit.data.schema import Sample
 from miakit.errors import DataError
+
+#: Word n-gram length and containment threshold of :func:`require_disjoint`.
+N = 13
+THRESHOLD = 0.5
 
 
 @functools.cache
@@ -82,10 +100,75 @@ def find_matches(aux: Iterable[Sample], evaluation: Iterable[Sample]) -> list[Ma
     return out
 
 
+@dataclass(frozen=True)
+class Containment:
+    """An auxiliary text that contains, or lies inside, an evaluation text.
+
+    Attributes:
+        aux_in_eval: share of the auxiliary text's word n-grams found in the evaluation text.
+        eval_in_aux: share of the evaluation text's word n-grams found in the auxiliary text.
+        n: the n-gram length of the comparison.
+    """
+
+    aux: Sample
+    evaluation: Sample
+    aux_in_eval: float
+    eval_in_aux: float
+    n: int
+
+    @property
+    def direction(self) -> Literal["contains", "is inside"]:
+        return "contains" if self.eval_in_aux >= self.aux_in_eval else "is inside"
+
+    @property
+    def containment(self) -> float:
+        return max(self.aux_in_eval, self.eval_in_aux)
+
+    def refused(self, *, n: int = 13, threshold: float = 0.5) -> bool:
+        """Whether the pair leaks: the evaluation text's share in the auxiliary text reaches
+        ``threshold``, or the auxiliary text's share in the evaluation text does and the
+        auxiliary text is a passage of at least ``n`` words (a shorter phrase inside an
+        evaluation text puts too few of its words in the context to count)."""
+        return self.eval_in_aux >= threshold or (self.aux_in_eval >= threshold and self.n >= n)
+
+    def describe(self, other: str = "evaluation") -> str:
+        a, e = self.aux, self.evaluation
+        where_a = f" ({a.source})" if a.source else ""
+        where_e = f" ({e.source})" if e.source else ""
+        return (
+            f"{a.id!r}{where_a} {self.direction} {other} {e.id!r}{where_e}: containment "
+            f"{self.containment:.2f} (its text in the aux text {self.eval_in_aux:.2f}, the aux "
+            f"text in it {self.aux_in_eval:.2f}; word {self.n}-grams)"
+        )
+
+
+def find_containments(
+    aux: Sequence[Sample],
+    evaluation: Sequence[Sample],
+    *,
+    n: int = 13,
+    threshold: float = 0.5,
+    seed: int = 0,
+) -> list[Containment]:
+    """Pairs of an auxiliary and an evaluation sample whose word n-gram containment reaches
+    ``threshold`` (either direction; see the module docstring), in auxiliary order."""
+    pairs = find_contained(
+        [s.text for s in aux], [s.text for s in evaluation], n=n, threshold=threshold, seed=seed
+    )
+    return [
+        Containment(aux[c.i], evaluation[c.j], c.a_in_b, c.b_in_a, c.n)
+        for c in sorted(pairs, key=lambda c: (c.i, c.j))
+    ]
+
+
 def require_disjoint(
     aux: Sequence[Sample], evaluation: Sequence[Sample], *, what: str, other: str = "evaluation"
 ) -> None:
-    """Raise if any auxiliary text matches an evaluation text (exact or normalised).
+    """Raise if any auxiliary text matches, contains or lies inside an evaluation text.
+
+    Exact and normalised matches (:func:`find_matches`), then word n-gram containment
+    (:func:`find_containments`, defaults ``n = 13``, ``threshold = 0.5``); a pair found by
+    both is listed once, as a match.
 
     Args:
         aux: the auxiliary samples.
@@ -94,14 +177,25 @@ def require_disjoint(
         other: how to name ``evaluation`` in the message.
 
     Raises:
-        DataError: naming every offending pair of ids.
+        DataError: listing the first 10 offending pairs (ids, file:line, containment and its
+            direction) and counting the rest.
     """
+    aux, evaluation = list(aux), list(evaluation)
     matches = find_matches(aux, evaluation)
-    if matches:
-        pairs = [m.describe(other) for m in matches]
+    seen = {(m.aux_id, m.eval_id) for m in matches}
+    contained = [
+        c
+        for c in find_containments(aux, evaluation, n=N, threshold=THRESHOLD)
+        if (c.aux.id, c.evaluation.id) not in seen and c.refused(n=N, threshold=THRESHOLD)
+    ]
+    if matches or contained:
+        pairs = [m.describe(other) for m in matches] + [c.describe(other) for c in contained]
+        n_texts = len({m.aux_id for m in matches} | {c.aux.id for c in contained})
         raise DataError(
-            f"{what} shares {len(matches)} text(s) with the {other} data: {listing(pairs)}. "
-            "Texts used to build prefixes, calibrate or count frequencies must never be the "
-            "texts scored (exact copies and copies differing only in case, punctuation or "
-            "whitespace count). Remove them from one of the two sets."
+            f"{what} shares {n_texts} text(s) with the {other} data ({len(pairs)} pair(s)): "
+            f"{listing(pairs)}. Texts used to build prefixes, calibrate or count frequencies "
+            "must never hold the texts scored: exact copies, copies differing only in case, "
+            "punctuation or whitespace, texts that contain one (half or more of its word "
+            f"{N}-grams) and passages of {N}+ words lying inside one all count. Remove those "
+            "texts from the auxiliary file."
         )
