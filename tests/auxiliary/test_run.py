@@ -150,7 +150,8 @@ def test_auxiliary_text_holding_a_calibration_text_is_refused(scorer, tmp_path, 
     calib_texts = [*CALIB_TEXTS[:-1], LONG_NONMEMBERS[0]]
     calib = write_jsonl(tmp_path / "cal.jsonl", calib_texts, "c", label=CALIB_LABELS)
     aux = write_jsonl(tmp_path / "an2.jsonl", [*AUX_N, LONG_NONMEMBERS[0] + " Then rain."], "a")
-    with pytest.raises(DataError, match="'a3' .an2.jsonl:4. contains calibration .* 'c7' .cal.jsonl:8."):
+    expected = r"'a3' \(an2.jsonl:4\) contains calibration .* 'c7' \(cal.jsonl:8\)"
+    with pytest.raises(DataError, match=expected):
         run(scorer, tmp_path, **{**files, "aux_nonmembers": str(aux), "calibrate": str(calib)})
 
 
