@@ -76,11 +76,15 @@ class RunConfig:
             data) on which calibrated hyperparameters (Con-ReCall's γ) are chosen by AUROC.
         frequency_corpus: a reference corpus (file or folder of .txt/.jsonl/.json/.csv/
             .parquet) for DC-PDD's token frequencies; must not contain evaluation texts.
-        neighbors: neighbours per text for the ``neighborhood`` attack.
-        fill_mask_model: a local masked LM (BERT-style, safetensors) that generates the
-            neighbours; without it the target model itself resamples words.
-        neighbor_fraction: share of the words (tokens) replaced in each neighbour, in (0, 1].
-        neighbor_top_k: replacements are drawn from this many most likely candidates.
+        neighbors: neighbours per text for ``neighborhood`` and ``neighborhood_causal``.
+        fill_mask_model: a local masked LM (BERT-style, safetensors, fast tokenizer) that
+            writes ``neighborhood``'s neighbours with the paper's generator (embedding
+            dropout 0.7, ranked single-word swaps); ``neighborhood`` needs it. The variant
+            ``neighborhood_causal`` resamples words with the target instead.
+        neighbor_fraction: share of the words (tokens) replaced in each neighbour, in (0, 1]
+            (``neighborhood_causal`` only; the paper's neighbours swap exactly one word).
+        neighbor_top_k: proposals per word (``neighborhood``: the top-k other words of the
+            masked LM; ``neighborhood_causal``: replacements are drawn from the top-k).
     """
 
     model: str | None = None

@@ -120,10 +120,16 @@ def attack_requirements(spec: AttackSpec) -> list[str]:
     return out
 
 
-def _missing(spec: AttackSpec, config: RunConfig, available_roles: set[str]) -> list[str]:
-    """The flags ``spec`` needs that this run lacks: model roles, then auxiliary inputs."""
+def _missing(
+    spec: AttackSpec,
+    config: RunConfig,
+    available_roles: set[str],
+    provided: frozenset[str] = frozenset(),
+) -> list[str]:
+    """The flags ``spec`` needs that this run lacks: model roles, then auxiliary inputs
+    (``provided``: inputs given in memory, e.g. ``"extra:neighbor_nll"`` by a perturber)."""
     roles = [ROLE_FLAGS.get(r, r) for r in spec.models if r not in available_roles]
-    return roles + missing_flags(spec.inputs, config)
+    return roles + missing_flags([k for k in spec.inputs if k not in provided], config)
 
 
 @dataclass
@@ -154,7 +160,7 @@ class RunResult:
 
 
 def select_attacks(
-    config: RunConfig, available_roles: set[str]
+    config: RunConfig, available_roles: set[str], provided: frozenset[str] = frozenset()
 ) -> tuple[list[AttackSpec], dict[str, str]]:
     """The attacks to run, and those skipped by default with the reason.
 
@@ -170,7 +176,7 @@ def select_attacks(
         specs = [registry.get(name) for name in config.attacks]
         problems = []
         for spec in specs:
-            missing = _missing(spec, config, available_roles)
+            missing = _missing(spec, config, available_roles, provided)
             if missing:
                 problems.append(f"attack {spec.name!r} needs {', '.join(missing)}")
         if problems:
@@ -178,7 +184,7 @@ def select_attacks(
         return specs, skipped
     specs = []
     for spec in registry:
-        missing = _missing(spec, config, available_roles)
+        missing = _missing(spec, config, available_roles, provided)
         if missing:
             skipped[spec.name] = "needs " + ", ".join(missing)
         elif not spec.default:
@@ -226,8 +232,9 @@ def run(
         config: a :class:`RunConfig`; or give its fields as keyword arguments.
         scorers: in-memory backends by role (``"target"``, ``"reference"``, ``"performer"``,
             ``"observer"``, ``"sampling"``), used instead of loading the configured paths.
-        perturber: generates the ``neighborhood`` attack's neighbours instead of the
-            configured one (:mod:`miakit.perturb`).
+        perturber: generates the neighbours of ``neighborhood`` and ``neighborhood_causal``
+            instead of the configured generators (:mod:`miakit.perturb`; it stands in for
+            ``--fill-mask-model``); its identity is recorded in ``metrics.json``.
         write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
             ``config.resolved.yaml`` to ``config.out``.
         echo: print the leaderboard to stdout.
@@ -248,7 +255,9 @@ def run(
     if "target" not in roles:
         raise InvalidParameterError("no target model: pass --model PATH")
     aliases = {**role_aliases(roles), **shared_model_aliases(config, scorers, roles)}
-    specs, skipped = select_attacks(config, roles | set(aliases))
+    # an in-memory perturber stands in for --fill-mask-model
+    provided = frozenset({"extra:neighbor_nll"} if perturber is not None else ())
+    specs, skipped = select_attacks(config, roles | set(aliases), provided)
     _check_params(config, specs)
     check_integrity_options(
         overlap_warn_fraction=config.overlap_warn_fraction,

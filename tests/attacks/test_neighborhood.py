@@ -39,3 +39,16 @@ def test_reason_of_the_extra_is_kept(make_view) -> None:
 def test_extra_must_be_per_sample(make_view) -> None:
     with pytest.raises(MissingSignalError, match="PerSample"):
         HOOD(view(make_view, [[-1.0]], np.array([1.0])))
+
+
+def test_causal_variant_reads_its_own_extra(make_view) -> None:
+    causal = default_registry().get("neighborhood_causal")
+    assert causal.extras == ("neighbor_nll_causal",) and HOOD.extras == ("neighbor_nll",)
+    assert not causal.default and causal.summary.startswith("VARIANT, not the paper's")
+    base = make_view(token_log_prob=[[-1.0, -2.0]])
+    signals = SignalView(
+        {("target", "plain"): base.table()},
+        n_samples=1,
+        extras={"neighbor_nll_causal": PerSample.of([3.0])},
+    )
+    np.testing.assert_allclose(causal(signals).scores, [1.5])

@@ -65,7 +65,8 @@ def test_default_selection_skips_with_the_flag_and_explicit_requests_fail(scorer
     assert skipped["recall"] == "needs --aux-nonmembers"
     assert skipped["con_recall"] == "needs --aux-members, --aux-nonmembers"
     assert skipped["dc_pdd"] == "needs --frequency-corpus"
-    assert "--attacks neighborhood" in skipped["neighborhood"]
+    assert skipped["neighborhood"] == "needs --fill-mask-model"  # the paper's generator
+    assert "--attacks neighborhood_causal" in skipped["neighborhood_causal"]
     assert "loss" in result.outputs
     with pytest.raises(InvalidParameterError, match="attack 'recall' needs --aux-nonmembers"):
         run(scorer, tmp_path, members=files["members"], attacks=["recall"])
@@ -226,18 +227,19 @@ def test_calibration_errors(scorer, tmp_path, files):
 
 
 def test_neighbours_written_and_cached(scorer, tmp_path, files, monkeypatch):
-    common = {**files, "attacks": ["neighborhood"], "neighbors": 3, "write": True}
+    common = {**files, "attacks": ["neighborhood_causal"], "neighbors": 3, "write": True}
     a = run(scorer, tmp_path, **common)
     table = pd.read_parquet(tmp_path / "out" / "neighbors.parquet")
-    assert list(table.columns) == ["id", "neighbor_index", "text", "nll"]
+    assert list(table.columns) == ["attack", "id", "neighbor_index", "text", "nll"]
+    assert set(table["attack"]) == {"neighborhood_causal"}
     assert set(table["id"]) <= set(a.samples.ids)
     assert table.groupby("id")["neighbor_index"].max().max() == 2
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["auxiliary"]["neighbours"]["m"] == 3
+    assert metrics["auxiliary"]["neighbours"]["neighborhood_causal"]["m"] == 3
     # the mean neighbour NLL minus the text's NLL, from the written file
     nll = -a.tables[("target", "plain")].rows("token_log_prob")[0].mean()
     mean_nbr = table[table["id"] == "m0"]["nll"].mean()
-    assert a.scores["neighborhood"].iloc[0] == pytest.approx(mean_nbr - nll, rel=1e-6)
+    assert a.scores["neighborhood_causal"].iloc[0] == pytest.approx(mean_nbr - nll, rel=1e-6)
 
     def boom(self, texts, m, seed):
         raise AssertionError("neighbours were generated again although they were cached")

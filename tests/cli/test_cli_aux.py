@@ -73,7 +73,9 @@ def test_run_with_every_auxiliary_input(tmp_path, tiny_model_dir, fill_mask_dir,
     assert prefixes["recall_nonmember"]["n_shots"] == 2
     assert prefixes["recall_member"]["separator"] == "\n\n"
     assert metrics["auxiliary"]["frequency_corpus"]["n_documents"] == 3
-    assert metrics["auxiliary"]["neighbours"]["perturber"]["kind"] == "masked_lm"
+    assert metrics["auxiliary"]["neighbours"]["neighborhood"]["perturber"]["kind"] == (
+        "mlm_dropout_swap"
+    )
     assert "con_recall.gamma" in metrics["calibration"]["chosen"]
     neighbours = pd.read_parquet(out / "neighbors.parquet")
     assert set(neighbours["id"]) == set(scores["id"]) and len(neighbours) == 2 * len(scores)

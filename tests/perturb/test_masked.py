@@ -54,7 +54,7 @@ def test_identity_keys_model_and_settings(folder) -> None:
     a = MaskedLMPerturber.load(str(folder), device="cpu")
     b = MaskedLMPerturber.load(str(folder), device="cpu", top_k=3)
     assert a.identity["model"] == b.identity["model"] and a.identity != b.identity
-    assert a.identity["kind"] == "masked_lm"
+    assert a.identity["kind"] == "masked_lm_sample"
 
 
 def test_refuses_missing_and_pickle_only_folders(tmp_path) -> None:

@@ -1,4 +1,15 @@
-"""The neighbourhood attack: the text's NLL compared with that of slightly perturbed copies."""
+"""The neighbourhood attack: the text's NLL compared with that of slightly perturbed copies.
+
+Two attacks share the formula and differ in who writes the neighbours, so a leaderboard row
+says which one it is:
+
+* ``neighborhood``: the paper's generator (arXiv 2305.18462): ranked single-word swaps from a
+  local masked LM with embedding dropout (:mod:`miakit.perturb.dropout`); needs
+  ``--fill-mask-model``.
+* ``neighborhood_causal``: a miakit *variant*, not the paper's method: the target causal LM
+  resamples word-initial tokens from its own left-context distributions
+  (:mod:`miakit.perturb.causal`); needs nothing else.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +20,10 @@ from miakit.attacks._base import AttackOutput, PerSample, SignalView
 from miakit.attacks._registry import register_attack
 from miakit.errors import MissingSignalError
 
-#: The extra holding each sample's mean neighbour NLL (a :class:`PerSample`).
+#: The extra holding each sample's mean neighbour NLL from the paper's generator.
 NEIGHBOUR_EXTRA = "neighbor_nll"
+#: The same from the causal-LM variant's neighbours.
+CAUSAL_NEIGHBOUR_EXTRA = "neighbor_nll_causal"
 
 
 @register_attack(
@@ -21,23 +34,27 @@ NEIGHBOUR_EXTRA = "neighbor_nll"
     default=False,
 )
 def neighborhood(signals: SignalView) -> AttackOutput:
-    """Mean NLL of the text's neighbours minus the text's own NLL (neighbourhood comparison).
+    """Paper's neighbours (masked-LM dropout swaps): mean neighbour NLL minus the text's NLL.
 
     Formula: ``score = mean_j NLL(x̃_j) − NLL(x)`` with ``NLL = −mean_t ℓ_t`` under the target
-    and ``x̃_1 … x̃_m`` the text's *neighbours*: copies with a few words replaced by plausible
-    alternatives (``--neighbors M``, default 10; :mod:`miakit.perturb`). The run generates
-    the neighbours, scores them with the target (plain context) and passes each sample's mean
-    neighbour NLL as the extra ``neighbor_nll`` (a :class:`PerSample`; neighbours without a
-    scored token are left out of the mean). The paper (and mimir) write
-    ``NLL(x) − mean NLL(x̃)`` as a lower-is-member score; this is its negation.
+    and ``x̃_1 … x̃_m`` the text's neighbours (``--neighbors M``, default 10), written by the
+    paper's generator (:class:`~miakit.perturb.dropout.DropoutSwapPerturber`): for each word,
+    the masked LM ``--fill-mask-model`` reads the text with that word's input embedding dropped
+    out (p = 0.7) and proposes its ``--neighbor-top-k`` most likely other words, each scored
+    ``p(c)/(1 − p(w))``; the ``m`` best single-word swaps over all words are the neighbours.
+    The run scores them with the target (plain context) and passes each sample's mean
+    neighbour NLL as the extra ``neighbor_nll`` (neighbours without a scored token are left
+    out of the mean). The paper (and mimir) write ``NLL(x) − mean NLL(x̃)`` as a
+    lower-is-member score; this is its negation.
 
     Paper: arXiv 2305.18462 (Mattern et al., membership inference by neighbourhood comparison).
 
     Sign: higher = more likely member: a training text sits in a sharper minimum of the loss,
     so its neighbours' NLLs rise further above its own than a non-member's do.
 
-    Not run by default: it costs ``m`` extra forward passes per text plus the neighbour
-    generation; ask for it with ``--attacks neighborhood``.
+    Not run by default: it costs ``m`` extra target passes per text plus one masked-LM pass
+    per word; ask for it with ``--attacks neighborhood``. Without a masked LM, the variant
+    ``neighborhood_causal`` needs no extra model.
 
     NaN policy: NaN with a reason where the text has no scored tokens or NaN log-probs, or
     where no neighbour could be generated or scored (the extra's own reason).
@@ -51,10 +68,55 @@ def neighborhood(signals: SignalView) -> AttackOutput:
     Raises:
         MissingSignalError: the extra is not a :class:`PerSample`.
     """
-    neighbours = signals.extras[NEIGHBOUR_EXTRA]
+    return _compare(signals, NEIGHBOUR_EXTRA)
+
+
+@register_attack(
+    "neighborhood_causal",
+    needs=("token_log_prob",),
+    extras=(CAUSAL_NEIGHBOUR_EXTRA,),
+    paper="2305.18462",
+    default=False,
+)
+def neighborhood_causal(signals: SignalView) -> AttackOutput:
+    """VARIANT, not the paper's generator: neighbours resampled from the target causal LM.
+
+    Formula: ``score = mean_j NLL(x̃_j) − NLL(x)`` as for ``neighborhood``, but the neighbours
+    ``x̃_j`` come from miakit's built-in causal-LM perturber
+    (:class:`~miakit.perturb.causal.CausalLMPerturber`): ``--neighbor-fraction`` (15%) of the
+    text's word-initial tokens are resampled from the target's own top-``--neighbor-top-k``
+    next-token distribution given the original left context (original token excluded,
+    seeded). The paper uses a masked LM with embedding dropout and ranked single-word swaps
+    (``neighborhood``); results of this variant are not the paper's method and are reported
+    under this separate name. The extra is ``neighbor_nll_causal``.
+
+    Paper: arXiv 2305.18462 (the comparison; the neighbour generator is miakit's own).
+
+    Sign: higher = more likely member (as ``neighborhood``).
+
+    Not run by default (``m`` extra target passes per text plus one for the proposals); ask
+    for it with ``--attacks neighborhood_causal``.
+
+    NaN policy: as ``neighborhood``.
+
+    Args:
+        signals: a view with ``target/plain:token_log_prob`` and the extra
+            ``neighbor_nll_causal``.
+
+    Returns:
+        Scores of shape ``(n_samples,)``, float64.
+
+    Raises:
+        MissingSignalError: the extra is not a :class:`PerSample`.
+    """
+    return _compare(signals, CAUSAL_NEIGHBOUR_EXTRA)
+
+
+def _compare(signals: SignalView, extra: str) -> AttackOutput:
+    neighbours = signals.extras[extra]
     if not isinstance(neighbours, PerSample):
         raise MissingSignalError(
-            f"extra {NEIGHBOUR_EXTRA!r} must be a PerSample of mean neighbour NLLs; got "
+            f"extra {extra!r} must be a PerSample of mean neighbour NLLs; got "
             f"{type(neighbours).__name__}"
         )
     reasons = _ops.Reasons(signals.n_samples)

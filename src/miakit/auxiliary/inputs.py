@@ -42,7 +42,12 @@ RUN_INPUTS: dict[str, RunInput] = {
         "--frequency-corpus", "frequency_corpus", "token frequencies of a reference corpus"
     ),
     "extra:neighbor_nll": RunInput(
-        None, None, "neighbour texts (built-in perturber, or --fill-mask-model)"
+        "--fill-mask-model",
+        "fill_mask_model",
+        "neighbour texts from a masked LM (the paper's embedding-dropout swaps)",
+    ),
+    "extra:neighbor_nll_causal": RunInput(
+        None, None, "neighbour texts resampled from the target (a variant; built in)"
     ),
 }
 

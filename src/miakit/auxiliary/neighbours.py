@@ -1,5 +1,7 @@
-"""Neighbours for the neighbourhood attack: generated (or read from the cache), scored with
-the target, and summarised per sample as the extra ``neighbor_nll``.
+"""Neighbours for the neighbourhood attacks: generated (or read from the cache), scored with
+the target, and summarised per sample as the extra of each attack (:data:`NEIGHBOUR_EXTRAS`):
+``neighbor_nll`` for ``neighborhood`` (the paper's masked-LM generator) and
+``neighbor_nll_causal`` for ``neighborhood_causal`` (the causal-LM variant).
 
 Each neighbour's NLL is ``−mean_t ℓ_t`` over its own scored tokens, computed by the target's
 signal engine under the plain context (so the signal cache serves reruns); a sample's value
@@ -8,8 +10,9 @@ is the mean over its neighbours that have at least one scored token.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,16 @@ from miakit.perturb.cache import NeighbourCache
 from miakit.signals.cache import text_key
 from miakit.signals.engine import SignalEngine
 from miakit.signals.spec import PLAIN
+
+#: extra name -> the attack reading it
+NEIGHBOUR_EXTRAS = {"neighbor_nll": "neighborhood", "neighbor_nll_causal": "neighborhood_causal"}
+
+#: perturber kind -> what ``metrics.json`` and the report say about it
+GENERATORS = {
+    "mlm_dropout_swap": "paper (arXiv 2305.18462): masked-LM embedding-dropout single-word swaps",
+    "causal_lm": "variant, not the paper's: word-initial tokens resampled from the target",
+    "masked_lm_sample": "variant, not the paper's: masked-LM sampling of several masked words",
+}
 
 
 @dataclass(frozen=True)
@@ -98,3 +111,32 @@ def score(engine: SignalEngine, neighbours: list[list[str]]) -> Neighbourhood:
             values[i] = finite.mean()
             reasons.append(None)
     return Neighbourhood(neighbours, nlls, PerSample.of(values, reasons))
+
+
+def summary(hood: Neighbourhood, perturber: Perturber, *, m: int, seed: int) -> dict[str, Any]:
+    """The ``metrics.json`` entry of one attack's neighbours (``auxiliary.neighbours.<attack>``):
+    which generator wrote them (``generator``, in words, and the perturber's identity), how many
+    were asked for and made, and the file holding them."""
+    identity = dict(perturber.identity)
+    counts = [len(t) for t in hood.texts]
+    kind = str(identity.get("kind", ""))
+    return {
+        "generator": GENERATORS.get(kind, f"custom perturber (kind {kind!r}), not the paper's"),
+        "perturber": identity,
+        "m": m,
+        "seed": seed,
+        "n_generated": int(sum(counts)),
+        "n_samples_without": int(sum(c == 0 for c in counts)),
+        "file": "neighbors.parquet",
+    }
+
+
+def records(hoods: Mapping[str, Neighbourhood], ids: Sequence[str]) -> pd.DataFrame:
+    """``neighbors.parquet``: one row per neighbour of every attack, with columns ``attack``,
+    ``id``, ``neighbor_index``, ``text``, ``nll``."""
+    frames = []
+    for attack, hood in hoods.items():
+        frame = hood.records(ids)
+        frame.insert(0, "attack", attack)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True).astype({"attack": str})

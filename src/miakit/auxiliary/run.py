@@ -56,7 +56,9 @@ class AuxiliaryRun:
     calibration: SampleSet | None = None
     perturber: Perturber | None = None
     frequency: freq.FrequencyTable | None = None
-    neighbourhood: nbr.Neighbourhood | None = None
+    #: attack name -> its evaluation neighbours, and the perturber that wrote them
+    neighbourhoods: dict[str, nbr.Neighbourhood] = field(default_factory=dict)
+    perturbers: dict[str, Perturber] = field(default_factory=dict)
     calibrated: dict[str, GridResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -158,38 +160,49 @@ class AuxiliaryRun:
             if evaluation is not None:
                 freq.require_not_in_corpus(self.frequency, evaluation)
             out["token_frequency"] = self.frequency.frequencies
-        if "neighbor_nll" in wanted:
+        for extra, attack in nbr.NEIGHBOUR_EXTRAS.items():
+            if extra not in wanted:
+                continue
             cache = NeighbourCache(cache_dir / "neighbours") if cache_dir is not None else None
+            perturber = self._perturber(planner, extra)
             neighbours = nbr.generate(
-                self._perturber(planner), texts, m=config.neighbors, seed=config.seed, cache=cache
+                perturber, texts, m=config.neighbors, seed=config.seed, cache=cache
             )
             hood = nbr.score(planner.engine("target"), neighbours)
             if evaluation is not None:
-                self.neighbourhood = hood
-            out["neighbor_nll"] = hood.mean_nll
+                self.neighbourhoods[attack] = hood
+            out[extra] = hood.mean_nll
         return out
 
-    def _perturber(self, planner: SignalPlanner) -> Perturber:
-        if self.perturber is None:
+    def _perturber(self, planner: SignalPlanner, extra: str) -> Perturber:
+        """The generator of ``extra``: the in-memory ``perturber`` if given, else the paper's
+        (``neighbor_nll``, from ``--fill-mask-model``) or the causal-LM variant's."""
+        attack = nbr.NEIGHBOUR_EXTRAS[extra]
+        if self.perturber is not None:
+            self.perturbers[attack] = self.perturber
+        if attack not in self.perturbers:
             config = self.config
-            from miakit.perturb import CausalLMPerturber, MaskedLMPerturber
+            from miakit.perturb import CausalLMPerturber, DropoutSwapPerturber
 
-            if config.fill_mask_model is not None:
-                self.perturber = MaskedLMPerturber.load(
-                    config.fill_mask_model,
-                    device=config.device,
-                    fraction=config.neighbor_fraction,
-                    top_k=config.neighbor_top_k,
+            if extra == "neighbor_nll":
+                if config.fill_mask_model is None:
+                    raise InvalidParameterError(
+                        "attack 'neighborhood' needs --fill-mask-model (a local masked LM for "
+                        "the paper's neighbours); without one, run the variant "
+                        "--attacks neighborhood_causal"
+                    )
+                self.perturbers[attack] = DropoutSwapPerturber.load(
+                    config.fill_mask_model, device=config.device, top_k=config.neighbor_top_k
                 )
             else:
-                self.perturber = CausalLMPerturber(
+                self.perturbers[attack] = CausalLMPerturber(
                     planner.engine("target").scorer,
                     fraction=config.neighbor_fraction,
                     top_k=config.neighbor_top_k,
                     max_length=config.max_length,
                     bos=config.bos,
                 )
-        return self.perturber
+        return self.perturbers[attack]
 
     # -- calibration -------------------------------------------------------------------
     def calibrate(
@@ -262,15 +275,12 @@ class AuxiliaryRun:
         }
         if self.frequency is not None:
             section["frequency_corpus"] = self.frequency.to_dict()
-        if self.neighbourhood is not None and self.perturber is not None:
-            counts = [len(t) for t in self.neighbourhood.texts]
+        if self.neighbourhoods:
             section["neighbours"] = {
-                "perturber": dict(self.perturber.identity),
-                "m": config.neighbors,
-                "seed": config.seed,
-                "n_generated": int(sum(counts)),
-                "n_samples_without": int(sum(c == 0 for c in counts)),
-                "file": "neighbors.parquet",
+                attack: nbr.summary(
+                    hood, self.perturbers[attack], m=config.neighbors, seed=config.seed
+                )
+                for attack, hood in self.neighbourhoods.items()
             }
         out: dict[str, Any] = {"auxiliary": section}
         if self.calibration is not None:
@@ -289,10 +299,10 @@ class AuxiliaryRun:
         """Write ``neighbors.parquet`` (when neighbours were generated) to ``out_dir``;
         remove a stale one otherwise."""
         path = out_dir / "neighbors.parquet"
-        if self.neighbourhood is None:
+        if not self.neighbourhoods:
             path.unlink(missing_ok=True)
             return
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        self.neighbourhood.records(ids).to_parquet(tmp, index=False)
+        nbr.records(self.neighbourhoods, ids).to_parquet(tmp, index=False)
         tmp.replace(path)

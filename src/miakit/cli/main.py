@@ -207,24 +207,28 @@ def _add_auxiliary_flags(r: argparse.ArgumentParser) -> None:
         help="reference corpus (file or folder: .txt/.jsonl/...) for dc_pdd token frequencies",
     )
     g.add_argument(
-        "--neighbors", type=int, metavar="M", help="neighbours per text for neighborhood (10)"
+        "--neighbors",
+        type=int,
+        metavar="M",
+        help="neighbours per text for neighborhood / neighborhood_causal (10)",
     )
     g.add_argument(
         "--fill-mask-model",
         metavar="PATH",
-        help="local masked LM (BERT-style) that writes the neighbours (default: the target)",
+        help="local masked LM (BERT-style) for neighborhood's neighbours: the paper's "
+        "embedding-dropout single-word swaps (neighborhood needs it)",
     )
     g.add_argument(
         "--neighbor-fraction",
         type=float,
         metavar="F",
-        help="share of words replaced per neighbour (default 0.15)",
+        help="share of words replaced per neighbour, neighborhood_causal only (default 0.15)",
     )
     g.add_argument(
         "--neighbor-top-k",
         type=int,
         metavar="K",
-        help="replacements drawn from the K most likely candidates (default 10)",
+        help="proposals per word: the K most likely other words (default 10)",
     )
 
 

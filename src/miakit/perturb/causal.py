@@ -1,4 +1,8 @@
-"""The built-in perturber: word-initial tokens resampled from the target model itself.
+"""The built-in perturber of the ``neighborhood_causal`` attack: word-initial tokens resampled
+from the target model itself. It is a miakit *variant*, not the neighbourhood paper's generator
+(arXiv 2305.18462 uses a masked LM with embedding dropout and ranked single-word swaps:
+:mod:`miakit.perturb.dropout`, the ``neighborhood`` attack), which is why its results carry
+their own attack name.
 
 For each text, one forward pass of the causal LM over the original tokens gives, at every
 position, the next-token distribution given the *original* left context. A neighbour replaces
@@ -80,8 +84,8 @@ class CausalLMPerturber:
         if tokenizer is None or not hasattr(tokenizer, "convert_ids_to_tokens"):
             raise BackendCapabilityError(
                 f"the built-in perturber needs the target's Hugging Face tokenizer; backend "
-                f"{scorer.name!r} has none. Pass --fill-mask-model PATH to generate "
-                "neighbours with a masked LM instead."
+                f"{scorer.name!r} has none. Run --attacks neighborhood --fill-mask-model PATH "
+                "to generate neighbours with a masked LM instead."
             )
         self.scorer = scorer
         self.tokenizer = tokenizer

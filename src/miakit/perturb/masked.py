@@ -1,4 +1,5 @@
-"""A masked-LM perturber (BERT-style), as in the neighbourhood paper (``--fill-mask-model``).
+"""A sampling masked-LM perturber (several masked words per neighbour): a *variant*, not the
+neighbourhood paper's generator, which is :class:`~miakit.perturb.dropout.DropoutSwapPerturber`.
 
 A neighbour masks ``round(fraction · n)`` (at least 1) of the text's ``n`` words, chosen at
 random (a *word* is a run of Unicode word characters, ``\\w+``: punctuation and whitespace stay
@@ -9,13 +10,15 @@ special tokens) other than the original word (compared case-insensitively), reno
 them. A replacement of a capitalised word is capitalised. Words beyond the model's maximum
 input length are never masked.
 
-The paper (arXiv 2305.18462) swaps one word per neighbour with BERT, using dropout on the
-input embedding instead of a mask token; mimir's implementation follows it. Masking several
-words at once is the common generalisation (the SoK benchmark uses RoBERTa with top-k 10);
-``fraction`` controls how far a neighbour strays.
+No attack of the command line uses it (``neighborhood`` uses the paper's generator,
+``neighborhood_causal`` the target model); pass it as ``miakit.run(perturber=...)`` to try
+it, and its identity (``kind: masked_lm_sample``) is recorded in ``metrics.json``. Masking
+several words at once is the common generalisation (the SoK benchmark uses RoBERTa with top-k
+10); the paper (arXiv 2305.18462) swaps one word per neighbour and drops out the word's input
+embedding instead of masking it.
 
 Loading is local only (``local_files_only=True``), from safetensors; a folder without
-``*.safetensors`` weights is refused rather than unpickled.
+``*.safetensors`` weights is refused rather than unpickled (:func:`load_masked_lm`).
 """
 
 from __future__ import annotations
@@ -91,35 +94,12 @@ class MaskedLMPerturber:
         Raises:
             ModelLoadError: the folder is missing, has no safetensors weights or cannot load.
         """
-        from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-        from miakit.backends.hf import fingerprint_files, resolve_device
-
-        folder = Path(path).expanduser()
-        if not folder.is_dir():
-            raise ModelLoadError(
-                f"--fill-mask-model {str(folder)!r} is not a folder; miakit never downloads "
-                "models: give a local folder with config.json, tokenizer files and "
-                "*.safetensors"
-            )
-        if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
-            raise ModelLoadError(
-                f"--fill-mask-model {folder} holds no *.safetensors weights (pickle weights "
-                "are not loaded); convert them to safetensors"
-            )
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-            model = AutoModelForMaskedLM.from_pretrained(
-                str(folder), local_files_only=True, use_safetensors=True
-            )
-        except Exception as exc:  # transformers raises many types here
-            raise ModelLoadError(f"cannot load the fill-mask model from {folder}: {exc}") from exc
-        model = model.to(resolve_device(device))
+        model, tokenizer, fingerprint = load_masked_lm(path, device=device)
         return cls(
             model,
             tokenizer,
             name=str(path),
-            fingerprint=fingerprint_files(folder, None),
+            fingerprint=fingerprint,
             fraction=fraction,
             top_k=top_k,
         )
@@ -129,7 +109,7 @@ class MaskedLMPerturber:
         from miakit.backends.hf import fingerprint_tokenizer
 
         return {
-            "kind": "masked_lm",
+            "kind": "masked_lm_sample",
             "version": 1,
             "model": self.fingerprint,
             "tokenizer": fingerprint_tokenizer(self.tokenizer),
@@ -141,17 +121,8 @@ class MaskedLMPerturber:
         """Per vocabulary id: the bare word it stands for, or ``None`` when it is not a
         whole word of letters/digits (a ``##`` piece, punctuation, a special token)."""
         if self._words is None:
-            vocab = int(self.model.get_output_embeddings().weight.shape[0])
-            n_tok = min(vocab, len(self.tokenizer))
-            tokens = self.tokenizer.convert_ids_to_tokens(list(range(n_tok)))
-            special = set(getattr(self.tokenizer, "all_special_ids", []) or [])
-            words: list[str | None] = [None] * vocab
-            for i, tok in enumerate(tokens):
-                bare = _bare(tok) if tok else ""
-                if i not in special and bare.isalnum():
-                    words[i] = bare
-            self._words = words
-            for i, w in enumerate(words):
+            self._words = whole_word_table(self.model, self.tokenizer)
+            for i, w in enumerate(self._words):
                 if w is not None:
                     self._by_word.setdefault(w.casefold(), []).append(i)
         return self._words
@@ -226,6 +197,55 @@ class MaskedLMPerturber:
             last = b
         pieces.append(text[last:])
         return "".join(pieces) if changed else None
+
+
+def load_masked_lm(path: str, *, device: str = "auto") -> tuple[Any, Any, str]:
+    """``(model, tokenizer, fingerprint)`` of the masked LM in the local folder ``path``
+    (``local_files_only``, ``*.safetensors`` weights only), the model on ``device``.
+
+    Raises:
+        ModelLoadError: the folder is missing, has no safetensors weights or cannot load.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from miakit.backends.hf import fingerprint_files, resolve_device
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise ModelLoadError(
+            f"--fill-mask-model {str(folder)!r} is not a folder; miakit never downloads "
+            "models: give a local folder with config.json, tokenizer files and "
+            "*.safetensors"
+        )
+    if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
+        raise ModelLoadError(
+            f"--fill-mask-model {folder} holds no *.safetensors weights (pickle weights "
+            "are not loaded); convert them to safetensors"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        model = AutoModelForMaskedLM.from_pretrained(
+            str(folder), local_files_only=True, use_safetensors=True
+        )
+    except Exception as exc:  # transformers raises many types here
+        raise ModelLoadError(f"cannot load the fill-mask model from {folder}: {exc}") from exc
+    return model.to(resolve_device(device)).eval(), tokenizer, fingerprint_files(folder, None)
+
+
+def whole_word_table(model: Any, tokenizer: Any) -> list[str | None]:
+    """Per vocabulary id of ``model``'s output layer: the bare word the token stands for, or
+    ``None`` when it is not a whole word of letters/digits (a ``##`` piece, punctuation, a
+    special token)."""
+    vocab = int(model.get_output_embeddings().weight.shape[0])
+    n_tok = min(vocab, len(tokenizer))
+    tokens = tokenizer.convert_ids_to_tokens(list(range(n_tok)))
+    special = set(getattr(tokenizer, "all_special_ids", []) or [])
+    words: list[str | None] = [None] * vocab
+    for i, tok in enumerate(tokens):
+        bare = _bare(tok) if tok else ""
+        if i not in special and bare.isalnum():
+            words[i] = bare
+    return words
 
 
 def _masked(text: str, spans: list[tuple[int, int]], mask: str) -> str:
