@@ -82,3 +82,23 @@ def test_list_attacks_marks_the_variant(capsys):
     assert "--fill-mask-model" in rows["neighborhood"]
     assert "VARIANT, not the paper's generator" in rows["neighborhood_causal"]
     assert "--fill-mask-model" not in rows["neighborhood_causal"]
+
+
+def test_both_in_one_run_keep_their_own_neighbours(tmp_path, tiny_model_dir, fill_mask_dir):
+    out = tmp_path / "out"
+    args = [*args_for(tmp_path, tiny_model_dir), "--fill-mask-model", str(fill_mask_dir)]
+    attacks = "loss,neighborhood,neighborhood_causal"
+    assert main([*args, "--attacks", attacks, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    kinds = {a: v["perturber"]["kind"] for a, v in metrics["auxiliary"]["neighbours"].items()}
+    assert kinds == {"neighborhood": "mlm_dropout_swap", "neighborhood_causal": "causal_lm"}
+    table = pd.read_parquet(out / "neighbors.parquet")
+    assert table.groupby("attack").size().to_dict() == {
+        "neighborhood": 24,
+        "neighborhood_causal": 24,
+    }
+    scores = pd.read_parquet(out / "scores.parquet").set_index("id")
+    for attack in ("neighborhood", "neighborhood_causal"):  # each from its own neighbours
+        mean_nbr = table[(table["attack"] == attack) & (table["id"] == "m0")]["nll"].mean()
+        nll = -scores.loc["m0", "loss"]
+        assert scores.loc["m0", attack] == pytest.approx(mean_nbr - nll, rel=1e-6)

@@ -60,6 +60,8 @@ from miakit.perturb.base import generator_for
 from miakit.perturb.masked import load_masked_lm, whole_word_table
 
 _WORD = re.compile(r"\w+")
+#: the most logits (rows × tokens × vocabulary) one forward pass may produce
+_LOGIT_BUDGET = 2**27
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,8 @@ class DropoutSwapPerturber:
         fingerprint: what identifies the weights (keys the neighbour cache).
         dropout: embedding dropout rate ``p``, in ``[0, 1)`` (the paper: 0.7).
         top_k: proposals per word, the original word excluded.
-        batch_size: positions per forward pass.
+        batch_size: positions per forward pass (fewer for long texts, so that the pass's
+            logits stay under about 2**27 floats, 512 MiB in fp32).
 
     Raises:
         InvalidParameterError: ``dropout`` or ``top_k`` out of range.
@@ -218,10 +221,12 @@ class DropoutSwapPerturber:
             else:
                 keep.append(torch.ones(hidden, dtype=torch.bool))
         swaps: list[tuple[float, int, int, Swap]] = []
-        for start in range(0, len(spots), self.batch_size):
-            chunk = list(range(start, min(start + self.batch_size, len(spots))))
-            rows = self._logits(enc, ids, embed, [spots[j][0] for j in chunk], keep, chunk)
-            for j, row in zip(chunk, rows, strict=True):
+        vocab = int(self.model.get_output_embeddings().weight.shape[0])
+        rows = max(1, min(self.batch_size, _LOGIT_BUDGET // (int(ids.shape[0]) * vocab)))
+        for start in range(0, len(spots), rows):
+            chunk = list(range(start, min(start + rows, len(spots))))
+            logits = self._logits(enc, ids, embed, [spots[j][0] for j in chunk], keep, chunk)
+            for j, row in zip(chunk, logits, strict=True):
                 swaps += self._proposals(text, ids, spots[j], row, j)
         swaps.sort(key=lambda s: (-s[0], s[1], s[2]))
         return [s[3] for s in swaps]
