@@ -106,8 +106,10 @@ def test_auxiliary_attacks_match_fp64_full_logits(tmp_path, bos) -> None:
         return (counts.get(i, 0) + 1) / (n_tok + vocab)
 
     def ll(ids, head):
-        """Mean log-likelihood of ``ids`` after ``head`` (head tokens never scored)."""
-        return mean(scored_log_probs(model, head + ids, max(1, len(head))))
+        """Mean log-likelihood of ``ids`` after the prefix ``head`` (head tokens never scored)
+        over the common span: without BOS the plain context cannot score text token 0, so
+        the prefixed mean leaves it out too."""
+        return mean(scored_log_probs(model, head + ids, len(head) + (0 if lead else 1)))
 
     plain_ids = result.tables[("target", "plain")].rows("token_id")
     for i, text in enumerate(MEMBERS + NONMEMBERS):

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from miakit.attacks import default_registry
+from miakit.attacks import SignalView, default_registry
 from miakit.errors import InvalidParameterError
+from spantables import spans_table
 
 REGISTRY = default_registry()
 CON = REGISTRY.get("con_recall")
 
 TABLES = {
     "target/plain": {"token_log_prob": [[-1.0, -3.0], [-4.0]]},
-    "target/recall_nonmember": {"token_log_prob": [[-4.0], [-5.0, -3.0]]},
+    "target/recall_nonmember": {"token_log_prob": [[-5.0, -3.0], [-4.0]]},
     "target/recall_member": {"token_log_prob": [[-1.0, -2.0], [-2.0]]},
 }
 
@@ -49,3 +50,20 @@ def test_nan_when_member_prefix_table_is_empty(make_view) -> None:
     out = CON(make_view(tables=tables))
     assert np.isnan(out.scores[0]) and "recall_member" in out.reasons[0]
     assert np.isfinite(out.scores[1])
+
+
+def test_three_contexts_cut_at_three_places_score_the_common_span() -> None:
+    # BOS; member and non-member prefixes of different lengths cut the 5-token text at 4 and 2
+    plain = spans_table([[-1.0, -3.0, -9.0, -9.0, -9.0]], n_text=[5], text_start=[0])
+    nonmember = spans_table(
+        [[-4.0, -6.0, -9.0, -9.0]], n_text=[5], text_start=[0], truncated=[True]
+    )
+    member = spans_table([[-1.0, -2.0]], n_text=[5], text_start=[0], truncated=[True])
+    view = SignalView(
+        {
+            ("target", "plain"): plain,
+            ("target", "recall_nonmember"): nonmember,
+            ("target", "recall_member"): member,
+        }
+    )
+    np.testing.assert_allclose(CON(view).scores, [(-5.0 + 1.5) / -2.0])

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from miakit.attacks import default_registry
+from miakit.attacks import SignalView, default_registry
+from spantables import spans_table
 
 REFERENCE = default_registry().get("reference")
 
@@ -35,3 +36,29 @@ def test_calibration_removes_intrinsic_difficulty(make_view) -> None:
     # target is relatively better on it than on sample 1.
     out = REFERENCE(_view(make_view, [[-3.0], [-1.0]], [[-5.0], [-1.5]]))
     assert out.scores[0] > out.scores[1]
+
+
+def test_truncation_to_other_characters_is_nan() -> None:
+    # sample 0: a same-tokenizer reference cut at the same character; 1: another tokenizer
+    # cut at another character; 2: the reference was not cut (it covers the whole text)
+    target = spans_table(
+        [[-1.0], [-1.0], [-1.0]],
+        n_text=[9, 9, 9],
+        text_start=[0] * 3,
+        truncated=[True, True, True],
+        kept_chars=[20, 20, 20],
+    )
+    reference = spans_table(
+        [[-2.0], [-2.0], [-2.0]],
+        n_text=[9, 9, 4],
+        text_start=[1] * 3,
+        truncated=[True, True, False],
+        kept_chars=[20, 23, 30],
+    )
+    view = SignalView({("target", "plain"): target, ("reference", "plain"): reference})
+    for attack, finite in ((REFERENCE, 1.0), (default_registry().get("reference_ratio"), -0.5)):
+        out = attack(view)
+        np.testing.assert_allclose(out.scores[0], finite)
+        assert np.isnan(out.scores[1:]).all()
+        assert "reference/plain" in out.reasons[1] and "--max-length" in out.reasons[1]
+        assert "the whole text" in out.reasons[2]

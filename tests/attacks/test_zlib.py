@@ -7,8 +7,9 @@ import zlib as stdlib_zlib
 import numpy as np
 import pytest
 
-from miakit.attacks import default_registry
+from miakit.attacks import SignalView, default_registry
 from miakit.attacks.zlib import zlib_bytes
+from spantables import spans_table
 
 ZLIB = default_registry().get("zlib")
 
@@ -45,3 +46,18 @@ def test_same_nll_more_compressible_text_scores_lower(make_view) -> None:
     out = ZLIB(make_view(token_log_prob=[[-2.0], [-2.0]], texts=texts))
     assert zlib_bytes(texts[0]) < zlib_bytes(texts[1])
     assert out.scores[0] < out.scores[1]
+
+
+def test_truncated_text_compresses_only_the_scored_characters() -> None:
+    texts = ["hello hello hello hello and then many more words", "abc abc abc abc"]
+    table = spans_table(
+        [[-1.0, -3.0], [-2.0]],
+        n_text=[9, 4],
+        text_start=[0, 0],
+        truncated=[True, True],
+        kept_chars=[11, -1],
+    )
+    out = ZLIB(SignalView({("target", "plain"): table}, texts))
+    np.testing.assert_allclose(out.scores[0], -2.0 / zlib_bytes("hello hello"), rtol=1e-15)
+    # truncated where the tokenizer could not say which characters were kept
+    assert np.isnan(out.scores[1]) and "--max-length" in out.reasons[1]

@@ -275,3 +275,36 @@ def test_packed_prefix_reuse_equals_prepend_and_score():
     np.testing.assert_array_equal(a.offsets, b.offsets)
     for stat in TOKEN_STATS:
         np.testing.assert_allclose(b.flat(stat), a.flat(stat), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_tables_record_scored_text_tokens_and_characters(tmp_path, bos):
+    """``text_start`` (first scored text token) and ``kept_chars`` (characters the kept tokens
+    cover) under truncation, with and without a prefix, from a cold and a warm cache."""
+    tok = build_tokenizer(bos=bos)
+    scorer = HFTokenScorer(build_llama(len(tok)), tok)
+    lead = [0] if bos else []
+    for context in (PLAIN, Context("pre", prefix="the cat sat")):
+        prefix_ids = (
+            tok(context.prefix, add_special_tokens=False).input_ids if context.prefix else []
+        )
+        room = 12 - len(lead) - len(prefix_ids)
+        cache = SignalCache(tmp_path / context.name)
+        for _ in range(2):  # the second pass reads the cache
+            engine = SignalEngine(scorer, progress=False, max_length=12, cache=cache)
+            table = engine.compute(TEXTS, stats=["token_log_prob"], context=context)
+            assert table.text_start is not None and table.kept_chars is not None
+            start = 0 if lead or prefix_ids else 1
+            assert table.text_start.tolist() == [start] * len(TEXTS)
+            text_spans = table.text_spans()
+            for i, text in enumerate(TEXTS):
+                ids = tok(text, add_special_tokens=False).input_ids
+                assert (text_spans[0][i], text_spans[1][i]) == (start, min(len(ids), room))
+                decoded = tok.decode(ids[:room])
+                if len(ids) <= room:
+                    assert table.kept_chars[i] == len(text)
+                elif text.startswith(decoded):
+                    assert table.kept_chars[i] == len(decoded) < len(text)
+                else:  # a character split over byte tokens: it counts as kept
+                    assert len(decoded) <= table.kept_chars[i] < len(text)
+        assert engine.n_forward_batches == 0

@@ -10,6 +10,7 @@ import numpy as np
 from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
+from miakit.attacks._spans import common_span_means
 from miakit.attacks.recall import NONMEMBER_CONTEXT
 from miakit.errors import InvalidParameterError
 
@@ -31,7 +32,10 @@ def con_recall(signals: SignalView, *, gamma: float = 1.0) -> AttackOutput:
 
     Formula: ``score = (LL(x | P_nonmember) − γ·LL(x | P_member)) / LL(x)`` with
     ``LL = mean_t ℓ_t`` over the tokens of ``x`` only (prefix tokens are never scored; see
-    ``recall`` for the masking, the tokenization and how shots are joined). ``P_nonmember``
+    ``recall`` for the masking, the tokenization and how shots are joined). All three LLs are
+    means over the same text tokens: those scored in all three contexts (the two prefixes
+    may have different lengths, so truncation to ``max_length`` can cut ``x`` at three
+    different places; without BOS text token 0 is left out; see ``recall``). ``P_nonmember``
     comes from ``--aux-nonmembers`` and ``P_member`` from ``--aux-members`` (texts known to be
     in the training data), each ``--recall-shots`` texts drawn with the run seed; neither set
     may share a text with the evaluation data. ``γ = 0`` is ReCaLL.
@@ -51,7 +55,8 @@ def con_recall(signals: SignalView, *, gamma: float = 1.0) -> AttackOutput:
     relative to ``LL(x)``.
 
     NaN policy: NaN with a reason where any of the three contexts has no scored tokens or NaN
-    log-probs, or where ``LL(x) == 0``.
+    log-probs, where no text token is scored in all three (raise ``--max-length`` or use
+    fewer or shorter shots), or where ``LL(x) == 0``.
 
     Args:
         signals: a view with ``target/plain:token_log_prob``,
@@ -76,9 +81,11 @@ def con_recall(signals: SignalView, *, gamma: float = 1.0) -> AttackOutput:
             f"member-prefix log-likelihood); got {gamma!r}. The paper uses 0.1 to 1.0."
         )
     reasons = _ops.Reasons(signals.n_samples)
-    ll = _ops.mean_token_log_prob(signals, reasons)
-    ll_nonmember = _ops.mean_token_log_prob(signals, reasons, context=NONMEMBER_CONTEXT)
-    ll_member = _ops.mean_token_log_prob(signals, reasons, context=MEMBER_CONTEXT)
+    ll, ll_nonmember, ll_member = common_span_means(
+        signals,
+        reasons,
+        [("target", "plain"), ("target", NONMEMBER_CONTEXT), ("target", MEMBER_CONTEXT)],
+    )
     reasons.add(ll == 0, "LL(x) is 0 (all tokens have probability 1): the ratio is undefined")
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = (ll_nonmember - float(gamma) * ll_member) / ll

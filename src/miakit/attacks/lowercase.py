@@ -7,6 +7,7 @@ import numpy as np
 from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
+from miakit.attacks._spans import require_same_characters
 
 
 @register_attack(
@@ -25,8 +26,14 @@ def lowercase(signals: SignalView) -> AttackOutput:
 
     Sign: higher = more likely member.
 
+    Truncation: where ``max_length`` cut the text in either context, the two contexts cover
+    different characters (lowercasing changes the tokenization), so the ratio would compare
+    different text: the score is NaN with a reason, unless both kept tokens end at the same
+    character (``TokenSignals.kept_chars``).
+
     NaN policy: NaN with a reason where either context has no scored tokens or NaN
-    log-probs, or where ``NLL(text) == 0`` (every token predicted with probability 1).
+    log-probs, where truncation left them covering different characters (raise
+    ``--max-length``), or where ``NLL(text) == 0`` (every token predicted with probability 1).
 
     Args:
         signals: a view with ``target/plain:token_log_prob`` and
@@ -38,6 +45,13 @@ def lowercase(signals: SignalView) -> AttackOutput:
     reasons = _ops.Reasons(signals.n_samples)
     nll = -_ops.mean_token_log_prob(signals, reasons)
     nll_lower = -_ops.mean_token_log_prob(signals, reasons, context="lowercase")
+    require_same_characters(
+        signals,
+        reasons,
+        ("target", "plain"),
+        ("target", "lowercase"),
+        why="the lowercased text has its own tokens",
+    )
     reasons.add(nll == 0, "NLL of the original text is 0 (all tokens have probability 1)")
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = nll_lower / nll

@@ -7,6 +7,7 @@ import numpy as np
 from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
+from miakit.attacks._spans import common_span_means
 
 #: The context holding the non-member prefix (built by the run from ``--aux-nonmembers``).
 NONMEMBER_CONTEXT = "recall_nonmember"
@@ -28,9 +29,20 @@ def recall(signals: SignalView) -> AttackOutput:
     official code, which calls ``"".join(prefix)``). The prefix tokens are fed to the model but
     never scored: context ``recall_nonmember`` scores the tokens of ``x`` only, its first token
     predicted from the prefix's last token. (Scoring prefix plus text, as some toolkits do, is
-    a different statistic dominated by the prefix.) Prefix and text are tokenized separately.
-    Without a BOS token the plain context cannot score the text's first token while the prefix
-    context can; each LL is the mean over its own scored tokens, as in the official code.
+    a different statistic dominated by the prefix.) Prefix and text are tokenized separately,
+    so text token ``j`` has the same id in both contexts.
+
+    Both LLs are means over the same text tokens, the *common span*: the tokens scored in
+    both contexts (:func:`miakit.attacks._spans.common_span_means`). Two cases make the
+    contexts differ. (1) Truncation: ``max_length`` counts the prefix, so a text that fits
+    alone may be cut after the prefix; the plain LL then stops where the prefixed one does.
+    The official code never truncates ``x`` (it drops shots until prefix plus text fits);
+    dropping shots per text would give each text its own prefix and lose the one shared
+    prefix run here once for all texts (``prefix_reuse``), so the text is cut instead, equally
+    in both contexts. (2) Without a BOS token the plain context cannot score text token 0
+    (nothing precedes it) while the prefix context can; token 0 is left out of both. (The
+    official code keeps it in the prefixed mean only, so without BOS and truncation the
+    scores here differ from it by that one token.)
 
     Paper: arXiv 2406.15968 (Xie et al., ReCaLL).
 
@@ -40,7 +52,9 @@ def recall(signals: SignalView) -> AttackOutput:
     a higher-is-member score.
 
     NaN policy: NaN with a reason where either context has no scored tokens or NaN
-    log-probs, or where ``LL(x) == 0`` (every token predicted with probability 1).
+    log-probs, where the common span is empty (the prefix left room only for text tokens the
+    plain context cannot score: raise ``--max-length`` or use fewer or shorter shots), or
+    where ``LL(x) == 0`` (every token predicted with probability 1).
 
     Args:
         signals: a view with ``target/plain:token_log_prob`` and
@@ -50,8 +64,9 @@ def recall(signals: SignalView) -> AttackOutput:
         Scores of shape ``(n_samples,)``, float64.
     """
     reasons = _ops.Reasons(signals.n_samples)
-    ll = _ops.mean_token_log_prob(signals, reasons)
-    ll_prefixed = _ops.mean_token_log_prob(signals, reasons, context=NONMEMBER_CONTEXT)
+    ll, ll_prefixed = common_span_means(
+        signals, reasons, [("target", "plain"), ("target", NONMEMBER_CONTEXT)]
+    )
     reasons.add(ll == 0, "LL(x) is 0 (all tokens have probability 1): the ratio is undefined")
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = ll_prefixed / ll

@@ -5,6 +5,7 @@ from __future__ import annotations
 from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
+from miakit.attacks._spans import require_same_characters
 
 
 @register_attack(
@@ -24,7 +25,13 @@ def reference(signals: SignalView) -> AttackOutput:
 
     Sign: higher = more likely member (the target finds the text easier than the reference).
 
-    NaN policy: NaN with a reason where either table has no scored tokens or NaN log-probs.
+    Truncation: where ``max_length`` cut the text for either model, the two NLLs cover the
+    same text only if both models' kept tokens end at the same character
+    (``TokenSignals.kept_chars``; e.g. a reference with the target's tokenizer); otherwise the
+    score is NaN with a reason (raise ``--max-length``).
+
+    NaN policy: NaN with a reason where either table has no scored tokens or NaN log-probs,
+    or where truncation left them covering different characters.
 
     Args:
         signals: a view with ``target/plain:token_log_prob`` and
@@ -36,6 +43,13 @@ def reference(signals: SignalView) -> AttackOutput:
     reasons = _ops.Reasons(signals.n_samples)
     nll_target = -_ops.mean_token_log_prob(signals, reasons)
     nll_reference = -_ops.mean_token_log_prob(signals, reasons, model="reference")
+    require_same_characters(
+        signals,
+        reasons,
+        ("target", "plain"),
+        ("reference", "plain"),
+        why="the two models tokenize the text apart",
+    )
     return reasons.output(
         nll_reference - nll_target, fallback="non-finite NLL (infinite token_log_prob?)"
     )

@@ -7,6 +7,7 @@ import numpy as np
 from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
+from miakit.attacks._spans import require_same_characters
 
 
 @register_attack(
@@ -25,7 +26,13 @@ def reference_ratio(signals: SignalView) -> AttackOutput:
 
     Sign: higher = more likely member (a small target NLL relative to the reference's).
 
+    Truncation: where ``max_length`` cut the text for either model, the two NLLs cover the
+    same text only if both models' kept tokens end at the same character
+    (``TokenSignals.kept_chars``; e.g. a reference with the target's tokenizer); otherwise the
+    score is NaN with a reason (raise ``--max-length``).
+
     NaN policy: NaN with a reason where either table has no scored tokens or NaN log-probs,
+    where truncation left them covering different characters,
     or where ``NLL_R == 0`` (the reference predicts every token with probability 1).
 
     Args:
@@ -38,6 +45,13 @@ def reference_ratio(signals: SignalView) -> AttackOutput:
     reasons = _ops.Reasons(signals.n_samples)
     nll_target = -_ops.mean_token_log_prob(signals, reasons)
     nll_reference = -_ops.mean_token_log_prob(signals, reasons, model="reference")
+    require_same_characters(
+        signals,
+        reasons,
+        ("target", "plain"),
+        ("reference", "plain"),
+        why="the two models tokenize the text apart",
+    )
     reasons.add(nll_reference == 0, "reference NLL is 0 (all tokens have probability 1)")
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = -nll_target / nll_reference

@@ -9,6 +9,7 @@ import numpy as np
 from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
+from miakit.attacks._spans import scored_characters
 
 
 def zlib_bytes(text: str) -> int:
@@ -23,15 +24,19 @@ def zlib(signals: SignalView) -> AttackOutput:
     Formula: ``score = −NLL / len(zlib.compress(text.encode("utf-8")))`` where
     ``NLL = −mean_t ℓ_t`` over the scored tokens (natural log) and the denominator is the
     compressed size in bytes of the *raw* text (UTF-8, zlib's default level). zlib's length
-    is a model-free estimate of how predictable the text is in itself.
+    is a model-free estimate of how predictable the text is in itself. Where ``max_length``
+    truncated the text, both parts describe the same characters: the denominator compresses
+    only the characters the kept tokens cover (``TokenSignals.kept_chars``, from the
+    tokenizer's offsets).
 
     Paper: arXiv 2012.07805 (Carlini et al., "Extracting Training Data from Large Language
     Models"), whose ratio ``NLL / zlib`` is low for memorised text; this is its negation.
 
     Sign: higher = more likely member.
 
-    NaN policy: NaN with a reason for a sample with no scored tokens or NaN log-probs. The
-    denominator is never 0 (zlib output of even an empty text is 8 bytes).
+    NaN policy: NaN with a reason for a sample with no scored tokens or NaN log-probs, or
+    truncated where the tokenizer cannot say which characters were kept. The denominator is
+    never 0 (zlib output of even an empty text is 8 bytes).
 
     Args:
         signals: a view with ``target/plain:token_log_prob`` and ``text``.
@@ -41,7 +46,8 @@ def zlib(signals: SignalView) -> AttackOutput:
     """
     reasons = _ops.Reasons(signals.n_samples)
     mean_log_prob = _ops.mean_token_log_prob(signals, reasons)
-    compressed = np.array([zlib_bytes(t) for t in signals.texts], dtype=np.float64)
+    scored = scored_characters(signals, reasons, signals.texts, ("target", "plain"))
+    compressed = np.array([zlib_bytes(t) for t in scored], dtype=np.float64)
     return reasons.output(
         mean_log_prob / compressed, fallback="non-finite mean log-prob (infinite token_log_prob?)"
     )

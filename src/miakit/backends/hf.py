@@ -183,6 +183,31 @@ class HFTokenScorer:
         enc = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
         return [list(map(int, ids)) for ids in enc]
 
+    def char_ends(self, texts: Sequence[str], n_tokens: int) -> list[int | None]:
+        """For each text, how many of its characters its first ``n_tokens`` tokens cover
+        (the end offset of the last of them); ``None`` where the tokenizer cannot tell.
+
+        Uses the fast tokenizer's offset mapping; otherwise the decoded tokens, where they
+        are a prefix of the text.
+        """
+        if not texts:
+            return []
+        if n_tokens < 1:
+            return [0] * len(texts)
+        if getattr(self.tokenizer, "is_fast", False):
+            enc = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+            # the largest end among the kept tokens: a character split over several byte
+            # tokens counts as covered once any of them is kept
+            return [
+                max((int(end) for _, end in offsets[:n_tokens]), default=0)
+                for offsets in enc["offset_mapping"]
+            ]
+        out: list[int | None] = []
+        for text, ids in zip(texts, self.encode(texts), strict=True):
+            decoded = self.tokenizer.decode(ids[:n_tokens])
+            out.append(len(decoded) if text.startswith(decoded) else None)
+        return out
+
     def lead_ids(self, bos: str) -> list[int]:
         """Special ids before every input.
 

@@ -28,7 +28,7 @@ both ways, so a GPU never idles while the host builds inputs or splits results.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -149,7 +149,7 @@ class SignalEngine:
             ),
             meta={"model": self.scorer.name, "context": context.name},
         )
-        return self._assemble(all_rows, stats, context)
+        return self._assemble(all_rows, stats, context, texts)
 
     def compute_rows(
         self,
@@ -209,10 +209,7 @@ class SignalEngine:
 
     def prepare(self, texts: Sequence[str], context: Context) -> list[ScoringInput]:
         """Tokenize and truncate ``texts`` under ``context``."""
-        prefix_ids: list[int] = []
-        if context.prefix:
-            prefix_ids = self.scorer.encode([context.prefix])[0]
-        head = list(self.lead) + prefix_ids
+        head = self.head_ids(context)
         room = self.max_length - len(head)
         if room < 1:
             raise InvalidParameterError(
@@ -234,6 +231,39 @@ class SignalEngine:
                 )
             )
         return out
+
+    def head_ids(self, context: Context) -> list[int]:
+        """The ids before every text under ``context``: the BOS policy's, then the prefix's."""
+        prefix_ids: list[int] = []
+        if context.prefix:
+            prefix_ids = self.scorer.encode([context.prefix])[0]
+        return list(self.lead) + prefix_ids
+
+    def text_coverage(
+        self, rows: Sequence[CachedRow], context: Context, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(text_start, kept_chars)`` of :class:`TokenSignals` for ``rows`` (one per text).
+
+        Derived from the tokenizer after the cache lookup (so the cache format stays as it
+        is): the character end of the last kept token, asked of the tokenizer for truncated
+        texts only. ``kept_chars`` is -1 where the tokenizer cannot tell (no ``char_ends``
+        method), or where the context's transform changes the text's length (characters of
+        the scored text then do not map onto the raw text's).
+        """
+        head = self.head_ids(context)
+        start = 0 if head else 1
+        room = self.max_length - len(head)
+        kept = np.array([len(t) for t in texts], dtype=np.int64)
+        cut = [i for i, r in enumerate(rows) if r.truncated]
+        if cut:
+            kept[cut] = -1
+            char_ends = getattr(self.scorer, "char_ends", None)
+            scored = [context.apply(texts[i]) for i in cut]
+            if char_ends is not None:
+                for i, text, end in zip(cut, scored, char_ends(scored, room), strict=True):
+                    if end is not None and len(text) == len(texts[i]):
+                        kept[i] = end
+        return np.full(len(rows), start, dtype=np.int64), kept
 
     # -- internals ---------------------------------------------------------------------
     def _batches(self, inputs: Sequence[ScoringInput]) -> Iterator[list[int]]:
@@ -509,9 +539,13 @@ class SignalEngine:
         return ScoredUnit(parts, inputs)
 
     def _assemble(
-        self, rows: Sequence[CachedRow], stats: Sequence[str], context: Context
+        self,
+        rows: Sequence[CachedRow],
+        stats: Sequence[str],
+        context: Context,
+        texts: Sequence[str] | None = None,
     ) -> TokenSignals:
-        return assemble(
+        table = assemble(
             rows,
             stats,
             meta={
@@ -521,6 +555,10 @@ class SignalEngine:
                 "max_length": self.max_length,
             },
         )
+        if texts is None:
+            return table
+        text_start, kept_chars = self.text_coverage(rows, context, texts)
+        return replace(table, text_start=text_start, kept_chars=kept_chars)
 
 
 def assemble(

@@ -307,7 +307,7 @@ class PairedEngine:
         for index, names in enumerate(own):
             if names:
                 engine, rows = next(rest)
-                mine[index] = engine._assemble(rows, names, context)
+                mine[index] = engine._assemble(rows, names, context, texts)
         return paired, mine[0], mine[1]
 
     def _packed(self) -> bool:

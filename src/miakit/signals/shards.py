@@ -156,6 +156,7 @@ class ShardStore:
         """Write one shard atomically, then record it."""
         columns: dict[str, list[Any]] = {"table": [], "row": [], "n_text_tokens": []}
         columns["truncated"] = []
+        columns["text_start"], columns["kept_chars"] = [], []
         stats = sorted({s for t in tables.values() for s in t.stats}, key=_stat_order)
         for s in stats:
             columns[s] = []
@@ -165,6 +166,9 @@ class ShardStore:
                 columns["row"].append(i)
                 columns["n_text_tokens"].append(int(table.n_text_tokens[i]))
                 columns["truncated"].append(bool(table.truncated[i]))
+                for name in ("text_start", "kept_chars"):  # -1: not recorded
+                    known = getattr(table, name)
+                    columns[name].append(-1 if known is None else int(known[i]))
                 a, b = int(table.offsets[i]), int(table.offsets[i + 1])
                 for s in stats:
                     columns[s].append(table.stats[s][a:b] if s in table.stats else None)
@@ -173,6 +177,8 @@ class ShardStore:
             "row": pa.array(columns["row"], pa.int64()),
             "n_text_tokens": pa.array(columns["n_text_tokens"], pa.int64()),
             "truncated": pa.array(columns["truncated"], pa.bool_()),
+            "text_start": pa.array(columns["text_start"], pa.int64()),
+            "kept_chars": pa.array(columns["kept_chars"], pa.int64()),
         }
         for s in stats:
             arrays[s] = pa.array(
@@ -208,12 +214,23 @@ class ShardStore:
                 },
                 truncated=np.array([cols["truncated"][j] for j in rows], dtype=bool),
                 n_text_tokens=np.array([cols["n_text_tokens"][j] for j in rows], dtype=np.int64),
+                text_start=_optional_column(cols, "text_start", rows),
+                kept_chars=_optional_column(cols, "kept_chars", rows),
             )
         return out
 
     def clean_temporaries(self) -> None:
         for tmp in self.folder.glob(".tmp-shard-*"):
             tmp.unlink(missing_ok=True)
+
+
+def _optional_column(cols: Mapping[str, list[Any]], name: str, rows: list[int]) -> Any:
+    """Column ``name`` of ``rows`` as int64, or ``None`` where a shard (older files) or a
+    table (-1 in ``text_start``) did not record it."""
+    if name not in cols:
+        return None
+    values = np.array([cols[name][j] for j in rows], dtype=np.int64)
+    return None if name == "text_start" and (values < 0).any() else values
 
 
 def _stat_order(name: str) -> tuple[int, str]:
@@ -239,7 +256,16 @@ def concat_tables(parts: Sequence[TokenSignals]) -> TokenSignals:
         truncated=np.concatenate([p.truncated for p in parts]),
         n_text_tokens=np.concatenate([p.n_text_tokens for p in parts]),
         meta=dict(parts[0].meta) if parts else {},
+        text_start=_joined([p.text_start for p in parts]),
+        kept_chars=_joined([p.kept_chars for p in parts]),
     )
+
+
+def _joined(parts: Sequence[np.ndarray | None]) -> np.ndarray | None:
+    """Per-sample arrays of the parts concatenated; ``None`` unless every part has one."""
+    if not parts or any(p is None for p in parts):
+        return None
+    return np.concatenate([p for p in parts if p is not None])
 
 
 def compute_sharded(

@@ -23,6 +23,14 @@ class TokenSignals:
             is stored as float32 too, exact up to 2**24).
         truncated: shape ``(n,)``, bool: the text was cut to ``max_length`` tokens.
         n_text_tokens: shape ``(n,)``, int64: tokens of the (transformed) text before truncation.
+        text_start: shape ``(n,)``, int64, or ``None`` (unknown): the index, among the text's
+            tokens, of its first scored token: 0 where a BOS or a prefix precedes the text, 1
+            where nothing does (token 0 then has no predictor). Scored tokens are text tokens
+            ``text_start .. text_start + n_scored - 1``; see :meth:`text_spans`.
+        kept_chars: shape ``(n,)``, int64, or ``None`` (unknown): how many characters of the
+            raw text the kept tokens cover (``len(text)`` where not truncated); -1 where the
+            tokenizer cannot say (see :meth:`SignalEngine.prepare
+            <miakit.signals.engine.SignalEngine.prepare>`).
     """
 
     offsets: np.ndarray
@@ -30,12 +38,18 @@ class TokenSignals:
     truncated: np.ndarray
     n_text_tokens: np.ndarray
     meta: Mapping[str, object] = field(default_factory=dict)
+    text_start: np.ndarray | None = None
+    kept_chars: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n_tok = int(self.offsets[-1])
         for name, arr in self.stats.items():
             if arr.shape != (n_tok,):
                 raise ValueError(f"stat {name!r} has shape {arr.shape}, expected ({n_tok},)")
+        for name in ("text_start", "kept_chars"):
+            arr = getattr(self, name)
+            if arr is not None and np.shape(arr) != (self.n_samples,):
+                raise ValueError(f"{name} has shape {np.shape(arr)}, expected ({self.n_samples},)")
 
     @property
     def n_samples(self) -> int:
@@ -45,6 +59,26 @@ class TokenSignals:
     def n_scored(self) -> np.ndarray:
         """Number of scored tokens per sample, shape ``(n,)``."""
         return np.diff(self.offsets)
+
+    def text_spans(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(start, stop)``, int64 of shape ``(n,)`` each: sample ``i``'s scored tokens are its
+        text tokens ``start[i] .. stop[i] - 1`` (indices into the text's own tokenization).
+
+        Where :attr:`text_start` is unknown (tables built by hand, or read from files that
+        predate it), it is inferred: the same for every sample of a table (one BOS/prefix
+        policy), it is ``n_text_tokens - n_scored`` of any sample that was not truncated.
+        ``start`` and ``stop`` are -1 where it cannot be inferred (every sample truncated).
+        """
+        n_scored = self.n_scored
+        if self.text_start is not None:
+            start = np.asarray(self.text_start, dtype=np.int64)
+        else:
+            whole = ~self.truncated & (self.n_text_tokens > 0)
+            seen = np.unique((self.n_text_tokens - n_scored)[whole])
+            value = int(seen[0]) if len(seen) == 1 and seen[0] in (0, 1) else -1
+            start = np.full(self.n_samples, value, dtype=np.int64)
+        stop = np.where(start >= 0, start + n_scored, -1)
+        return start, stop
 
     def flat(self, stat: str) -> np.ndarray:
         if stat not in self.stats:
@@ -76,6 +110,8 @@ class TokenSignals:
             truncated=self.truncated[index],
             n_text_tokens=self.n_text_tokens[index],
             meta=dict(self.meta),
+            text_start=None if self.text_start is None else self.text_start[index],
+            kept_chars=None if self.kept_chars is None else self.kept_chars[index],
         )
 
 
