@@ -13,9 +13,10 @@ then stripped. So ``"Hello, World!"`` and ``"hello world"`` match; a copy that d
 punctuation, case or line breaks is still a copy.
 
 Equality is not enough: WikiMIA's longer splits extend its shorter ones, so a prefix drawn from
-another split holds an evaluation text verbatim plus a sentence or two. :func:`require_disjoint`
-therefore also refuses *containment*, with the same test as member/non-member near-duplicates
-(:mod:`miakit.data.containment`: word 13-grams, MinHash LSH for large sets, shares computed
+another split holds an evaluation text verbatim plus a sentence or two.
+:func:`require_disjoint` therefore also refuses *containment*, with the same test as
+member/non-member near-duplicates (:mod:`miakit.data.containment`: word 13-grams, an exact
+inverted index, MinHash LSH only for inputs of over 2 million n-grams, shares computed
 exactly): an auxiliary text that holds at least half of an evaluation text's 13-grams
 (``contains``, the WikiMIA case) or whose own 13-grams lie at least half in one evaluation text
 (``is inside``, a sub-passage of at least 13 words). Short texts: an evaluation text of 3 to 12
@@ -149,11 +150,18 @@ def find_containments(
     n: int = 13,
     threshold: float = 0.5,
     seed: int = 0,
+    exact: bool | None = None,
 ) -> list[Containment]:
     """Pairs of an auxiliary and an evaluation sample whose word n-gram containment reaches
-    ``threshold`` (either direction; see the module docstring), in auxiliary order."""
+    ``threshold`` (either direction; see the module docstring), in auxiliary order.
+    ``exact``: as :func:`miakit.data.containment.find_contained` (no LSH)."""
     pairs = find_contained(
-        [s.text for s in aux], [s.text for s in evaluation], n=n, threshold=threshold, seed=seed
+        [s.text for s in aux],
+        [s.text for s in evaluation],
+        n=n,
+        threshold=threshold,
+        seed=seed,
+        exact=exact,
     )
     return [
         Containment(aux[c.i], evaluation[c.j], c.a_in_b, c.b_in_a, c.n)
