@@ -81,6 +81,69 @@ def test_corpus_must_not_contain_evaluation_texts(scorer, corpus, tmp_path) -> N
         require_not_in_corpus(table, [Sample(id="e2", text="Berlin is a city.")])
 
 
+LONG = (
+    "The ferry crossed the strait twice a day in summer, carrying mail, tourists and crates of "
+    "oranges from the southern islands to the harbour market on the mainland coast."
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "THE cat sat on the MAT!",  # case and punctuation
+        "  the cat\tsat on   the mat  ",  # whitespace
+        "Paris is the capital of France",  # a line, without its full stop
+        "“Berlin is a city”",  # a line, with curly quotes
+    ],
+)
+def test_a_normalised_copy_in_the_corpus_is_refused(scorer, corpus, text) -> None:
+    table = build_frequency_table(corpus, scorer, cache_dir=None)
+    with pytest.raises(DataError, match=r"'e9'.*normalised"):
+        require_not_in_corpus(
+            table, [Sample(id="ok", text="Owls hunt"), Sample(id="e9", text=text)]
+        )
+
+
+def test_containment_is_checked_for_a_small_corpus(scorer, tmp_path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        json.dumps({"text": "Unrelated words about owls and bees."})
+        + "\n"
+        + json.dumps({"text": "Before the war. " + LONG + " After the war, it stopped."})
+        + "\n",
+        "utf-8",
+    )
+    table = build_frequency_table(folder, scorer, cache_dir=None)
+    assert table.n_words == 6 + 3 + len(LONG.split()) + 5
+    ok = require_not_in_corpus(table, [Sample(id="ok", text="Owls hunt at night in the woods.")])
+    assert ok["containment"] == "checked" and ok["normalised"] is True
+    with pytest.raises(DataError) as exc:
+        require_not_in_corpus(table, [Sample(id="ok", text="Owls"), Sample(id="e3", text=LONG)])
+    msg = str(exc.value)
+    assert "a.jsonl:2" in msg and "contains evaluation 'e3'" in msg and "containment 1.00" in msg
+    # a sub-passage of 13+ words of an evaluation text, as a corpus document, is refused too
+    (folder / "b.txt").write_text(" ".join(LONG.split()[2:20]), "utf-8")
+    table = build_frequency_table(folder, scorer, cache_dir=None)
+    with pytest.raises(DataError, match=r"b.txt.* is inside evaluation 'e3'"):
+        require_not_in_corpus(table, [Sample(id="e3", text=LONG)])
+
+
+def test_containment_is_skipped_above_the_size_limit(scorer, tmp_path) -> None:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Before the war. " + LONG + "\nAfter the war.", "utf-8")
+    table = build_frequency_table(folder, scorer, cache_dir=None)
+    evaluation = [Sample(id="e3", text=LONG)]
+    with pytest.raises(DataError):
+        require_not_in_corpus(table, evaluation, max_words=table.n_words)
+    out = require_not_in_corpus(table, evaluation, max_words=table.n_words - 1)
+    assert out["containment"].startswith("skipped") and str(table.n_words) in out["containment"]
+    assert out["exact"] is True and out["normalised"] is True
+    with pytest.raises(DataError, match="normalised"):  # hashes are still checked
+        require_not_in_corpus(table, [Sample(id="e4", text="after the war")], max_words=1)
+
+
 def test_unsupported_corpus_file(scorer, tmp_path) -> None:
     bad = tmp_path / "corpus.md"
     bad.write_text("x", encoding="utf-8")

@@ -10,6 +10,7 @@ import pytest
 
 import miakit
 from auxmodels import AUX_M, AUX_N, MEMBERS, NONMEMBERS, write_jsonl
+from miakit.auxiliary import frequency as freq
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import DataError, InvalidParameterError
 from miakit.perturb import CausalLMPerturber
@@ -162,6 +163,24 @@ def test_frequency_corpus_must_not_contain_evaluation_texts(scorer, tmp_path, fi
     (corpus / "a.txt").write_text("some unrelated words\n" + NONMEMBERS[3] + "\n", "utf-8")
     with pytest.raises(DataError, match="'n3'"):
         run(scorer, tmp_path, **files, frequency_corpus=str(corpus), attacks=["dc_pdd"])
+
+
+def test_frequency_corpus_containment_and_its_size_limit(scorer, tmp_path, files, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Before that: " + NONMEMBERS[2] + " And more.", "utf-8")
+    with pytest.raises(DataError, match=r"document \(a.txt\) contains evaluation 'n2'"):
+        run(scorer, tmp_path, **files, frequency_corpus=str(corpus), attacks=["dc_pdd"])
+    (corpus / "a.txt").write_text("Owls hunt at night. Bees make honey in the summer.", "utf-8")
+    ok = run(scorer, tmp_path, **files, frequency_corpus=str(corpus), attacks=["dc_pdd"])
+    check = ok.metrics["auxiliary"]["frequency_corpus"]["leakage_check"]
+    assert check["containment"] == "checked" and check["normalised"] is True
+    assert not any("containment check" in w for w in ok.metrics["warnings"])
+    monkeypatch.setattr(freq, "CONTAINMENT_MAX_WORDS", 5)
+    big = run(scorer, tmp_path, **files, frequency_corpus=str(corpus), attacks=["dc_pdd"])
+    check = big.metrics["auxiliary"]["frequency_corpus"]["leakage_check"]
+    assert check["containment"].startswith("skipped: the corpus has 10 words")
+    assert any("containment check skipped" in w for w in big.metrics["warnings"])
 
 
 def calibrate_file(tmp_path, labels, name="calib.jsonl"):

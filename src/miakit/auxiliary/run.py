@@ -2,7 +2,9 @@
 
 :class:`AuxiliaryRun` is what :func:`miakit.runner.run` uses. It loads the auxiliary sets
 (``--aux-nonmembers``, ``--aux-members``, ``--calibrate``) and refuses any text they share with
-the evaluation data (exact or normalised, :mod:`miakit.data.disjoint`); builds the ReCaLL prefix
+the evaluation data, or the prefix sets with the calibration set (exact or normalised copies,
+and texts containing one or lying inside one by word 13-gram containment:
+:mod:`miakit.data.disjoint`); builds the ReCaLL prefix
 contexts; computes the extras the selected attacks declared (token frequencies, neighbour
 NLLs) for any list of texts; and chooses calibrated hyperparameters on the calibration set
 alone (:mod:`miakit.inference.calibrate`). Evaluation labels never reach it.
@@ -61,6 +63,8 @@ class AuxiliaryRun:
     perturbers: dict[str, Perturber] = field(default_factory=dict)
     calibrated: dict[str, GridResult] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: what the frequency corpus's leakage check covered (:func:`freq.require_not_in_corpus`)
+    corpus_check: dict[str, Any] | None = None
 
     @classmethod
     def prepare(
@@ -73,9 +77,9 @@ class AuxiliaryRun:
         """Load and check the auxiliary sets and build the prefix contexts.
 
         Raises:
-            DataError: an auxiliary or calibration text matches an evaluation text (or an
-                auxiliary text matches a calibration text); a calibration set without both
-                labels.
+            DataError: an auxiliary or calibration text matches, contains or lies inside an
+                evaluation text (or an auxiliary text a calibration text); a calibration set
+                without both labels.
             InvalidParameterError: fewer auxiliary texts than ``--recall-shots``.
         """
         for key, value in (
@@ -158,7 +162,12 @@ class AuxiliaryRun:
                     text_field=config.text_field,
                 )
             if evaluation is not None:
-                freq.require_not_in_corpus(self.frequency, evaluation)
+                self.corpus_check = freq.require_not_in_corpus(self.frequency, evaluation)
+                if self.corpus_check["containment"] != "checked":
+                    self.warnings.append(
+                        f"--frequency-corpus: containment check {self.corpus_check['containment']}"
+                        f" (limit: miakit.auxiliary.frequency.CONTAINMENT_MAX_WORDS)"
+                    )
             out["token_frequency"] = self.frequency.frequencies
         for extra, attack in nbr.NEIGHBOUR_EXTRAS.items():
             if extra not in wanted:
@@ -275,6 +284,8 @@ class AuxiliaryRun:
         }
         if self.frequency is not None:
             section["frequency_corpus"] = self.frequency.to_dict()
+            if self.corpus_check is not None:
+                section["frequency_corpus"]["leakage_check"] = self.corpus_check
         if self.neighbourhoods:
             section["neighbours"] = {
                 attack: nbr.summary(
