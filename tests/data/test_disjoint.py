@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from miakit.data import Sample
-from miakit.data.disjoint import find_matches, normalise_text, require_disjoint
+from miakit.data.disjoint import (
+    find_containments,
+    find_matches,
+    normalise_text,
+    require_disjoint,
+)
 from miakit.errors import DataError
 
 
@@ -93,6 +98,7 @@ def test_unrelated_and_loosely_related_texts_pass() -> None:
         s("a2", "ok"),  # too short for any phrase: exact and normalised copies only
     ]
     require_disjoint(aux, evaluation, what="--aux-members")
+    assert not [c for c in find_containments(aux, evaluation) if c.refused()]
 
 
 def test_short_texts_are_compared_at_their_own_length() -> None:
