@@ -19,7 +19,9 @@ def test_default_registry_discovers_one_module_per_baseline():
         assert spec.paper == "2406.16201" and spec.summary
         pipeline = spec.build(seed=0)
         assert isinstance(pipeline, BlindPipeline)
-        assert hasattr(pipeline.estimator, "fit") and hasattr(pipeline.estimator, "predict_proba")
+        # unsupervised: the shared ridge classifier is not part of the baseline
+        assert hasattr(pipeline.transform, "fit") and hasattr(pipeline.transform, "transform")
+        assert not hasattr(pipeline.transform, "predict_proba")
     with pytest.raises(RuntimeError, match="frozen"):
         registry.register("late", paper="-")(lambda *, seed: None)
 

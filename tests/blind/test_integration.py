@@ -123,7 +123,9 @@ def test_leaderboard_shows_blind_rows_marked_and_ranked():
         return {"auroc": auroc, "auroc_ci": [auroc - 0.05, auroc + 0.05], "n": 10, "n_nan": 0}
 
     table = leaderboard({"loss": m(0.6), "min_k": m(0.8)}, blind={"dates": m(0.7)})
-    rows = [line.split()[0:2] for line in table.splitlines()[2:]]
+    body, footnote = table.split("\n\n")
+    rows = [line.split()[0:2] for line in body.splitlines()[2:]]
+    assert "too narrow" in footnote and "family-wise permutation p-value" in footnote
     assert [r[0] for r in rows] == ["min_k", "[blind]", "loss"]
     assert "[blind] dates" in table
     assert leaderboard({"loss": m(0.6)}) == leaderboard({"loss": m(0.6)}, blind=None)
@@ -196,3 +198,32 @@ def test_cli_run_no_blind_omits_the_section(tmp_path, tiny_model_dir, capsys):
     assert "overlap" in metrics  # the overlap check does not depend on --no-blind
     assert not (out / "blind_scores.parquet").exists()  # no stale file from the first run
     assert list(pd.read_parquet(out / "scores.parquet").columns) == ["id", "label", "loss"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--blind-alpha", "1.5"], "blind_alpha must be a number in (0, 1)"),
+        (["--blind-alpha", "0"], "blind_alpha must be a number in (0, 1)"),
+        (["--blind-alpha", "0.01", "--blind-permutations", "19"], "cannot be reached"),
+        (["--blind-permutations", "-1"], "blind_permutations must be an integer >= 0"),
+    ],
+)
+def test_cli_rejects_bad_blind_test_options_before_loading_anything(
+    tmp_path, capsys, flags, message
+):
+    # neither the model nor the data exist: the option check must come first
+    args = run_args(
+        tmp_path / "no-model", tmp_path / "m.jsonl", tmp_path / "n.jsonl", tmp_path / "o"
+    )
+    assert main([*args, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_blind_alpha_config_key():
+    assert make_config({}).blind_alpha == 0.05 and make_config({}).blind_permutations == 199
+    assert make_config({"blind_alpha": 0.1}).blind_alpha == 0.1
+    with pytest.raises(InvalidParameterError, match="blind_alpha"):
+        make_config({"blind_alpha": "5%"})

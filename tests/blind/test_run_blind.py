@@ -63,9 +63,11 @@ def test_random_split_of_real_text_is_not_separable(corpus):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_splits_never_warn(corpus, seed):
+def test_random_splits_do_not_warn(corpus, seed):
     # The bootstrap interval treats out-of-fold scores as fixed, so on some seeds a CI misses
-    # 0.5 by a little; the warning's bound of 0.6 must still never fire on a random split.
+    # 0.5 by a little; the warning rests on the permutation test instead, which fires on 5%
+    # of random splits by design (alpha = 0.05; the rate is measured in benchmarks/); these
+    # seeds are quiet.
     result = run_blind_baselines(corpus, random_labels(len(corpus), seed), seed=seed)
     assert result.warning is None
     for m in result.metrics.values():
@@ -93,7 +95,7 @@ def test_scores_are_out_of_fold_probabilities_fed_to_evaluate(corpus):
     for name in NAMES:
         s = result.scores[name]
         assert s.shape == (200,) and s.dtype == np.float64
-        assert np.all((s >= 0) & (s <= 1))
+        assert np.isfinite(s).all()  # ridge scores of the 0/1 label, not probabilities
         assert result.metrics[name] == evaluate(s, y, n_resamples=200, seed=3)
 
 
@@ -197,6 +199,11 @@ def test_names_select_and_order():
         ({"n_permutations": -1}, "blind_permutations must be an integer >= 0"),
         ({"n_permutations": True}, "blind_permutations must be an integer >= 0"),
         ({"n_permutations": 2.5}, "blind_permutations must be an integer >= 0"),
+        ({"alpha": 0.0}, "blind_alpha must be a number in \\(0, 1\\)"),
+        ({"alpha": 1.5}, "blind_alpha must be a number in \\(0, 1\\)"),
+        ({"alpha": "0.05"}, "blind_alpha must be a number"),
+        ({"alpha": True}, "blind_alpha must be a number"),
+        ({"n_permutations": 9, "alpha": 0.05}, "cannot be reached with 9 permutations"),
     ],
 )
 def test_invalid_options(kwargs, message):
@@ -213,46 +220,40 @@ def test_invalid_inputs():
         run_blind_baselines(["a", 3], [1, 0])  # type: ignore[list-item]
 
 
-def test_shift_warning_threshold_is_on_the_lower_bound():
+def test_shift_warning_follows_the_test_or_else_the_lower_bound():
     def m(auroc, lo, hi):
         return {"auroc": auroc, "auroc_ci": [lo, hi]}
 
+    def test(p, alpha=0.05):
+        return {"permutation_p": p, "alpha": alpha, "n_permutations": 199}
+
+    # with the permutation test: the family-wise p-value decides, whatever the interval
+    warned = shift_warning("x", m(0.58, 0.54, 0.62), test=test(0.01))
+    assert warned is not None and "p = 0.01 <= alpha = 0.05" in warned
+    assert shift_warning("x", m(0.58, 0.54, 0.62), test=test(0.05)) is not None  # p <= alpha
+    assert shift_warning("x", m(0.9, 0.8, 0.95), test=test(0.06)) is None
+    assert shift_warning("x", m(0.58, 0.54, 0.62), test=test(0.06, alpha=0.1)) is not None
+    # without it: the lower bound must exceed 0.6
     assert shift_warning("x", m(0.9, 0.61, 0.95)) is not None
-    # a high point estimate alone is not enough: the lower bound must exceed 0.6
     assert shift_warning("x", m(0.9, 0.6, 0.95)) is None
     assert shift_warning("x", m(0.7, 0.45, 0.9)) is None
     assert shift_warning("x", m(math.nan, math.nan, math.nan)) is None
 
 
-def test_permutation_p_is_the_share_of_permuted_reruns_at_least_as_high(corpus):
-    # an independent recomputation: the whole procedure rerun on each permuted labelling
-    texts = corpus[:120]
-    y = random_labels(len(texts), seed=4)
-    result = run_blind_baselines(texts, y, names=["bag_of_words"], seed=2, n_permutations=6)
-    m = result.metrics["bag_of_words"]
-    rng = np.random.default_rng([2, 2406])
-    null = []
-    for _ in range(6):
-        permuted = rng.permutation(y)
-        rerun = run_blind_baselines(texts, permuted, names=["bag_of_words"], seed=2)
-        null.append(rerun.metrics["bag_of_words"]["auroc"])
-    null_arr = np.array(null)
-    assert m["n_permutations"] == 6
-    assert m["permutation_p"] == (1 + np.sum(null_arr >= m["auroc"] - 1e-12)) / 7
-    assert m["permutation_null_mean"] == pytest.approx(null_arr.mean())
-    assert result.summary()["best_permutation_p"] == m["permutation_p"]
-
-
-def test_permutation_test_finds_a_shift_at_its_resolution(corpus):
+def test_permutation_test_finds_a_strong_shift_at_its_resolution(corpus):
     texts = corpus[:160]
     y = random_labels(len(texts), seed=0)
-    result = run_blind_baselines(shifted(texts, y, seed=0), y, names=["dates"], n_permutations=9)
-    m = result.metrics["dates"]
-    assert m["permutation_p"] == pytest.approx(0.1)  # beats all 9 permutations: p = 1 / 10
-    assert abs(m["permutation_null_mean"] - 0.5) < 0.1
+    result = run_blind_baselines(shifted(texts, y, seed=0), y, n_permutations=19)
+    assert result.test["permutation_p"] == pytest.approx(0.05)  # beats all 19: p = 1 / 20
+    assert abs(result.test["permutation_null_mean"] - 0.5) < 0.1
+    assert result.test["test_best"] == result.best and result.test["test_n"] == 160
+    assert result.warning is not None
 
 
-def test_without_permutations_no_permutation_keys(corpus):
-    result = run_blind_baselines(corpus[:60], random_labels(60, 0), names=["dates"])
-    assert "permutation_p" not in result.metrics["dates"]
-    assert "best_permutation_p" not in result.summary()
+def test_without_permutations_no_test_keys(corpus):
+    result = run_blind_baselines(
+        corpus[:60], random_labels(60, 0), names=["dates"], n_permutations=0
+    )
+    assert result.test == {}
+    assert "permutation_p" not in result.summary() and "alpha" not in result.summary()
+    assert "too narrow" in result.summary()["interval_note"]

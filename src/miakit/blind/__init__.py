@@ -6,12 +6,23 @@ differ in distribution and attack scores on them are not evidence of membership 
 therefore reports these baselines beside the attacks on every run.
 
 Each baseline is one module here (module name = baseline name) registering a factory of an
-unfitted scikit-learn pipeline; :func:`run_blind_baselines` scores them all by stratified
-k-fold cross-validation. Importing this package does not import scikit-learn;
-:func:`default_baselines` and :func:`run_blind_baselines` do.
+unfitted, unsupervised scikit-learn transformer; :func:`run_blind_baselines` scores them all
+with one ridge classifier by k-fold cross-validation, and tests them together by label
+permutation: the warning fires when the family-wise p-value is at most ``alpha`` (0.05).
+Importing this package does not import scikit-learn; :func:`default_baselines` and
+:func:`run_blind_baselines` do.
 """
 
-from miakit.blind._cv import WARN_AUROC_LOWER, BlindResult, run_blind_baselines, shift_warning
+from miakit.blind._cv import (
+    DEFAULT_ALPHA,
+    DEFAULT_PERMUTATIONS,
+    INTERVAL_NOTE,
+    WARN_AUROC_LOWER,
+    BlindResult,
+    check_test_options,
+    run_blind_baselines,
+    shift_warning,
+)
 from miakit.blind._integrity import Integrity, boxed, check_options, evaluation_integrity
 from miakit.blind._registry import (
     BaselineRegistry,
@@ -22,6 +33,9 @@ from miakit.blind._registry import (
 )
 
 __all__ = [
+    "DEFAULT_ALPHA",
+    "DEFAULT_PERMUTATIONS",
+    "INTERVAL_NOTE",
     "WARN_AUROC_LOWER",
     "BaselineRegistry",
     "BlindBaseline",
@@ -30,6 +44,7 @@ __all__ = [
     "Integrity",
     "boxed",
     "check_options",
+    "check_test_options",
     "default_baselines",
     "evaluation_integrity",
     "register_baseline",

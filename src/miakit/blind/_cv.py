@@ -1,58 +1,92 @@
-"""Cross-validated scoring of the blind baselines, and the distribution-shift warning.
+"""Cross-validated scoring of the blind baselines, and the distribution-shift test.
 
 A blind baseline never sees the model: it learns to tell members from non-members from the
 texts alone. If it can, the two sets differ in distribution (time, topic, format), and an
 attack's AUROC on them measures that difference, not membership (arXiv 2406.16201).
 
-Every labelled sample gets an *out-of-fold* score: stratified k-fold cross-validation with a
-seeded shuffle; for each fold a fresh clone of the baseline's estimator (vocabulary, idf,
-imputer, scaler and classifier alike) is fitted on the other folds and scores the held-out
-fold. Nothing fitted ever sees the texts it scores, unlike a vectorizer refitted on the test
-split (the flaw noted in the Blind-MIA code). Only the stateless, row-wise featurization
-(hashed n-gram counts, regex date counts) runs once over all texts; see
-:class:`~miakit.blind.BlindPipeline`.
-The pooled out-of-fold probabilities then go through :func:`miakit.metrics.evaluate`, so blind
-baselines get the same metrics and bootstrap intervals as attacks. Pooling probabilities of k
-different models is the usual ``cross_val_predict`` practice; folds whose models are calibrated
-differently can only lower the pooled AUROC, which errs on the side of a quieter warning.
+Scores. Every labelled sample gets an *out-of-fold* score: seeded k-fold cross-validation
+over positions; for each fold a fresh clone of the baseline's transformer (vocabulary, idf,
+imputer, scaler) is fitted on the other folds, and a ridge classifier (:mod:`._ridge`: least
+squares on the 0/1 label, intercept unpenalised, penalty scaled to the features) fitted on
+them scores the held-out fold. Nothing fitted ever sees the texts it scores, unlike a
+vectorizer refitted on the test split (the flaw noted in the Blind-MIA code). Only the
+stateless, row-wise featurization (hashed n-gram counts, regex date counts) runs once over all
+texts; see :class:`~miakit.blind.BlindPipeline`. The pooled out-of-fold scores then go through
+:func:`miakit.metrics.evaluate`, so blind baselines get the same metrics and bootstrap
+intervals as attacks.
+
+The test. The warning rests on a label-permutation test of the *best* baseline, run by default
+(``n_permutations``, ``--blind-permutations``; 0 turns it off), at level ``alpha``
+(``--blind-alpha``, 0.05). Its statistic is the maximum over the baselines of their pooled
+out-of-fold AUROCs; every permutation of the labels reruns the whole procedure, all baselines
+on the same permuted labels, and ``p = (1 + #{max_perm >= max_obs}) / (1 + n_permutations)``.
+Under no shift the labels are exchangeable given the texts, so this p is exact and
+family-wise: it already pays for picking the best of the baselines. Three choices make the
+rerun cheap enough to run by default, and keep it exact:
+
+* the folds are label-independent (``KFold`` over positions, not ``StratifiedKFold``), so the
+  real and the permuted labellings use the same folds; a training fold left with one class
+  scores its test fold with a constant (ridge has nothing to fit), which is still a fixed
+  function of the labels, so exactness holds;
+* the per-fold transformers are unsupervised, so each fold's matrices and linear kernels are
+  computed once and serve every permutation;
+* ridge regression is linear in the labels, so all permutations of one fold are one Cholesky
+  solve of the ``(n_train, n_train)`` centred kernel (dual form, :mod:`._ridge`), and the
+  AUROCs of all permutations are one vectorised rank computation.
+
+One classifier serves both the AUROC shown and the test, so the p-value tests what is shown.
+Earlier versions used logistic regression, stratified folds and a rerun per permutation
+(about 1 s per baseline per permutation at 400 texts); ridge scores the same shifts about as
+well (the planted-shift rates are in ``benchmarks/results/blind_null.json``).
+Above :data:`MAX_TEST` labelled texts the kernel would not fit comfortably in memory: the
+AUROCs shown are then solved in primal form on all texts (the same model), and the test runs
+on a seeded random subsample of :data:`MAX_TEST` (a test on a random subsample is still
+exact), which a note says. Cost and rates: see :data:`DEFAULT_PERMUTATIONS` and
+``benchmarks/README.md``.
 
 Reading the intervals. The bootstrap resamples samples with their out-of-fold scores held
 fixed, so it leaves out the variability of fitting the classifiers, and cross-validated
-AUROCs vary more than that. Measured on random member/non-member splits of the bundled
-Wikipedia leads (400 texts, 60 splits, 2026-11-26): the baselines' AUROCs had a standard
-deviation of 0.031-0.039 across splits where the intervals imply 0.029, and the intervals
-missed 0.5 in 7-20% of splits instead of 5%. Repeating the cross-validation with other fold
-seeds did not help (the excess comes from how fold models depend on each other's labels, not
-from the fold assignment), and averaging per-fold AUROCs removed the small negative bias of
-pooling (``dates``: 0.486 pooled, 0.499 per fold) but not the excess spread. Hence:
-
-* the warning needs the lower bound to exceed 0.6, not 0.5: it never fired on random splits,
-  and it fires on a split whose non-members mention later years. It looks at the best of the
-  baselines, a mild best-of-three selection that the margin also absorbs;
-* ``n_permutations`` (``--blind-permutations``) adds an exact test: the whole cross-validation
-  is rerun on label permutations, and the p-value is the share of permuted AUROCs at least as
-  high as the real one, ``(1 + #{null >= observed}) / (1 + n_permutations)``. It is valid by
-  construction (under no shift the labels are exchangeable), at ``n_permutations`` times the
-  cost of the baselines; 19 permutations resolve p = 0.05, 99 resolve 0.01.
+AUROCs vary more than that: on random member/non-member splits of real text the intervals
+miss 0.5 more often than 5% of the time (measured rates: :data:`INTERVAL_NOTE`). They are
+labelled "too narrow" wherever they are shown; the permutation p-value is the test.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from miakit.blind._checks import check_names as _check_names
+from miakit.blind._checks import label_codes as _label_codes
+from miakit.blind._folds import make_folds, oof_scores, oof_scores_primal, permuted_labels
 from miakit.blind._registry import BaselineRegistry, default_baselines
+from miakit.blind._ridge import auroc_columns
 from miakit.data.schema import Label
 from miakit.errors import InvalidParameterError
 from miakit.metrics import evaluate
 
-#: The warning fires when the lower bound of the best baseline's AUROC interval exceeds this.
+#: Without the permutation test (``n_permutations=0``) the warning falls back to: the lower
+#: bound of the best baseline's AUROC interval exceeds this (a margin for the too-narrow
+#: intervals; it misses weak shifts, hence the test by default).
 WARN_AUROC_LOWER = 0.6
+#: Label permutations of the family-wise test by default: resolves alpha = 0.05 (smallest
+#: p = 0.005); cost measured in benchmarks/README.md.
+DEFAULT_PERMUTATIONS = 199
+#: Level of the test by default.
+DEFAULT_ALPHA = 0.05
+#: Most labelled texts the permutation test uses (a seeded random subsample above it).
+MAX_TEST = 4000
+#: Shown with every blind-baseline interval.
+INTERVAL_NOTE = (
+    "Blind-baseline intervals hold the fitted out-of-fold scores fixed and are too narrow "
+    "(on random splits of real text they exclude 0.5 more often than 5% of the time); the "
+    "family-wise permutation p-value is the test of a shift"
+)
 PAPER = "2406.16201"
 
 _CODES = {Label.MEMBER: 1, Label.NONMEMBER: 0, Label.UNKNOWN: -1}
@@ -63,18 +97,21 @@ class BlindResult:
     """Out-of-fold scores and metrics of the blind baselines.
 
     Attributes:
-        scores: baseline name -> ``(n_samples,)`` float64 out-of-fold member probability,
-            higher = more likely member; NaN for unknown labels (and for every sample when the
-            baseline could not be fitted).
+        scores: baseline name -> ``(n_samples,)`` float64 out-of-fold ridge score of the
+            member label (higher = more likely member; near 0..1, not a probability); NaN
+            for unknown labels (and for every sample when the baseline could not be fitted).
         metrics: baseline name -> :func:`miakit.metrics.evaluate` output (an ``"error"`` key
             when the baseline could not be scored).
         best: the baseline with the highest AUROC (the first name when none has one).
-        warning: the distribution-shift message when the lower bound of the best AUROC's
-            interval exceeds :data:`WARN_AUROC_LOWER`, else ``None``.
+        warning: the distribution-shift message, else ``None``: the family-wise permutation
+            p-value is at most ``alpha`` (or, without the test, the lower bound of the best
+            AUROC's interval exceeds :data:`WARN_AUROC_LOWER`).
         n_folds: folds actually used (fewer than asked when a class is small; 0 when it was
             too small for cross-validation at all).
-        seed: seed of the fold shuffle and of the bootstrap.
+        seed: seed of the folds, the permutations and the bootstrap.
         notes: what was changed or could not be done, for the report.
+        test: the permutation test: ``{"permutation_p", "alpha", "n_permutations",
+            "test_n", "test_best", "permutation_null_mean"}``; empty when it did not run.
     """
 
     scores: dict[str, np.ndarray]
@@ -84,22 +121,22 @@ class BlindResult:
     n_folds: int
     seed: int
     notes: tuple[str, ...] = field(default=())
+    test: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """``{"best", "best_auroc", "best_auroc_ci", "warning", "n_folds", "notes"}``, plus
-        ``best_permutation_p`` and ``n_permutations`` when the permutation test ran."""
+        """``{"best", "best_auroc", "best_auroc_ci", "interval_note", "warning", "n_folds",
+        "notes"}``, plus the keys of :attr:`test` when the permutation test ran."""
         m = self.metrics[self.best]
         out = {
             "best": self.best,
             "best_auroc": m["auroc"],
             "best_auroc_ci": list(m["auroc_ci"]),
+            "interval_note": INTERVAL_NOTE,
             "warning": self.warning,
             "n_folds": self.n_folds,
             "notes": list(self.notes),
         }
-        if "permutation_p" in m:
-            out["best_permutation_p"] = m["permutation_p"]
-            out["n_permutations"] = m["n_permutations"]
+        out.update(self.test)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,18 +157,20 @@ def run_blind_baselines(
     seed: int = 0,
     n_resamples: int = 1000,
     registry: BaselineRegistry | None = None,
-    n_permutations: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    alpha: float = DEFAULT_ALPHA,
 ) -> BlindResult:
     """Score members against non-members with model-free classifiers, by cross-validation.
 
-    Folds: ``StratifiedKFold(n_folds, shuffle=True, random_state=seed)`` over the labelled
-    samples, shared by all baselines. If the smaller class has fewer than ``n_folds`` samples
-    the fold count drops to that size (at least 2) and a note says so; with fewer than 2
-    samples in a class there is no cross-validation: every score is NaN and every metric
-    carries an ``"error"``. A baseline whose pipeline cannot be fitted (e.g. no word of two
-    letters in a training fold) gets NaN scores and an ``"error"``, and the others still run.
+    Folds: ``KFold(n_folds, shuffle=True, random_state=seed)`` over the labelled samples'
+    positions, shared by all baselines and all permutations. If the smaller class has fewer
+    than ``n_folds`` samples the fold count drops to that size (at least 2) and a note says
+    so; with fewer than 2 samples in a class there is no cross-validation: every score is NaN
+    and every metric carries an ``"error"``. A baseline whose transformer cannot be fitted
+    (e.g. no word of two letters in a training fold) gets NaN scores and an ``"error"``, is
+    left out of the test, and the others still run.
 
-    Deterministic: the same inputs and seed give the same scores and metrics.
+    Deterministic: the same inputs and seed give the same scores, metrics and p-value.
 
     Args:
         texts: ``n_samples`` texts.
@@ -140,28 +179,28 @@ def run_blind_baselines(
             scored.
         names: baselines to run, in this order (default: all registered, sorted by name).
         n_folds: cross-validation folds, at least 2.
-        seed: seed of the fold shuffle, of the estimators and of the bootstrap.
+        seed: seed of the folds, of the permutations and of the bootstrap.
         n_resamples: bootstrap resamples for the confidence intervals.
         registry: where to look the names up (default: :func:`default_baselines`).
-        n_permutations: label permutations of the exact permutation test (0: no test). Each
-            reruns the cross-validation; the metrics then carry ``permutation_p``,
-            ``permutation_null_mean`` and ``n_permutations`` (see the module docstring).
+        n_permutations: label permutations of the family-wise test (0: no test, and the
+            warning falls back to the interval rule). See the module docstring.
+        alpha: the test's level: warn when the family-wise p-value is at most this.
 
     Returns:
         A :class:`BlindResult`.
 
     Raises:
-        InvalidParameterError: unknown or repeated names, ``n_folds < 2``, lengths that
+        InvalidParameterError: unknown or repeated names, ``n_folds < 2``, a bad
+            ``n_permutations`` or ``alpha`` (see :func:`check_test_options`), lengths that
             differ, labels outside {-1, 0, 1} or texts that are not strings.
     """
-    from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
 
     registry = registry if registry is not None else default_baselines()
     chosen = _check_names(registry, names)
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
         raise InvalidParameterError(f"n_folds must be an integer >= 2; got {n_folds!r}.")
-    check_permutations(n_permutations)
+    check_test_options(n_permutations=n_permutations, alpha=alpha)
     y = _label_codes(labels)
     text_list = list(texts)
     if len(text_list) != y.shape[0]:
@@ -178,33 +217,49 @@ def run_blind_baselines(
     n = y.shape[0]
     known = np.flatnonzero(y != -1)  # (n_labelled,) positions into texts
     y_known = y[known]
+    n_known = int(y_known.shape[0])
     n_members = int(np.count_nonzero(y_known == 1))
-    n_nonmembers = int(y_known.shape[0] - n_members)
-    smaller = min(n_members, n_nonmembers)
+    smaller = min(n_members, n_known - n_members)
     notes: list[str] = []
     k = n_folds
     scores = {name: np.full(n, np.nan, dtype=np.float64) for name in chosen}
-    nulls: dict[str, np.ndarray] = {}
+    stats: dict[str, np.ndarray] = {}  # name -> (1 + n_permutations,) AUROCs of the test
     errors: dict[str, str] = {}
+    test_idx = np.arange(n_known)
     if smaller < 2:
         k = 0
         reason = (
             f"blind baselines need at least 2 members and 2 non-members for cross-validation; "
-            f"got {n_members} member(s) and {n_nonmembers} non-member(s)"
+            f"got {n_members} member(s) and {n_known - n_members} non-member(s)"
         )
         errors = dict.fromkeys(chosen, reason)
         notes.append(reason)
     else:
         if smaller < n_folds:
             k = max(2, smaller)
-            which = "members" if n_members < n_nonmembers else "non-members"
+            which = "members" if n_members < n_known - n_members else "non-members"
             notes.append(
                 f"cross-validation folds reduced from {n_folds} to {k}: only {smaller} {which}"
             )
-        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        folds = list(cv.split(np.zeros((y_known.shape[0], 1)), y_known))
-        # lbfgs on these problems is a series of small vector operations; multithreaded BLAS
-        # only adds thread hand-offs (measured 5-10x slower on 2 busy cores).
+        folds = make_folds(n_known, k, seed)
+        dual = n_known <= MAX_TEST
+        test_folds = folds
+        if not dual:
+            rng = np.random.default_rng([seed, 2406, 1])
+            test_idx = np.sort(rng.choice(n_known, size=MAX_TEST, replace=False))
+            test_folds = make_folds(MAX_TEST, k, seed)
+            if n_permutations:
+                notes.append(
+                    f"the permutation test ran on a seeded random subsample of {MAX_TEST} of "
+                    f"the {n_known} labelled texts (the kernel of all would not fit in memory)"
+                )
+        y_test = y_known[test_idx]
+        labellings = y_test[:, None]  # (n_test, 1 + n_permutations); column 0: the real one
+        if n_permutations:
+            permuted = permuted_labels(y_test, n_permutations, seed)
+            labellings = np.concatenate([labellings, permuted], axis=1)
+        # Cholesky solves and kernel products of this size are faster on one BLAS thread on
+        # the 2 busy cores this is meant for; more threads only add hand-offs.
         with threadpool_limits(limits=1, user_api="blas"):
             for name in chosen:
                 try:
@@ -212,11 +267,15 @@ def run_blind_baselines(
                     # Stateless and row-wise (see BlindPipeline): computing it once leaks
                     # nothing.
                     X = pipeline.featurize([text_list[i] for i in known])  # (n_labelled, f)
-                    scores[name][known] = _fit_folds(pipeline, X, y_known, folds)
+                    if dual:
+                        s = oof_scores(pipeline, X, labellings, folds)  # (n_known, 1 + P)
+                        scores[name][known] = s[:, 0]
+                    else:
+                        scores[name][known] = oof_scores_primal(pipeline, X, y_known, folds)
+                        if n_permutations:
+                            s = oof_scores(pipeline, X[test_idx], labellings, test_folds)
                     if n_permutations:
-                        nulls[name] = _permutation_null(
-                            pipeline, X, y_known, k, seed, n_permutations
-                        )
+                        stats[name] = auroc_columns(s, labellings)
                 except ValueError as exc:  # e.g. an empty vocabulary in a training fold
                     errors[name] = f"blind baseline {name!r} could not be fitted: {exc}"
                     notes.append(errors[name])
@@ -226,105 +285,105 @@ def run_blind_baselines(
         m = evaluate(scores[name], y, n_resamples=n_resamples, seed=seed)
         if name in errors:
             m["error"] = errors[name]
-        elif name in nulls:
-            m.update(_permutation_test(scores[name][known], y_known, nulls[name]))
         metrics[name] = m
     best = _best(chosen, metrics)
+    test = _family_test(stats, alpha, int(test_idx.shape[0])) if stats else {}
     return BlindResult(
         scores=scores,
         metrics=metrics,
         best=best,
-        warning=shift_warning(best, metrics[best]),
+        warning=shift_warning(best, metrics[best], test=test),
         n_folds=k,
         seed=seed,
         notes=tuple(notes),
+        test=test,
     )
 
 
-def check_permutations(n_permutations: object) -> None:
-    """Raise :class:`InvalidParameterError` unless ``n_permutations`` is an integer >= 0."""
-    if (
-        isinstance(n_permutations, bool)
-        or not isinstance(n_permutations, int)
-        or n_permutations < 0
-    ):
-        raise InvalidParameterError(
-            f"blind_permutations must be an integer >= 0 (0: no permutation test; 19 resolves "
-            f"p = 0.05); got {n_permutations!r}."
-        )
-
-
-def _permutation_null(
-    pipeline: Any, X: Any, y_known: np.ndarray, k: int, seed: int, n_permutations: int
-) -> np.ndarray:
-    """``(n_permutations,)`` AUROCs of the whole cross-validation rerun on permuted labels
-    of the featurized labelled samples ``X`` (new stratified folds for each permutation, as
-    for the real labels)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    rng = np.random.default_rng([seed, 2406])
-    null = np.empty(n_permutations, dtype=np.float64)
-    for j in range(n_permutations):
-        permuted = rng.permutation(y_known)
-        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-        folds = list(cv.split(np.zeros((permuted.shape[0], 1)), permuted))
-        null[j] = _auroc(_fit_folds(pipeline, X, permuted, folds), permuted)
-    return null
-
-
-def _permutation_test(
-    observed_scores: np.ndarray, y_known: np.ndarray, null: np.ndarray
-) -> dict[str, Any]:
-    observed = _auroc(observed_scores, y_known)
-    # a tolerance so that a permuted AUROC equal to the observed one up to rounding counts
+def _family_test(stats: dict[str, np.ndarray], alpha: float, test_n: int) -> dict[str, Any]:
+    """The max-over-baselines permutation p-value from ``(1 + P,)`` AUROCs per baseline."""
+    names = list(stats)
+    table = np.vstack([stats[name] for name in names])  # (n_baselines, 1 + P)
+    top = table.max(axis=0)  # (1 + P,) the statistic: best AUROC of each labelling
+    observed, null = top[0], top[1:]
+    # a tolerance so that a permuted maximum equal to the observed one up to rounding counts
     exceed = int(np.count_nonzero(null >= observed - 1e-12))
     return {
         "permutation_p": (1 + exceed) / (1 + null.shape[0]),
-        "permutation_null_mean": float(null.mean()),
+        "alpha": alpha,
         "n_permutations": int(null.shape[0]),
+        "test_n": test_n,
+        "test_best": names[int(np.argmax(table[:, 0]))],
+        "permutation_null_mean": float(null.mean()),
     }
 
 
-def _auroc(scores: np.ndarray, y: np.ndarray) -> float:
-    from sklearn.metrics import roc_auc_score
+def check_test_options(*, n_permutations: object, alpha: object) -> None:
+    """Raise :class:`InvalidParameterError` unless the permutation test's options are usable.
 
-    return float(roc_auc_score(y, scores))
-
-
-def shift_warning(name: str, metrics: dict[str, Any]) -> str | None:
-    """The distribution-shift warning for a baseline's metrics, or ``None`` below threshold.
-
-    Fires when the lower bound of the AUROC interval exceeds :data:`WARN_AUROC_LOWER`: the
-    bound, not the point estimate, so that small samples do not raise false alarms.
+    ``n_permutations`` must be an integer >= 0, ``alpha`` a number in (0, 1), and, when the
+    test runs, ``alpha`` must be reachable: the smallest p-value is ``1 / (1 +
+    n_permutations)``.
     """
-    lo = metrics.get("auroc_ci", [math.nan])[0]
-    if not isinstance(lo, int | float) or math.isnan(lo) or lo <= WARN_AUROC_LOWER:
-        return None
-    hi = metrics["auroc_ci"][1]
+    problems = []
+    perm_ok = not isinstance(n_permutations, bool) and isinstance(n_permutations, int)
+    if not perm_ok or cast(int, n_permutations) < 0:
+        problems.append(
+            f"blind_permutations must be an integer >= 0 (0: no permutation test; the default "
+            f"{DEFAULT_PERMUTATIONS} resolves alpha = 0.05); got {n_permutations!r}."
+        )
+        perm_ok = False
+    alpha_ok = not isinstance(alpha, bool) and isinstance(alpha, int | float)
+    if not alpha_ok or not 0.0 < cast(float, alpha) < 1.0:
+        problems.append(f"blind_alpha must be a number in (0, 1), e.g. 0.05; got {alpha!r}.")
+        alpha_ok = False
+    if perm_ok and alpha_ok and n_permutations:
+        n_perm, level = cast(int, n_permutations), cast(float, alpha)
+        if 1.0 / (1 + n_perm) > level:
+            need = math.ceil(1.0 / level) - 1
+            problems.append(
+                f"blind_alpha = {level:g} cannot be reached with {n_perm} permutations (the "
+                f"smallest p-value is 1 / {n_perm + 1} = {1.0 / (1 + n_perm):.3g}); use "
+                f"blind_permutations >= {need} or a larger blind_alpha."
+            )
+    if problems:
+        raise InvalidParameterError(" ".join(problems))
+
+
+def shift_warning(
+    name: str, metrics: dict[str, Any], *, test: dict[str, Any] | None = None
+) -> str | None:
+    """The distribution-shift warning for the best baseline, or ``None``.
+
+    With the permutation test (``test`` from :class:`BlindResult`): fires when its
+    family-wise p-value is at most its ``alpha``. Without it: when the lower bound of the
+    AUROC interval exceeds :data:`WARN_AUROC_LOWER` (the bound, not the point estimate, with
+    a margin for the too-narrow intervals).
+    """
+    auroc = metrics.get("auroc", math.nan)
+    ci = metrics.get("auroc_ci", [math.nan, math.nan])
+    lo, hi = ci[0], ci[1]
+    if test:
+        p, alpha = test["permutation_p"], test["alpha"]
+        if not p <= alpha:
+            return None
+        evidence = (
+            f"(95% CI [{lo:.3f}, {hi:.3f}]; label-permutation test over all blind baselines, "
+            f"family-wise p = {p:.3g} <= alpha = {alpha:g}, {test['n_permutations']} "
+            f"permutations)"
+        )
+    else:
+        if not isinstance(lo, int | float) or math.isnan(lo) or lo <= WARN_AUROC_LOWER:
+            return None
+        evidence = f"(95% CI [{lo:.3f}, {hi:.3f}], lower bound above {WARN_AUROC_LOWER})"
     return (
         f"members and non-members are distinguishable WITHOUT the model: the model-free "
-        f"blind baseline {name!r} reaches AUROC {metrics['auroc']:.3f} (95% CI [{lo:.3f}, "
-        f"{hi:.3f}]) from the texts alone. The two sets differ in distribution (time, topic "
-        f"or format), so the attack AUROCs of this run are not evidence of membership. Use "
-        f"members and non-members drawn at random from one corpus before training (see "
-        f"`miakit split`). (arXiv {PAPER})"
+        f"blind baseline {name!r} reaches AUROC {auroc:.3f} {evidence} from the texts "
+        f"alone. The two sets differ in distribution (time, topic or format), so the attack "
+        f"AUROCs of this run are not evidence of membership. Use members and non-members "
+        f"drawn at random from one corpus before training (see `miakit split`). "
+        f"(arXiv {PAPER})"
     )
-
-
-def _fit_folds(
-    pipeline: Any, X: Any, y_known: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]
-) -> np.ndarray:
-    """``(n_labelled,)`` out-of-fold member probabilities of the featurized samples ``X``."""
-    from sklearn.base import clone
-
-    out = np.full(y_known.shape[0], np.nan, dtype=np.float64)
-    for train, test in folds:
-        # A fresh, unfitted estimator per fold, fitted on the training folds only.
-        model = clone(pipeline.estimator)
-        model.fit(X[train], y_known[train])
-        proba = np.asarray(model.predict_proba(X[test]), dtype=np.float64)
-        out[test] = proba[:, list(model.classes_).index(1)]
-    return out
 
 
 def _best(names: list[str], metrics: dict[str, dict[str, Any]]) -> str:
@@ -334,43 +393,3 @@ def _best(names: list[str], metrics: dict[str, dict[str, Any]]) -> str:
         if isinstance(a, int | float) and not math.isnan(a) and a > best_auroc:
             best, best_auroc = name, float(a)
     return best
-
-
-def _check_names(registry: BaselineRegistry, names: Sequence[str] | None) -> list[str]:
-    if names is None:
-        chosen = registry.names()
-    else:
-        if isinstance(names, str):
-            raise InvalidParameterError(
-                f"names must be a list of baseline names, not the string {names!r}."
-            )
-        chosen = [registry.get(name).name for name in names]
-        repeated = sorted({n for n in chosen if chosen.count(n) > 1})
-        if repeated:
-            raise InvalidParameterError(f"blind baselines named more than once: {repeated}.")
-    if not chosen:
-        raise InvalidParameterError("no blind baselines to run: names is empty.")
-    return chosen
-
-
-def _label_codes(labels: ArrayLike) -> np.ndarray:
-    """``(n_samples,)`` int64 labels 1 / 0 / -1 from ints or :class:`Label` values."""
-    seq: list[Any] = (
-        labels.tolist() if isinstance(labels, np.ndarray) else list(cast(Iterable[Any], labels))
-    )
-    if any(isinstance(v, Label) for v in seq):
-        try:
-            return np.array([_CODES[Label.parse(v)] for v in seq], dtype=np.int64)
-        except Exception as exc:
-            raise InvalidParameterError(f"invalid labels: {exc}") from exc
-    arr = np.asarray(seq)
-    if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.number)):
-        raise InvalidParameterError(
-            "labels must be a 1-D sequence of 1 (member), 0 (non-member) and -1 (unknown)."
-        )
-    if arr.size and not np.all(np.isin(arr, (-1, 0, 1))):
-        found = sorted({float(v) for v in np.unique(arr)} - {-1.0, 0.0, 1.0})[:5]
-        raise InvalidParameterError(
-            f"labels must be 1 (member), 0 (non-member) or -1 (unknown); found {found}."
-        )
-    return arr.astype(np.int64)

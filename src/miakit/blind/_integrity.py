@@ -12,7 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from miakit.blind._cv import check_permutations, run_blind_baselines
+from miakit.blind._cv import (
+    DEFAULT_ALPHA,
+    DEFAULT_PERMUTATIONS,
+    check_test_options,
+    run_blind_baselines,
+)
 from miakit.data.overlap import overlap_report
 from miakit.data.schema import Label, SampleSet
 from miakit.errors import InvalidParameterError
@@ -39,9 +44,14 @@ class Integrity:
     blind_scores: pd.DataFrame | None = None
 
 
-def check_options(*, overlap_warn_fraction: float, blind_permutations: int = 0) -> None:
+def check_options(
+    *,
+    overlap_warn_fraction: float,
+    blind_permutations: int = DEFAULT_PERMUTATIONS,
+    blind_alpha: float = DEFAULT_ALPHA,
+) -> None:
     """Raise :class:`InvalidParameterError` for options out of range (before any model runs)."""
-    check_permutations(blind_permutations)
+    check_test_options(n_permutations=blind_permutations, alpha=blind_alpha)
     f = overlap_warn_fraction
     if isinstance(f, bool) or not isinstance(f, int | float) or not 0.0 <= f <= 1.0:
         raise InvalidParameterError(
@@ -55,7 +65,8 @@ def evaluation_integrity(
     blind: bool = True,
     seed: int = 0,
     n_resamples: int = 1000,
-    n_permutations: int = 0,
+    n_permutations: int = DEFAULT_PERMUTATIONS,
+    alpha: float = DEFAULT_ALPHA,
     overlap_warn_fraction: float = 0.01,
 ) -> Integrity:
     """Blind baselines and overlap checks for a run's samples.
@@ -67,14 +78,20 @@ def evaluation_integrity(
         blind: run :func:`miakit.blind.run_blind_baselines`.
         seed: seed of the blind baselines' folds and bootstrap, and of the MinHash sketches.
         n_resamples: bootstrap resamples of the blind baselines' intervals.
-        n_permutations: label permutations of the blind baselines' exact test (0: none).
+        n_permutations: label permutations of the blind baselines' family-wise test (0: none;
+            the warning then falls back to the interval rule).
+        alpha: warn when the test's family-wise p-value is at most this.
         overlap_warn_fraction: warn when more than this share of the non-members has an exact
             or near-duplicate member.
 
     Returns:
         An :class:`Integrity`.
     """
-    check_options(overlap_warn_fraction=overlap_warn_fraction, blind_permutations=n_permutations)
+    check_options(
+        overlap_warn_fraction=overlap_warn_fraction,
+        blind_permutations=n_permutations,
+        blind_alpha=alpha,
+    )
     if samples.count(Label.MEMBER) == 0 or samples.count(Label.NONMEMBER) == 0:
         return Integrity()
     sections: dict[str, Any] = {}
@@ -88,6 +105,7 @@ def evaluation_integrity(
             seed=seed,
             n_resamples=n_resamples,
             n_permutations=n_permutations,
+            alpha=alpha,
         )
         sections["blind"] = result.metrics
         sections["blind_summary"] = result.summary()

@@ -3,17 +3,20 @@
 A blind baseline is one module in :mod:`miakit.blind` whose name is the baseline's name,
 holding one factory decorated with :func:`register_baseline`. The factory takes a keyword-only
 ``seed`` and returns a :class:`BlindPipeline`: a stateless, row-wise ``featurize`` function
-from texts to a feature matrix, and an *unfitted* scikit-learn estimator (normally a
-``Pipeline`` of vocabulary selection, tf-idf or scaling, and a classifier)::
+from texts to a feature matrix, and an *unfitted*, unsupervised scikit-learn transformer
+(normally a ``Pipeline`` of vocabulary selection and tf-idf, or imputation and scaling). The
+classifier is not the baseline's: every baseline shares the closed-form ridge classifier of
+:mod:`miakit.blind._ridge`, which is what makes the permutation test cheap::
 
     @register_baseline("bag_of_words", paper="2406.16201")
     def bag_of_words(*, seed: int) -> BlindPipeline: ...
 
 Why two parts: :func:`miakit.blind.run_blind_baselines` computes ``featurize`` once for all
 texts (it learns nothing, so this cannot leak: row ``i`` depends on text ``i`` only, which the
-conformance tests check) and clones the estimator for every fold, fitting everything that has
+conformance tests check) and clones the transformer for every fold, fitting everything that has
 state (vocabulary, idf weights, imputation, scaling, classifier) on that fold's training part
-only. Tokenizing once instead of once per fold makes the three default baselines about 4x
+only. The transformer never sees labels, so its fold matrices serve every label permutation of
+the test. Tokenizing once instead of once per fold makes the three default baselines about 4x
 faster.
 
 The registry discovers modules by import (no central list); :func:`default_baselines` builds
@@ -43,17 +46,18 @@ class BlindPipeline:
         featurize: ``texts -> (n_texts, n_features)`` matrix (numpy or scipy sparse). Must be
             stateless and row-wise: row ``i`` depends on ``texts[i]`` alone, never on the
             other texts, so computing it once for all texts leaks nothing.
-        estimator: an unfitted scikit-learn classifier (or ``Pipeline``) on those features
-            with ``fit``, ``predict_proba`` and ``classes_``; cloned and fitted per fold.
+        transform: an unfitted, unsupervised scikit-learn transformer (or ``Pipeline``) on
+            those features, with ``fit(X)`` and ``transform(X)``; cloned and fitted on each
+            training fold, never given labels. ``None``: the features as they are.
     """
 
     featurize: Callable[[list[str]], Any]
-    estimator: Any
+    transform: Any = None
 
 
 @dataclass(frozen=True)
 class BlindBaseline:
-    """A registered baseline: its name, estimator factory and paper."""
+    """A registered baseline: its name, pipeline factory and paper."""
 
     name: str
     factory: BaselineFactory
@@ -65,7 +69,7 @@ class BlindBaseline:
         return doc.strip().splitlines()[0] if doc.strip() else ""
 
     def build(self, *, seed: int) -> BlindPipeline:
-        """A fresh :class:`BlindPipeline` with an unfitted estimator."""
+        """A fresh :class:`BlindPipeline` with an unfitted transformer."""
         pipeline = self.factory(seed=seed)
         if not isinstance(pipeline, BlindPipeline):
             raise TypeError(

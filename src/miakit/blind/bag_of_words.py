@@ -1,4 +1,4 @@
-"""Word tf-idf (unigrams and bigrams) + logistic regression: the classic blind baseline."""
+"""Word tf-idf (unigrams and bigrams) + ridge classifier: the classic blind baseline."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from miakit.blind._registry import BlindPipeline, register_baseline
 
 @register_baseline("bag_of_words", paper="2406.16201")
 def bag_of_words(*, seed: int) -> BlindPipeline:
-    """Word uni+bigram tf-idf and logistic regression: topic and vocabulary shift.
+    """Word uni+bigram tf-idf and a ridge classifier: topic and vocabulary shift.
 
-    Features: lowercased word unigrams and bigrams (scikit-learn's default token pattern,
-    tokens of two or more word characters), sublinear tf-idf over the terms seen in the
-    training folds (at most 200,000, the most frequent), l2-normalised. Classifier: L2
-    logistic regression (``C=1``, lbfgs, balanced class weights). Vocabulary, idf and
-    classifier are fitted on the training folds only; terms first seen in a test fold are
-    ignored (see :mod:`miakit.blind._text`).
+    Features: lowercased word unigrams and bigrams (scikit-learn's default token pattern, tokens of
+    two or more word characters), sublinear tf-idf over the terms seen in the training folds (at
+    most 200,000, the most frequent), l2-normalised. Classifier: the shared ridge classifier
+    (:mod:`miakit.blind._ridge`). Vocabulary, idf and classifier are fitted on the training
+    folds only; terms first seen in a test fold are ignored (see :mod:`miakit.blind._text`).
 
     Paper: arXiv 2406.16201 (Das, Zhang, Tramèr), "Blind Baselines Beat Membership Inference
     Attacks for Foundation Models".

@@ -1,4 +1,4 @@
-"""Years and dates in the text + logistic regression: temporal shift.
+"""Years and dates in the text + ridge classifier: temporal shift.
 
 Temporal shift is the commonest flaw of member/non-member benchmarks built from a model's
 training cut-off (non-members "written after the cut-off" mention later years), so it gets a
@@ -73,11 +73,11 @@ def date_features(texts: Iterable[str]) -> np.ndarray:
 
 @register_baseline("dates", paper="2406.16201")
 def dates(*, seed: int) -> BlindPipeline:
-    """Years, month names and numbers in the text, and logistic regression: temporal shift.
+    """Years, month names and numbers in the text, and a ridge classifier: temporal shift.
 
-    Features: :func:`date_features` (row-wise, computed once). Estimator: median imputation
-    of the year statistics (with missing-indicator columns), standardisation, L2 logistic
-    regression (``C=1``, lbfgs, balanced class weights). Imputer, scaler and classifier are
+    Features: :func:`date_features` (row-wise, computed once). Per fold: median imputation
+    of the year statistics (with missing-indicator columns) and standardisation, then the
+    shared ridge classifier (:mod:`miakit.blind._ridge`). Imputer, scaler and classifier are
     fitted on the training folds only. A linear model suffices here: "mentions later years"
     is monotone in the year statistics, and the decade counts let it weigh any decade
     separately.
@@ -92,14 +92,12 @@ def dates(*, seed: int) -> BlindPipeline:
         A :class:`~miakit.blind.BlindPipeline`.
     """
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     del seed
-    estimator = make_pipeline(
+    transform = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),
-        LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000),
     )
-    return BlindPipeline(featurize=date_features, estimator=estimator)
+    return BlindPipeline(featurize=date_features, transform=transform)

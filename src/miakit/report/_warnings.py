@@ -75,8 +75,9 @@ def blind_summary(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
 
     Reads ``best`` (a baseline name), ``best_auroc``/``best_auroc_ci`` (falling back to
     ``blind[best]``), ``warning`` (a message, or ``True`` for a generic one; empty or ``None``:
-    no warning), ``n_folds``, ``notes`` and, when the permutation test ran,
-    ``best_permutation_p`` and ``n_permutations``.
+    no warning), ``n_folds``, ``notes``, ``interval_note`` (why the blind intervals are too
+    narrow) and, when the permutation test ran, the family-wise ``permutation_p`` (older runs:
+    ``best_permutation_p``), ``alpha`` and ``n_permutations``.
     """
     summary = metrics.get("blind_summary")
     if not isinstance(summary, Mapping):
@@ -104,8 +105,10 @@ def blind_summary(metrics: Mapping[str, Any]) -> dict[str, Any] | None:
         "n_folds": summary.get("n_folds"),
         "notes": [str(n) for n in summary.get("notes") or []],
         "warning": warning,
-        "permutation_p": finite(summary.get("best_permutation_p")),
+        "permutation_p": finite(summary.get("permutation_p", summary.get("best_permutation_p"))),
+        "alpha": finite(summary.get("alpha")),
         "n_permutations": summary.get("n_permutations"),
+        "interval_note": summary.get("interval_note"),
     }
 
 

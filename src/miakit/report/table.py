@@ -6,6 +6,12 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+#: Printed under a leaderboard with blind rows (see :data:`miakit.blind.INTERVAL_NOTE`).
+BLIND_FOOTNOTE = (
+    "[blind] intervals hold the fitted out-of-fold scores fixed and are too narrow; the test of a\n"
+    "distribution shift is the family-wise permutation p-value (metrics.json: blind_summary)."
+)
+
 
 def _f(x: Any, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
@@ -27,7 +33,8 @@ def leaderboard(
 
     ``blind`` (baseline name -> metrics, as ``metrics.json``'s ``"blind"``) adds the model-free
     baselines as rows named ``[blind] NAME``, sorted among the attacks: an attack ranked below
-    a blind baseline does no better than a classifier that never saw the model.
+    a blind baseline does no better than a classifier that never saw the model. A footnote
+    then says that their intervals are too narrow (:data:`BLIND_FOOTNOTE`).
     """
     entries = {**metrics, **{f"[blind] {k}": v for k, v in (blind or {}).items()}}
     header = (
@@ -69,4 +76,6 @@ def leaderboard(
     lines.append("  ".join("-" * w for w in widths))
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    if blind:
+        lines += ["", BLIND_FOOTNOTE]
     return "\n".join(lines)
