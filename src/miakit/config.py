@@ -1,8 +1,9 @@
 """Run configuration: a frozen, typed dataclass loaded from YAML and overridden by CLI flags.
 
 Config is data: YAML is read with ``yaml.safe_load``; unknown keys are errors with a
-suggestion; wrong types are errors that name the key. All problems are collected and raised
-together in one :class:`~miakit.errors.InvalidParameterError`.
+suggestion; wrong types are errors that name the key, the expected type, what arrived and an
+example (``max_length: expected an integer, got 'lots' (str); e.g. max_length: 2048``). All
+problems are collected and raised together in one :class:`~miakit.errors.InvalidParameterError`.
 """
 
 from __future__ import annotations
@@ -193,6 +194,57 @@ def _type_ok(name: str, value: Any) -> tuple[bool, Any]:
     return True, value
 
 
+#: Example values for keys whose default says nothing (``None``) or that are easy to get wrong.
+_EXAMPLES: dict[str, str] = {
+    "attacks": "[loss, min_k]",
+    "attack_params": "{min_k: {k: 0.2}}",
+    "batch_tokens": "16384",
+    "shard_size": "1000",
+    "cache_dir": "~/.cache/miakit",
+}
+
+
+def _expected(name: str) -> tuple[str, str]:
+    """``(what the key takes, a YAML example line)`` for an error message."""
+    hint = typing.get_type_hints(RunConfig)[name]
+    args = typing.get_args(hint)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if optional else hint
+    origin = typing.get_origin(base)
+    if origin is tuple:
+        what = "a list of attack names (or one comma-separated string)"
+    elif origin in (Mapping, dict) or base is Mapping:
+        what = "a mapping of attack name to {hyperparameter: value}"
+    elif base is bool:
+        what = "true or false"
+    elif base is int:
+        what = "an integer"
+    elif base is float:
+        what = "a number"
+    elif base is str:
+        what = "a string (a path or name)" if optional else "a string"
+    else:
+        what = f"a {getattr(base, '__name__', base)}"
+    if optional:
+        what += ", or null for the default"
+    default = FIELDS[name].default
+    if name in _EXAMPLES:
+        example = _EXAMPLES[name]
+    elif base is bool:
+        example = "true"
+    elif default is not None and default is not dataclasses.MISSING:
+        example = yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("...")
+        example = example.strip()
+    else:
+        example = "path/to/it" if base is str else "1"
+    return what, f"{name}: {example}"
+
+
+def _type_problem(name: str, value: Any) -> str:
+    what, example = _expected(name)
+    return f"{name}: expected {what}, got {value!r} ({type(value).__name__}); e.g. {example}"
+
+
 def make_config(values: Mapping[str, Any], *, source: str = "arguments") -> RunConfig:
     """Build a :class:`RunConfig`, collecting every unknown key and type error."""
     problems: list[str] = []
@@ -203,7 +255,7 @@ def make_config(values: Mapping[str, Any], *, source: str = "arguments") -> RunC
             continue
         ok, norm = _type_ok(key, value)
         if not ok:
-            problems.append(f"{key}: invalid value {value!r} ({type(value).__name__})")
+            problems.append(_type_problem(key, value))
         else:
             clean[key] = norm
     if problems:

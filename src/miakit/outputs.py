@@ -6,9 +6,12 @@ leaves a half-written output that looks complete.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-from collections.abc import Mapping
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from miakit import __version__
 from miakit.attacks import AttackOutput
 from miakit.config import RunConfig, dump_yaml
 from miakit.data import Label, SampleSet, ValidationReport
+from miakit.errors import InvalidParameterError
 from miakit.signals.table import TokenSignals
 
 
@@ -51,21 +55,101 @@ def setup_section(
     }
 
 
-def run_warnings(samples: Mapping[str, Any], attacks: Mapping[str, Any]) -> list[str]:
-    """Human-readable warnings for the terminal and the report."""
+#: Sample ids named in a console warning before the rest are only counted.
+MAX_IDS = 5
+#: NaN-reason warnings printed before the rest are only counted (all are in metrics.json).
+MAX_REASON_WARNINGS = 8
+
+
+def _ids(ids: Sequence[Any]) -> str:
+    """``a, b, c, d, e and 7 more``: the first :data:`MAX_IDS` ids, then a count."""
+    shown = ", ".join(str(i) for i in ids[:MAX_IDS])
+    rest = len(ids) - MAX_IDS
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _by_reason(nan: Mapping[str, Any]) -> dict[tuple[str, tuple[str, ...]], list[str]]:
+    """``(reason, ids) -> attacks``: attacks that gave the same samples the same reason.
+
+    Within one attack, reasons that differ only in their numbers (a per-sample count or
+    index) are one reason, shown by its first instance ("e.g. ID: ...")."""
+    groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for attack, entries in nan.items():
+        buckets: dict[str, list[tuple[str, str]]] = {}
+        for e in entries or []:
+            reason = str(e.get("reason"))
+            buckets.setdefault(re.sub(r"\d+", "#", reason), []).append((str(e.get("id")), reason))
+        for items in buckets.values():
+            ids = tuple(i for i, _ in items)
+            first_id, first = items[0]
+            shown = first if all(r == first for _, r in items) else f"e.g. {first_id}: {first}"
+            groups.setdefault((shown, ids), []).append(attack)
+    return groups
+
+
+def scored_nothing(samples: Mapping[str, Any], attacks: Mapping[str, Any]) -> list[str]:
+    """The attacks that gave every sample NaN."""
+    n = int(samples.get("n") or 0)
+    nan = samples.get("nan") or {}
+    return [name for name in attacks if n and len(nan.get(name) or []) >= n]
+
+
+def scored_nothing_warnings(samples: Mapping[str, Any], attacks: Mapping[str, Any]) -> list[str]:
+    """One loud warning per attack that scored no sample at all (print them boxed)."""
+    out = []
+    for name in scored_nothing(samples, attacks):
+        entries = (samples.get("nan") or {}).get(name) or []
+        counts = Counter(str(e.get("reason")) for e in entries)
+        reason, k = counts.most_common(1)[0]
+        more = f" ({k} of them; {len(counts) - 1} other reason(s))" if len(counts) > 1 else ""
+        out.append(
+            f"{name} scored nothing: all {len(entries)} samples have no score (NaN), so its "
+            f"row of the leaderboard is empty. Reason: {reason}{more}. Each sample's reason "
+            f"is in metrics.json (samples.nan) and samples.parquet."
+        )
+    return out
+
+
+def run_warnings(
+    samples: Mapping[str, Any], attacks: Mapping[str, Any], *, max_length: int | None = None
+) -> list[str]:
+    """Human-readable warnings for the terminal and the report.
+
+    Each names the samples it is about (the first :data:`MAX_IDS` ids, then a count) and is
+    given once per reason: attacks that gave the same samples the same NaN reason, and signal
+    tables that truncated the same texts, share one line. Attacks that scored nothing get
+    :func:`scored_nothing_warnings` instead of their metrics error.
+    """
     out = []
     if samples.get("overlaps"):
         out.append(
             f"{len(samples['overlaps'])} text(s) appear among both members and non-members; "
             "they were scored because of --allow-overlap"
         )
-    for key, n in samples.get("n_truncated", {}).items():
-        if n:
-            out.append(f"{n} text(s) were truncated to max_length for {key}")
+    truncated: dict[tuple[str, ...], list[str]] = {}
+    for key, ids in (samples.get("truncated") or {}).items():
+        if ids:
+            truncated.setdefault(tuple(map(str, ids)), []).append(key)
+    limit = f"max_length={max_length}" if max_length is not None else "max_length"
+    for ids, keys in truncated.items():
+        out.append(
+            f"{len(ids)} text(s) were truncated to {limit} (only their first tokens are "
+            f"scored) for {', '.join(keys)}: {_ids(ids)}"
+        )
+    groups = sorted(_by_reason(samples.get("nan") or {}).items(), key=lambda g: -len(g[0][1]))
+    for (reason, ids), names in groups[:MAX_REASON_WARNINGS]:
+        out.append(
+            f"{len(ids)} sample(s) have no score (NaN) in {', '.join(names)} ({reason}): "
+            f"{_ids(ids)}"
+        )
+    if len(groups) > MAX_REASON_WARNINGS:
+        out.append(
+            f"{len(groups) - MAX_REASON_WARNINGS} more NaN reason(s): see metrics.json "
+            "(samples.nan) or the report"
+        )
+    silent = set(scored_nothing(samples, attacks))
     for name, m in attacks.items():
-        if m.get("n_nan"):
-            out.append(f"{name}: {m['n_nan']} sample(s) have no score (NaN); reasons in metrics")
-        if m.get("error"):
+        if m.get("error") and name not in silent:
             out.append(f"{name}: {m['error']}")
     return out
 
@@ -138,6 +222,59 @@ def write_blind_scores(out: Path, blind_scores: pd.DataFrame | None) -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda p: blind_scores.to_parquet(p, index=False))
+
+
+_WHY = {
+    errno.ENOTDIR: "a part of the path is a file, not a folder",
+    errno.EEXIST: "it exists and is not a folder",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """``exc`` in plain words, then as the system said it."""
+    plain = _WHY.get(exc.errno or -1)
+    return f"{plain} ({exc})" if plain else str(exc)
+
+
+def check_writable(folder: Path, *, flag: str = "--out") -> None:
+    """Create ``folder`` (with its parents) and write and remove a probe file in it, so that an
+    unusable output or cache folder is refused before any model loads.
+
+    Raises:
+        InvalidParameterError: naming ``flag``, the folder and the reason.
+    """
+    probe = folder / f".miakit-write-probe-{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as f:
+            f.write(b"miakit\n")
+        probe.unlink()
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"{flag} {folder}: cannot create this folder or write in it: {os_reason(exc)}. "
+            f"Choose a folder you can write to with {flag}"
+            + (" (or pass --no-cache)." if flag == "--cache-dir" else ".")
+        ) from exc
+
+
+def write_failed_message(out: Path, exc: OSError, cache: Path | None) -> str:
+    """What to tell the user when writing the results failed after the scoring."""
+    if cache is not None:
+        kept = (
+            f"No signal is lost: every computed signal is in the signal cache ({cache}), so a "
+            "rerun with the same inputs and a writable --out does no forward pass."
+        )
+    else:
+        kept = (
+            "The signals were not cached (--no-cache), so a rerun scores again; drop "
+            "--no-cache to keep them."
+        )
+    return f"could not write the results to {out}: {os_reason(exc)}. {kept}"
 
 
 def _json_default(obj: Any) -> Any:

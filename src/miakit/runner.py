@@ -18,6 +18,7 @@ import pandas as pd
 
 from miakit import __version__
 from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
+from miakit.attacks._registry import split_scorable
 from miakit.auxiliary.inputs import missing_flags, required_flags
 from miakit.auxiliary.run import AuxiliaryRun
 from miakit.backends.base import TokenScorer
@@ -25,13 +26,16 @@ from miakit.blind import boxed, evaluation_integrity
 from miakit.blind import check_options as check_integrity_options
 from miakit.config import RunConfig, make_config
 from miakit.data import SampleSet, ValidationReport, load_inputs, validate
-from miakit.errors import InvalidParameterError
+from miakit.errors import InvalidParameterError, MiakitError
 from miakit.metrics import evaluate
 from miakit.outputs import (
+    check_writable,
     run_warnings,
     samples_section_of,
+    scored_nothing_warnings,
     setup_section,
     write_blind_scores,
+    write_failed_message,
     write_outputs,
 )
 from miakit.perturb import Perturber
@@ -274,6 +278,15 @@ def run(
         allow_overlap=config.allow_overlap,
     )
     report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
+    # before any model loads: hyperparameters no text can satisfy, folders we cannot write
+    specs, unscorable = split_scorable(
+        specs, config.attack_params, samples, max_length=config.max_length, asked=config.attacks
+    )
+    skipped.update(unscorable)
+    if write:
+        check_writable(Path(config.out))
+    if not config.no_cache:
+        check_writable(config.resolved_cache_dir(), flag="--cache-dir")
     # auxiliary sets (prefixes, calibration), checked against the evaluation samples
     aux = AuxiliaryRun.prepare(config, samples, perturber=perturber)
     cache = None if config.no_cache else SignalCache(config.resolved_cache_dir() / "signals")
@@ -326,6 +339,7 @@ def run(
         n_permutations=config.blind_permutations,
         overlap_warn_fraction=config.overlap_warn_fraction,
     )
+    loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal
     metrics = {
         "miakit_version": __version__,
         "setup": setup_section(config, samples, models_meta),
@@ -337,18 +351,25 @@ def run(
         "samples": samples_section,
         "warnings": integrity.warnings
         + aux.warnings
-        + run_warnings(samples_section, attack_metrics),
+        + loud
+        + run_warnings(samples_section, attack_metrics, max_length=config.max_length),
     }
     out_dir: Path | None = None
     if write:
-        write_blind_scores(Path(config.out), integrity.blind_scores)
-        aux.write(Path(config.out), samples.ids)
-        out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+        try:
+            write_blind_scores(Path(config.out), integrity.blind_scores)
+            aux.write(Path(config.out), samples.ids)
+            out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+        except OSError as exc:  # the signals are safe in the cache: say so, no traceback
+            if echo:
+                print(leaderboard(metrics["attacks"], blind=metrics.get("blind")))
+            root = None if cache is None else config.resolved_cache_dir() / "signals"
+            raise MiakitError(write_failed_message(Path(config.out), exc, root)) from exc
     result = RunResult(scores, metrics, outputs, samples, out_dir, tables, integrity.blind_scores)
     if echo:
         print(result.leaderboard())
         for warning in metrics["warnings"]:
-            if warning == integrity.blind_warning:
+            if warning == integrity.blind_warning or warning in loud:
                 print(boxed(warning), file=sys.stderr)
             else:
                 print(f"warning: {warning}", file=sys.stderr)

@@ -46,11 +46,11 @@ def test_k_times_t_rounding(make_view) -> None:
 def test_too_short_reasons(make_view) -> None:
     out = MIN_K(make_view(token_log_prob=[[-1.0, -2.0, -3.0], [], [-1.0] * 5]))
     assert np.isnan(out.scores[:2]).all()
-    assert out.reasons[0] == "too short for min_k k=0.2: 3 scored tokens, needs at least 5"
+    assert out.reasons[0] == "too short for k=0.2: needs at least 5 scored tokens"
     assert "no scored tokens" in out.reasons[1]
     assert out.scores[2] == -1.0
     out = MIN_K(make_view(token_log_prob=[[-1.0] * 3]), k=0.3)
-    assert out.reasons[0] == "too short for min_k k=0.3: 3 scored tokens, needs at least 4"
+    assert out.reasons[0] == "too short for k=0.3: needs at least 4 scored tokens"
 
 
 def test_k_one_equals_loss(make_view) -> None:

@@ -71,9 +71,7 @@ def test_nan_reasons(make_view) -> None:
     )
     out = MKPP(view)
     assert out.scores[0] == 0.0
-    assert out.reasons[1] == (
-        "too short for min_k_plus_plus k=0.2: 4 scored tokens, needs at least 5"
-    )
+    assert out.reasons[1] == "too short for k=0.2: needs at least 5 scored tokens"
     assert "negative var_log_prob" in out.reasons[2]
     assert "NaN in target/plain:mean_log_prob" in out.reasons[3]
     assert "no scored tokens" in out.reasons[4]

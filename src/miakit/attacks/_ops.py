@@ -150,6 +150,13 @@ def check_positive_int(attack: str, name: str, value: object) -> int:
     return int(value)
 
 
+def too_short_reason(setting: str, need: int) -> str:
+    """The NaN reason of a text with fewer scored tokens than ``setting`` needs. It is the same
+    for every such sample (their token counts are in ``samples.parquet``), so that warnings
+    and the report group them, and attacks with the same setting share it."""
+    return f"too short for {setting}: needs at least {need} scored tokens"
+
+
 def no_tokens_reason(signal: str) -> str:
     return f"no scored tokens in {signal} (text shorter than 2 tokens?)"
 

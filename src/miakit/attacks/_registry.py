@@ -14,6 +14,12 @@ Inputs that are not per-token signals (a token-frequency table, neighbour NLLs) 
 as ``extras=("token_frequency",)`` and read through ``signals.extras[...]``; like signals, an
 attack may read only what it declared. :attr:`AttackSpec.inputs` lists what a run must supply
 besides models (user-built contexts and extras), so that missing inputs name their option.
+
+An attack whose hyperparameters set a minimum text length (Min-K% keeps ``⌊k·T⌋`` tokens) declares
+it as ``min_tokens=``: a function of the hyperparameters returning the fewest scored tokens ``T``
+a text needs. Before any model loads, :func:`unscorable` compares it with an upper bound on every
+text's ``T`` (:func:`max_scored_tokens`), so that a setting that cannot work for any text (e.g.
+``min_k.k=0.001`` on short texts) is refused up front rather than scoring every sample NaN.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Iterable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -47,6 +54,9 @@ class AttackSpec:
     extras: tuple[str, ...] = ()
     #: run when no attacks are named (``False`` for costly attacks that must be asked for)
     default: bool = True
+    #: the fewest scored target tokens (``T``, plain context) a text needs to get a score, as
+    #: a function of the (complete) hyperparameters; ``None``: no such limit
+    min_tokens: Callable[..., int] | None = None
 
     @property
     def summary(self) -> str:
@@ -83,6 +93,14 @@ class AttackSpec:
             )
         return {**self.params, **params}
 
+    def tokens_needed(self, params: Mapping[str, Any]) -> int | None:
+        """The fewest scored tokens a text needs under ``params`` (defaults filled in), or
+        ``None`` when the attack declares no such limit. Invalid values raise
+        :class:`InvalidParameterError` (the declaration validates them as the attack does)."""
+        if self.min_tokens is None:
+            return None
+        return int(self.min_tokens(**self.check_params(params)))
+
     def __call__(self, signals: SignalView, **params: Any) -> AttackOutput:
         """Run the attack on a view restricted to its declared signals."""
         kwargs = self.check_params(params)
@@ -112,9 +130,11 @@ class Registry:
         paper: str,
         extras: Iterable[str] = (),
         default: bool = True,
+        min_tokens: Callable[..., int] | None = None,
     ) -> Callable[[AttackFn], AttackFn]:
         """Decorator registering ``func`` as attack ``name`` (``extras``: names of the extra
-        inputs it reads; ``default=False``: run only when asked for by name)."""
+        inputs it reads; ``default=False``: run only when asked for by name; ``min_tokens``:
+        the fewest scored tokens a text needs, a function of the hyperparameters)."""
 
         def deco(func: AttackFn) -> AttackFn:
             if self._frozen:
@@ -141,6 +161,7 @@ class Registry:
                 params=params,
                 extras=tuple(extras),
                 default=default,
+                min_tokens=min_tokens,
             )
             return func
 
@@ -181,9 +202,64 @@ def register_attack(
     paper: str,
     extras: Iterable[str] = (),
     default: bool = True,
+    min_tokens: Callable[..., int] | None = None,
 ) -> Callable[[AttackFn], AttackFn]:
     """Register an attack in the default registry (see the module docstring)."""
-    return _DEFAULT.register(name, needs=needs, paper=paper, extras=extras, default=default)
+    return _DEFAULT.register(
+        name, needs=needs, paper=paper, extras=extras, default=default, min_tokens=min_tokens
+    )
+
+
+def max_scored_tokens(text: str, *, max_length: int) -> int:
+    """An upper bound on the scored tokens ``T`` of ``text``, known before any tokenizer loads.
+
+    ``T`` (the text tokens that are predicted) is at most the text's token count and at most
+    ``max_length`` (BOS and prefix tokens share that budget and are never scored). Byte-level
+    BPE (GPT-2, Llama 3, SmolLM2) and byte-fallback SentencePiece (Llama 2, Mistral) tokens
+    each cover at least one byte of the normalised text, plus at most one token for an added
+    prefix space (SentencePiece's dummy prefix, ``add_prefix_space``). The normalised text is
+    taken as the longer of the text and its NFKC form (NFKC can expand a character, e.g.
+    U+FDFA into 18 letters). A tokenizer whose normaliser expands text in other ways could
+    exceed the bound; then the up-front check may refuse a setting that would score a text.
+    """
+    n_bytes = len(text.encode("utf-8"))
+    nfkc = len(unicodedata.normalize("NFKC", text).encode("utf-8"))
+    return min(int(max_length), max(n_bytes, nfkc) + 1)
+
+
+def _fmt_params(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def unscorable(
+    spec: AttackSpec,
+    params: Mapping[str, Any],
+    texts: Sequence[str],
+    ids: Sequence[str],
+    *,
+    max_length: int,
+) -> str | None:
+    """Why ``spec`` under ``params`` cannot score any of ``texts`` (``None``: some text might
+    have enough tokens, or the attack declares no minimum). Judged from
+    :func:`max_scored_tokens`, so it errs only towards letting an attack run."""
+    need = spec.tokens_needed(params)
+    if need is None or not texts:
+        return None
+    bounds = [max_scored_tokens(t, max_length=max_length) for t in texts]
+    longest = max(range(len(texts)), key=bounds.__getitem__)
+    if bounds[longest] >= need:
+        return None
+    n_bytes = len(texts[longest].encode("utf-8"))
+    limit = (
+        f"max_length={max_length}"
+        if bounds[longest] == max_length
+        else f"{n_bytes} UTF-8 bytes; a token covers at least one byte"
+    )
+    return (
+        f"attack {spec.name!r} with {_fmt_params(spec.check_params(params))} needs at least "
+        f"{need} scored tokens per text, but no text can have that many: the longest, "
+        f"{ids[longest]!r}, has at most {bounds[longest]} ({limit})"
+    )
 
 
 def default_registry() -> Registry:
@@ -196,3 +272,53 @@ def default_registry() -> Registry:
                 importlib.import_module(f"miakit.attacks.{mod.name}")
         _DEFAULT.freeze()
     return _DEFAULT
+
+
+class _Texts(Protocol):
+    """Texts with ids (a :class:`~miakit.data.SampleSet`)."""
+
+    @property
+    def texts(self) -> list[str]: ...
+
+    @property
+    def ids(self) -> list[str]: ...
+
+
+def split_scorable(
+    specs: Sequence[AttackSpec],
+    attack_params: Mapping[str, Mapping[str, Any]],
+    samples: _Texts,
+    *,
+    max_length: int,
+    asked: Iterable[str] | None = None,
+) -> tuple[list[AttackSpec], dict[str, str]]:
+    """The attacks that might score some of ``samples``, and those skipped because none can.
+
+    An attack that cannot score any text (:func:`unscorable`) is an error when the user asked
+    for it: named it in ``asked`` or gave it hyperparameters; one picked by default, with its
+    default hyperparameters, is skipped with the reason instead.
+
+    Raises:
+        InvalidParameterError: naming every asked-for attack that cannot score any text.
+    """
+    named = set(asked or ())
+    texts, ids = samples.texts, samples.ids
+    kept: list[AttackSpec] = []
+    skipped: dict[str, str] = {}
+    problems = []
+    for spec in specs:
+        params = attack_params.get(spec.name, {})
+        why = unscorable(spec, params, texts, ids, max_length=max_length)
+        if why is None:
+            kept.append(spec)
+        elif spec.name in named or spec.name in attack_params:
+            problems.append(why)
+        else:
+            skipped[spec.name] = why.replace(f"attack {spec.name!r} with ", "", 1)
+    if problems:
+        raise InvalidParameterError(
+            "; ".join(problems) + ". Every sample would score NaN: change the hyperparameter "
+            "(see miakit list attacks), raise --max-length if it is the limit, or leave the "
+            "attack out of --attacks."
+        )
+    return kept, skipped

@@ -9,7 +9,12 @@ from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
 
 
-@register_attack("min_k", needs=("token_log_prob",), paper="2310.16789")
+def tokens_needed(*, k: float = 0.2) -> int:
+    """The fewest scored tokens ``T`` with ``⌊k·T⌋ >= 1`` (the registry's ``min_tokens``)."""
+    return _ops.min_count_for(_ops.check_fraction("min_k", "k", k))
+
+
+@register_attack("min_k", needs=("token_log_prob",), paper="2310.16789", min_tokens=tokens_needed)
 def min_k(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
     """Mean log-prob of the ⌊k·T⌋ least likely tokens of the text (Min-K% Prob).
 
@@ -24,7 +29,10 @@ def min_k(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
     Sign: higher = more likely member.
 
     NaN policy: NaN with a reason where the sample has no scored tokens, NaN log-probs, or
-    ``⌊k·T⌋ == 0`` ("too short for min_k k=0.2: 3 scored tokens, needs at least 5").
+    ``⌊k·T⌋ == 0`` ("too short for k=0.2: needs at least 5 scored tokens"; the same text for
+    every such sample, so that warnings group them; each sample's ``T`` is in
+    ``samples.parquet``). A ``k`` too small for every text is refused before the model loads
+    (``min_tokens``).
 
     Args:
         signals: a view with ``target/plain:token_log_prob``.
@@ -40,10 +48,6 @@ def min_k(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
     reasons = _ops.Reasons(signals.n_samples)
     log_prob, offsets = _ops.token_values(signals, reasons, "token_log_prob")
     counts = np.diff(offsets)
-    need = _ops.min_count_for(k)
-    reasons.add(
-        _ops.k_count(k, counts) == 0,
-        lambda i: f"too short for min_k k={k:g}: {counts[i]} scored tokens, needs at least {need}",
-    )
+    reasons.add(_ops.k_count(k, counts) == 0, _ops.too_short_reason(f"k={k:g}", tokens_needed(k=k)))
     scores = _ops.min_k_mean(log_prob, offsets, k)
     return reasons.output(scores, fallback="non-finite Min-K mean (infinite token_log_prob?)")

@@ -9,10 +9,16 @@ from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
 
 
+def tokens_needed(*, k: float = 0.2) -> int:
+    """The fewest scored tokens ``T`` with ``⌊k·T⌋ >= 1`` (the registry's ``min_tokens``)."""
+    return _ops.min_count_for(_ops.check_fraction("min_k_plus_plus", "k", k))
+
+
 @register_attack(
     "min_k_plus_plus",
     needs=("token_log_prob", "mean_log_prob", "var_log_prob"),
     paper="2404.02936",
+    min_tokens=tokens_needed,
 )
 def min_k_plus_plus(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
     """Mean of the ⌊k·T⌋ smallest standardised token log-probs (Min-K%++).
@@ -32,7 +38,9 @@ def min_k_plus_plus(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
     their tokens score high relative to the distribution).
 
     NaN policy: NaN with a reason where the sample has no scored tokens, NaN in any of the
-    three signals, a negative ``var_log_prob``, or ``⌊k·T⌋ == 0`` (too short).
+    three signals, a negative ``var_log_prob``, or ``⌊k·T⌋ == 0`` (too short: the same reason
+    as ``min_k``'s for the same ``k``). A ``k`` too small for every text is refused before the
+    model loads (``min_tokens``).
 
     Args:
         signals: a view with ``target/plain:`` ``token_log_prob``, ``mean_log_prob`` and
@@ -55,14 +63,7 @@ def min_k_plus_plus(signals: SignalView, *, k: float = 0.2) -> AttackOutput:
         "negative var_log_prob in target/plain (corrupt signal table?)",
     )
     counts = np.diff(offsets)
-    need = _ops.min_count_for(k)
-    reasons.add(
-        _ops.k_count(k, counts) == 0,
-        lambda i: (
-            f"too short for min_k_plus_plus k={k:g}: {counts[i]} scored tokens, "
-            f"needs at least {need}"
-        ),
-    )
+    reasons.add(_ops.k_count(k, counts) == 0, _ops.too_short_reason(f"k={k:g}", tokens_needed(k=k)))
     with np.errstate(invalid="ignore"):
         sigma = np.sqrt(var)  # (n_tokens,); NaN where var < 0, already flagged above
     z = np.zeros_like(log_prob)

@@ -9,7 +9,14 @@ from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
 
 
-@register_attack("win_k", needs=("token_log_prob",), paper="2508.01268")
+def tokens_needed(*, k: float = 0.2, window: int = 3) -> int:
+    """The fewest scored tokens ``T`` with ``⌊k·(T − w + 1)⌋ >= 1`` (the registry's
+    ``min_tokens``)."""
+    k = _ops.check_fraction("win_k", "k", k)
+    return _ops.min_count_for(k) + _ops.check_positive_int("win_k", "window", window) - 1
+
+
+@register_attack("win_k", needs=("token_log_prob",), paper="2508.01268", min_tokens=tokens_needed)
 def win_k(signals: SignalView, *, k: float = 0.2, window: int = 3) -> AttackOutput:
     """Mean of the lowest k share of sliding-window averages of token log-probs (WinK).
 
@@ -24,7 +31,8 @@ def win_k(signals: SignalView, *, k: float = 0.2, window: int = 3) -> AttackOutp
 
     NaN policy: NaN with a reason where the sample has no scored tokens, NaN log-probs, or
     too few tokens for one selected window (``T < w`` or ``⌊k·W⌋ == 0``; the reason says how
-    many tokens are needed).
+    many tokens are needed). Settings too demanding for every text are refused before the
+    model loads (``min_tokens``).
 
     Args:
         signals: a view with ``target/plain:token_log_prob``.
@@ -41,15 +49,10 @@ def win_k(signals: SignalView, *, k: float = 0.2, window: int = 3) -> AttackOutp
     window = _ops.check_positive_int("win_k", "window", window)
     reasons = _ops.Reasons(signals.n_samples)
     log_prob, offsets = _ops.token_values(signals, reasons, "token_log_prob")
-    counts = np.diff(offsets)
     averages, win_offsets = _ops.window_means(log_prob, offsets, window)
-    need = _ops.min_count_for(k) + window - 1
     reasons.add(
         _ops.k_count(k, np.diff(win_offsets)) == 0,
-        lambda i: (
-            f"too short for win_k k={k:g} window={window}: {counts[i]} scored tokens, "
-            f"needs at least {need}"
-        ),
+        _ops.too_short_reason(f"k={k:g}, window={window}", tokens_needed(k=k, window=window)),
     )
     scores = _ops.min_k_mean(averages, win_offsets, k)
     return reasons.output(scores, fallback="non-finite WinK mean (infinite token_log_prob?)")

@@ -11,9 +11,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from miakit import __version__
+from miakit.cli._types import integer as _integer
+from miakit.cli._types import number as _number
+from miakit.cli._types import param as _param
 from miakit.errors import InvalidParameterError, MiakitError
 
 SPLIT_HELP = """\
@@ -27,17 +28,6 @@ nonmembers.jsonl out of all training data. Labels in INPUT are ignored.
 
 Writes DIR/members.jsonl, DIR/nonmembers.jsonl and DIR/manifest.json (input sha256, fraction,
 seed, counts, sha256 of the member ids)."""
-
-
-def _param(value: str) -> tuple[str, str, Any]:
-    """Parse ``attack.name=value`` (value read as YAML: numbers, booleans, strings)."""
-    if "=" not in value or "." not in value.split("=", 1)[0]:
-        raise argparse.ArgumentTypeError(
-            f"expected ATTACK.PARAM=VALUE (e.g. min_k.k=0.1), got {value!r}"
-        )
-    key, raw = value.split("=", 1)
-    attack, name = key.split(".", 1)
-    return attack, name, yaml.safe_load(raw)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,14 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="attack hyperparameter, e.g. min_k.k=0.1 (repeatable)",
     )
     r.add_argument("--out", help="output folder (default: miakit-out)")
-    r.add_argument("--max-length", type=int, help="most tokens per text (default 2048)")
-    r.add_argument("--batch-tokens", type=int, help="most padded tokens per forward batch")
+    r.add_argument("--max-length", type=_integer(2048), help="most tokens per text (default 2048)")
+    r.add_argument(
+        "--batch-tokens", type=_integer(16384), help="most padded tokens per forward batch"
+    )
     r.add_argument("--device", help="auto (default), cpu, cuda or cuda:N")
     r.add_argument("--dtype", help="auto (bf16 on CUDA, fp32 on CPU), float32, bfloat16, float16")
     r.add_argument("--bos", choices=("auto", "always", "never"), help="BOS token policy")
     r.add_argument(
         "--shard-size",
-        type=int,
+        type=_integer(1000),
         help="score in resumable shards of N texts in OUT/shards (torchrun: one worker per GPU)",
     )
     r.add_argument(
@@ -99,11 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--id-field", help="name of the id column (default: id)")
     r.add_argument("--label-field", help="name of the label column (default: label)")
     r.add_argument("--cache-dir", help="signal cache folder (default ~/.cache/miakit)")
-    r.add_argument("--seed", type=int, help="seed for the bootstrap (default 0)")
-    r.add_argument("--n-bootstrap", type=int, help="bootstrap resamples (default 1000)")
+    r.add_argument("--seed", type=_integer(0), help="seed for the bootstrap (default 0)")
+    r.add_argument("--n-bootstrap", type=_integer(1000), help="bootstrap resamples (default 1000)")
     r.add_argument(
         "--blind-permutations",
-        type=int,
+        type=_integer(19),
         metavar="N",
         help="label permutations for an exact p-value of each blind baseline (default 0: "
         "none; 19 resolves p = 0.05, 99 resolves 0.01; each reruns the baselines)",
@@ -125,11 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune SmolLM2 on half of some Wikipedia leads, attack it, write a report",
     )
     d.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    d.add_argument("--n-articles", type=int, default=160, help="articles, half members (160)")
-    d.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs (default 2)")
-    d.add_argument("--seed", type=int, default=0, help="seed of every random choice (0)")
+    d.add_argument(
+        "--n-articles", type=_integer(160), default=160, help="articles, half members (160)"
+    )
+    d.add_argument("--epochs", type=_integer(2), default=2, help="fine-tuning epochs (default 2)")
+    d.add_argument("--seed", type=_integer(0), default=0, help="seed of every random choice (0)")
     d.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
-    d.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples (1000)")
+    d.add_argument(
+        "--n-bootstrap", type=_integer(1000), default=1000, help="bootstrap resamples (1000)"
+    )
     d.add_argument("--cache-dir", help="cache folder (default ~/.cache/miakit)")
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -145,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("input", metavar="INPUT", help="corpus: .jsonl, .json, .csv, .parquet, folder")
     sp.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    sp.add_argument("--fraction", type=float, default=0.5, help="share of members (0.5)")
-    sp.add_argument("--seed", type=int, default=0, help="seed of the random split (0)")
+    sp.add_argument("--fraction", type=_number(0.5), default=0.5, help="share of members (0.5)")
+    sp.add_argument("--seed", type=_integer(0), default=0, help="seed of the random split (0)")
     sp.add_argument("--stratify", metavar="COL", help="split each value of this column alike")
     sp.add_argument("--text-field", default="text", help="name of the text column (text)")
     sp.add_argument("--id-field", default="id", help="name of the id column (id)")
@@ -189,7 +185,7 @@ def _add_auxiliary_flags(r: argparse.ArgumentParser) -> None:
         "--aux-members", metavar="FILE", help="known members for Con-ReCall's member prefix"
     )
     g.add_argument(
-        "--recall-shots", type=int, metavar="N", help="texts per ReCaLL prefix (default 5)"
+        "--recall-shots", type=_integer(5), metavar="N", help="texts per ReCaLL prefix (default 5)"
     )
     g.add_argument(
         "--recall-separator",
@@ -208,7 +204,7 @@ def _add_auxiliary_flags(r: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--neighbors",
-        type=int,
+        type=_integer(10),
         metavar="M",
         help="neighbours per text for neighborhood / neighborhood_causal (10)",
     )
@@ -220,13 +216,13 @@ def _add_auxiliary_flags(r: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--neighbor-fraction",
-        type=float,
+        type=_number(0.15),
         metavar="F",
         help="share of words replaced per neighbour, neighborhood_causal only (default 0.15)",
     )
     g.add_argument(
         "--neighbor-top-k",
-        type=int,
+        type=_integer(10),
         metavar="K",
         help="proposals per word: the K most likely other words (default 10)",
     )
@@ -288,7 +284,17 @@ def _run(args: argparse.Namespace) -> int:
         flags["attack_params"] = params
     source = f"{args.config} and flags" if args.config else "flags"
     config = make_config(merge(base, flags), source=source)
-    run(config)
+    result = run(config)
+    outputs = result.outputs
+    if outputs and all(o.n_nan == len(o.scores) for o in outputs.values()):
+        # one attack scoring nothing is a warning (the others stand); all of them, a failure
+        where = f" (outputs in {result.out_dir})" if result.out_dir is not None else ""
+        print(
+            f"miakit: error: every attack scored nothing: {', '.join(outputs)} gave every "
+            f"sample NaN; the reasons are above and in metrics.json (samples.nan){where}",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 
