@@ -149,3 +149,14 @@ def test_unsupported_corpus_file(scorer, tmp_path) -> None:
     bad.write_text("x", encoding="utf-8")
     with pytest.raises(DataError, match="unsupported corpus file"):
         build_frequency_table(bad, scorer, cache_dir=None)
+
+
+def test_a_truncated_cache_file_is_recounted(scorer, corpus, tmp_path) -> None:
+    first = build_frequency_table(corpus, scorer, cache_dir=tmp_path / "cache")
+    (cached,) = (tmp_path / "cache" / "frequencies").glob("*.npz")
+    cached.write_bytes(cached.read_bytes()[: cached.stat().st_size // 2])
+    with pytest.warns(UserWarning, match="removed"):
+        again = build_frequency_table(corpus, scorer, cache_dir=tmp_path / "cache")
+    assert not again.from_cache
+    np.testing.assert_array_equal(again.counts, first.counts)
+    assert build_frequency_table(corpus, scorer, cache_dir=tmp_path / "cache").from_cache

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from miakit._core import io
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import MiakitError
 from miakit.signals.engine import SignalEngine
@@ -78,12 +80,74 @@ def test_crash_between_write_and_rename_redoes_the_shard(tmp_path, engine, monke
     with pytest.raises(KeyboardInterrupt):
         compute_sharded(TEXTS, compute(engine), store, shard_size=4, worker=WorkerInfo())
     monkeypatch.setattr(os, "replace", real_replace)
-    assert list(tmp_path.glob(".tmp-shard-*"))  # the half-done shard never got its name
+    assert not store.path(1).exists()  # the half-done shard never got its name
+    assert not list(tmp_path.glob(".tmp-*"))  # and its temporary file was removed
     assert sorted(store.recorded()) == [0]  # and the manifest only lists the finished one
     merged = compute_sharded(TEXTS, compute(engine), store, shard_size=4, worker=WorkerInfo())
     assert merged is not None and merged[("target", "plain")].n_samples == len(TEXTS)
-    assert not list(tmp_path.glob(".tmp-shard-*"))
     assert sorted(store.recorded()) == [0, 1, 2]
+
+
+def test_leftovers_of_a_killed_writer_are_cleaned_only_when_stale(tmp_path, engine):
+    store = ShardStore(tmp_path, {"plan": 1})
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    killed = io.temp_path(store.path(1)).name.split(".")
+    killed[2] = dead.stdout.strip()  # the same name, written by a process that is gone
+    killed_tmp = tmp_path / ".".join(killed)
+    killed_tmp.write_bytes(b"half a shard")
+    old = tmp_path / ".tmp-shard-00002.parquet-12345"  # an old-style leftover, hours old
+    old.write_bytes(b"half a shard")
+    hours_ago = time.time() - 2 * io.STALE_AFTER_S
+    os.utime(old, (hours_ago, hours_ago))
+    live = tmp_path / ".tmp-shard-00003.parquet-99"  # another worker writing right now
+    live.write_bytes(b"being written")
+    compute_sharded(TEXTS, compute(engine), store, shard_size=4, worker=WorkerInfo())
+    assert not killed_tmp.exists() and not old.exists()
+    assert live.exists()
+
+
+def test_a_garbled_shard_is_reported_and_recomputed(tmp_path, engine):
+    store = ShardStore(tmp_path, {"plan": 1})
+    first = compute_sharded(TEXTS, compute(engine), store, shard_size=4, worker=WorkerInfo())
+    assert first is not None
+    shard = store.path(1)
+    data = bytearray(shard.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(64)  # a disk fault: same size, other bytes
+    shard.write_bytes(bytes(data))
+    calls = []
+
+    def counting(chunk):
+        calls.append(list(chunk))
+        return compute(engine)(chunk)
+
+    with pytest.warns(UserWarning, match="shard-00001.*removed.*recomputed"):
+        merged = compute_sharded(TEXTS, counting, store, shard_size=4, worker=WorkerInfo())
+    assert calls == [TEXTS[4:8]]  # only the garbled shard is scored again
+    assert merged is not None
+    for s in STATS:
+        np.testing.assert_array_equal(
+            merged[("target", "plain")].flat(s), first[("target", "plain")].flat(s)
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute_sharded(TEXTS, counting, store, shard_size=4, worker=WorkerInfo())
+    assert len(calls) == 1
+
+
+def test_a_truncated_shard_is_reported_and_recomputed(tmp_path, engine):
+    store = ShardStore(tmp_path, {"plan": 1})
+    compute_sharded(TEXTS, compute(engine), store, shard_size=4, worker=WorkerInfo())
+    shard = store.path(2)
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    with pytest.warns(UserWarning, match="shard-00002"):
+        merged = compute_sharded(TEXTS, compute(engine), store, shard_size=4, worker=WorkerInfo())
+    assert merged is not None and merged[("target", "plain")].n_samples == len(TEXTS)
 
 
 def test_manifest_survives_a_torn_line_and_a_lost_record(tmp_path, engine):
@@ -101,6 +165,21 @@ def test_a_folder_of_another_run_is_refused(tmp_path):
     ShardStore(tmp_path, {"texts": "a"})
     with pytest.raises(MiakitError, match="different run"):
         ShardStore(tmp_path, {"texts": "b"})
+
+
+def test_the_refusal_names_what_changed_and_the_fix(tmp_path):
+    tables = {
+        "target|plain": {"namespace": "n1", "stats": ["x"]},
+        "target|recall": {"namespace": "n2", "stats": ["x"]},
+    }
+    ShardStore(tmp_path, {"shard_size": 2, "tables": tables})
+    changed = {**tables, "target|recall": {"namespace": "n3", "stats": ["x"]}}
+    with pytest.raises(MiakitError) as info:
+        ShardStore(tmp_path, {"shard_size": 3, "tables": changed})
+    message = str(info.value)
+    assert "tables target|recall (namespace)" in message and "target|plain" not in message
+    assert "shard_size (2 -> 3)" in message
+    assert "another --out" in message and f"delete {tmp_path}" in message
 
 
 def test_worker_info_from_env():

@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from miakit._core.io import atomic_path, discard_unreadable
 from miakit.backends.base import TokenScorer
 from miakit.data._messages import listing
 from miakit.data.containment import words
@@ -162,18 +164,21 @@ def build_frequency_table(
     key = hashlib.sha256(key_blob.encode()).hexdigest()[:32]
     cache_file = Path(cache_dir) / "frequencies" / f"{key}.npz" if cache_dir else None
     if cache_file is not None and cache_file.is_file():
-        with np.load(cache_file, allow_pickle=False) as data:
-            return FrequencyTable(
-                counts=data["counts"].astype(np.int64),
-                unit_hashes=data["unit_hashes"].astype(np.uint64),
-                norm_hashes=data["norm_hashes"].astype(np.uint64),
-                key=key,
-                source=str(path),
-                n_documents=int(data["n_documents"]),
-                n_words=int(data["n_words"]),
-                text_field=text_field,
-                from_cache=True,
-            )
+        try:
+            with np.load(cache_file, allow_pickle=False) as data:
+                return FrequencyTable(
+                    counts=data["counts"].astype(np.int64),
+                    unit_hashes=data["unit_hashes"].astype(np.uint64),
+                    norm_hashes=data["norm_hashes"].astype(np.uint64),
+                    key=key,
+                    source=str(path),
+                    n_documents=int(data["n_documents"]),
+                    n_words=int(data["n_words"]),
+                    text_field=text_field,
+                    from_cache=True,
+                )
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # corrupt: recount
+            discard_unreadable(cache_file, exc, what="frequency cache file")
     counts = np.zeros(int(scorer.vocab_size), dtype=np.int64)
     hashes: set[int] = set()
     norm: set[int] = set()
@@ -215,8 +220,7 @@ def build_frequency_table(
     )
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".tmp-{os.getpid()}-{cache_file.name}")
-        with open(tmp, "wb") as fh:
+        with atomic_path(cache_file) as tmp, open(tmp, "wb") as fh:
             np.savez(
                 fh,
                 counts=table.counts,
@@ -225,7 +229,6 @@ def build_frequency_table(
                 n_documents=np.int64(n_docs),
                 n_words=np.int64(n_words),
             )
-        os.replace(tmp, cache_file)
     return table
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from miakit._core.io import atomic_write
 from miakit.attacks import AttackSpec, SignalView
 from miakit.auxiliary import frequency as freq
 from miakit.auxiliary import neighbours as nbr
@@ -314,6 +315,5 @@ class AuxiliaryRun:
             path.unlink(missing_ok=True)
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        nbr.records(self.neighbourhoods, ids).to_parquet(tmp, index=False)
-        tmp.replace(path)
+        records = nbr.records(self.neighbourhoods, ids)
+        atomic_write(path, lambda tmp: records.to_parquet(tmp, index=False))

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from miakit._core.io import atomic_write_text
 from miakit.data.loaders import load_samples
 from miakit.data.schema import Label, Sample, SampleSet
 from miakit.errors import DataError, InvalidParameterError, did_you_mean
@@ -287,9 +288,7 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, text)
 
 
 __all__ = ["split_samples", "write_split"]

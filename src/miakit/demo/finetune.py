@@ -11,10 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from miakit._core.io import atomic_folder
 from miakit.errors import InvalidParameterError
 
 #: Bumped when the training procedure changes, so cached fine-tunes are not reused.
@@ -177,16 +175,9 @@ def _save_weights(model: Any, folder: Path) -> None:
 
 
 def save_model_folder(model: Any, tokenizer: Any, folder: Path) -> Path:
-    """Save model (safetensors) and tokenizer to ``folder`` atomically (temp dir + rename)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    """Save model (safetensors) and tokenizer to ``folder`` durably and atomically (temporary
+    folder, fsync of its files, rename: :func:`miakit._core.io.atomic_folder`)."""
+    with atomic_folder(folder) as tmp:
         _save_weights(model, tmp)
         tokenizer.save_pretrained(tmp)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder

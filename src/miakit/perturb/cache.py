@@ -3,7 +3,9 @@
 Layout: ``<root>/<namespace>/part-*.parquet``; the namespace hashes the perturber's identity
 (kind, model fingerprints, settings), the number of neighbours ``m`` and the seed. Each row is
 one text, keyed by the SHA-256 of the text, with its neighbours as ``list<string>``. Parts are
-written atomically (temporary file, then rename).
+written durably and atomically (:func:`miakit._core.io.atomic_path`); a part that fails to read
+is reported, removed and its texts count as not cached (their neighbours are generated again),
+and stale temporary files of crashed writers are removed on the next lookup or append.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from miakit._core.io import atomic_path, clean_stale_temporaries, discard_unreadable
 
 #: Bumped whenever a change to neighbour generation can change cached neighbours.
 NEIGHBOUR_CACHE_VERSION = "1"
@@ -43,15 +47,23 @@ class NeighbourCache:
         folder = self.root / namespace
         if not folder.is_dir():
             return {}
+        clean_stale_temporaries(folder)
         wanted = set(keys)
         found: dict[str, list[str]] = {}
         for part in sorted(folder.glob("part-*.parquet")):
-            table = pq.read_table(part)
-            for key, neighbours in zip(
-                table.column("text_sha256").to_pylist(),
-                table.column("neighbours").to_pylist(),
-                strict=True,
-            ):
+            try:
+                table = pq.read_table(part)
+                pairs = list(
+                    zip(
+                        table.column("text_sha256").to_pylist(),
+                        table.column("neighbours").to_pylist(),
+                        strict=True,
+                    )
+                )
+            except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+                discard_unreadable(part, exc, what="neighbour cache part")
+                continue
+            for key, neighbours in pairs:
                 if key in wanted:
                     found[key] = list(neighbours)
         return found
@@ -70,8 +82,8 @@ class NeighbourCache:
                 "neighbours": pa.array([list(n) for n in neighbours], type=pa.list_(pa.string())),
             }
         )
+        clean_stale_temporaries(folder)
         final = folder / f"part-{uuid.uuid4().hex}.parquet"
-        tmp = folder / f".tmp-{final.name}"
-        pq.write_table(table, tmp)
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            pq.write_table(table, tmp)
         return final

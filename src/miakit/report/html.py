@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from miakit._core.io import atomic_write_text
 from miakit.errors import DataError
 
 __all__ = ["render_report", "write_report"]
@@ -161,7 +162,5 @@ def write_report(
     html = render_report(metrics, scores_df, samples_df, blind_scores_df=blind_scores_df)
     target = Path(out) if out is not None else run_dir / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write_text(target, html)
     return target

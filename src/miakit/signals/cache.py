@@ -4,8 +4,16 @@ Layout: ``<root>/<namespace>/part-*.parquet`` where the namespace hashes everyth
 changes the numbers except the text: model weights, tokenizer, context, ``max_length``, BOS
 policy, dtype and :data:`ENGINE_VERSION`. Each row is one text, keyed by the SHA-256 of the
 text; its columns hold one ``list<float32>`` per statistic (null when not computed in that
-part). New results are appended as new part files, written atomically (temporary file, then
-rename), so a crash never leaves a half-written part that a later run would read.
+part). New results are appended as new part files.
+
+Durability: every part is written through :func:`miakit._core.io.atomic_path` (temporary file
+in the namespace folder, fsync, atomic rename, fsync of the folder), so a crash or power loss
+never leaves a half-written part under a ``part-*`` name. Should a part still fail to read
+(a disk fault, a file copied in truncated), :meth:`SignalCache.lookup` warns naming it, removes
+it and treats its rows as not cached, so they are recomputed and appended again; a corrupt part
+never makes a namespace unusable. Temporary files left by crashed writers (``.tmp-*``) are
+removed on the next lookup or append once stale (their writer is gone, or they are over an
+hour old), never while a concurrent writer may still be using them.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from miakit._core.io import atomic_path, clean_stale_temporaries, discard_unreadable
 from miakit.signals.spec import ALL_STATS
 
 #: Bumped whenever a change to the engine can change cached numbers.
@@ -62,14 +71,19 @@ class SignalCache:
         folder = self._dir(namespace)
         if not folder.is_dir():
             return {}
+        clean_stale_temporaries(folder)
         wanted = set(keys)
         found: dict[str, CachedRow] = {}
         for part in sorted(folder.glob("part-*.parquet")):
-            table = pq.read_table(part)
+            try:
+                table = pq.read_table(part)
+                shas = table.column("text_sha256").to_pylist()
+            except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+                discard_unreadable(part, exc, what="signal cache part")
+                continue
             names = set(table.column_names)
             if not set(stats) <= names:
                 continue
-            shas = table.column("text_sha256").to_pylist()
             hits = [i for i, key in enumerate(shas) if key in wanted]
             if not hits:
                 continue
@@ -119,8 +133,8 @@ class SignalCache:
         table = pa.table(data)
         if meta:
             table = table.replace_schema_metadata({"miakit": json.dumps(meta, default=str)})
+        clean_stale_temporaries(folder)
         final = folder / f"part-{uuid.uuid4().hex}.parquet"
-        tmp = folder / f".tmp-{final.name}"
-        pq.write_table(table, tmp)
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            pq.write_table(table, tmp)
         return final

@@ -184,6 +184,22 @@ class SignalPlanner:
                     fused[key] = (role, ctx)
         return fused
 
+    def table_identities(self, needs: Iterable[SignalRef]) -> dict[str, dict[str, Any]]:
+        """What determines each table :meth:`compute` returns for ``needs``:
+        ``"model|context"`` -> its cache namespace (the hash of the model fingerprints,
+        tokenizer, context with its prefix text, ``max_length``, lead ids, dtype and engine
+        version) and its statistics. Loads the models (their fingerprints are needed).
+
+        A sharded run records this in its plan, so shards computed for other inputs are never
+        reused (:mod:`miakit.signals.shards`).
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for (role, ctx), stats in sorted(self.group(needs).items()):
+            real, context = self.resolve(role), self.context(ctx)
+            engine = self.paired_engine(real) if is_paired_role(real) else self.engine(real)
+            out[f"{role}|{ctx}"] = {"namespace": engine.namespace(context), "stats": sorted(stats)}
+        return out
+
     def models_meta(self) -> dict[str, Any]:
         """What identifies each loaded model, for ``metrics.json``."""
         meta: dict[str, Any] = {}

@@ -3,18 +3,30 @@
 The texts of a run are cut into contiguous shards of ``shard_size`` texts (deterministic:
 shard ``i`` holds texts ``[i * shard_size, (i + 1) * shard_size)``). Worker ``rank`` of
 ``world`` workers scores shards ``rank, rank + world, ...``: every table the run needs, for the
-texts of the shard. Each finished shard is written to ``shard-IIIII.parquet`` through a
-temporary file and an atomic rename, then recorded in ``manifest.jsonl`` (one JSON line per
-shard, appended and fsynced). A rerun skips shards that are finished; the merge reads the shards
-in index order, so the result does not depend on which worker scored what.
+texts of the shard. Each finished shard is written to ``shard-IIIII.parquet`` durably
+(:func:`miakit._core.io.atomic_path`: temporary file, fsync, atomic rename, fsync of the folder),
+then recorded in ``manifest.jsonl`` (one JSON line per shard with its size and SHA-256, appended
+and fsynced). A rerun skips shards that are finished; the merge reads the shards in index
+order, so the result does not depend on which worker scored what.
+
+The plan (``plan.json``) identifies everything that determines a shard's contents: the texts'
+digest, the shard size, and for every table the run computes its statistics and its signal
+cache namespace (the hash of the model weights' fingerprint, tokenizer, context including the
+prefix text, ``max_length``, BOS ids, dtype and engine version; see
+:meth:`~miakit.signals.engine.SignalEngine.namespace`). A rerun whose plan differs is refused
+with a message naming the keys and tables that changed, and the fix (another ``--out``, or
+delete ``<out>/shards``): shards of two plans are never mixed, and old shards are never
+returned for new inputs (other ReCaLL prefixes, dtype, in-memory weights).
 
 Crash safety:
 
 * killed while writing a shard: only ``.tmp-*`` exists; the shard is redone (the temporary file
-  is removed);
+  is removed once stale: its writer is gone, or it is over an hour old);
 * killed between the rename and the manifest line: the file is complete (the rename is atomic),
   so it is verified and recorded on the next run;
-* killed while appending the manifest line: a malformed last line is ignored.
+* killed while appending the manifest line: a malformed last line is ignored;
+* a shard that fails to read at the merge (truncated, garbled, SHA-256 other than recorded) is
+  reported, removed and scored again by rank 0.
 
 Launch one worker per GPU with ``torchrun`` (which also spans nodes); each worker reads
 ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``. Rank 0 waits for every shard, merges and runs the
@@ -25,10 +37,10 @@ because a shard is an idempotent unit of work identified by its index.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +50,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from miakit._core.io import (
+    atomic_path,
+    atomic_write_text,
+    clean_stale_temporaries,
+    fsync_dir,
+)
 from miakit.errors import InvalidParameterError, MiakitError
+from miakit.signals.shard_plan import NAMESPACE_INPUTS, file_sha256, plan_changes
+from miakit.signals.shard_plan import texts_digest as texts_digest  # re-exported
 from miakit.signals.spec import TOKEN_STATS
 from miakit.signals.table import TokenSignals
 
@@ -85,26 +105,38 @@ class ShardStore:
 
     Args:
         folder: where shards live (e.g. ``<out>/shards``).
-        plan: what the shards are for (texts digest, shard size, tables, model identities);
-            a folder made for another plan is refused rather than silently mixed.
+        plan: what determines the shards' contents (texts digest, shard size, each table's
+            cache namespace and statistics); a folder made for another plan is refused, naming
+            what changed, rather than silently mixed or reused.
+
+    Raises:
+        MiakitError: if ``folder`` holds shards of another plan.
     """
 
     def __init__(self, folder: str | os.PathLike[str], plan: Mapping[str, Any]) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.plan = dict(plan)
+        self.plan = json.loads(json.dumps(dict(plan), sort_keys=True))  # as plan.json holds it
         plan_file = self.folder / "plan.json"
         if plan_file.is_file():
-            existing = json.loads(plan_file.read_text(encoding="utf-8"))
+            try:
+                existing = json.loads(plan_file.read_text(encoding="utf-8"))
+            except ValueError:
+                existing = {"plan.json": "unreadable"}
             if existing != self.plan:
+                changes = plan_changes(existing, self.plan)
+                hint = (
+                    f" (a table's namespace hashes its {NAMESPACE_INPUTS})"
+                    if any("namespace" in c for c in changes)
+                    else ""
+                )
                 raise MiakitError(
-                    f"{self.folder} holds shards of a different run (other texts, shard size, "
-                    "attacks or models); use another --out or delete that folder"
+                    f"{self.folder} holds shards of a different run; changed: "
+                    f"{'; '.join(changes)}{hint}. Its shards cannot be reused: use another "
+                    f"--out, or delete {self.folder} to recompute them"
                 )
         else:
-            tmp = self.folder / f".tmp-plan-{os.getpid()}.json"
-            tmp.write_text(json.dumps(self.plan, indent=1, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, plan_file)
+            atomic_write_text(plan_file, json.dumps(self.plan, indent=1, sort_keys=True))
         self.manifest = self.folder / "manifest.jsonl"
 
     def path(self, index: int) -> Path:
@@ -124,19 +156,27 @@ class ShardStore:
         return out
 
     def _record(self, index: int, path: Path) -> None:
-        entry = {"shard": index, "file": path.name, "bytes": path.stat().st_size}
+        entry = {
+            "shard": index,
+            "file": path.name,
+            "bytes": path.stat().st_size,
+            "sha256": file_sha256(path),
+        }
         line = json.dumps(entry) + "\n"
         if self.manifest.is_file() and self.manifest.stat().st_size:
             with open(self.manifest, "rb") as f:
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":  # a torn line from a crash: start a fresh line
                     line = "\n" + line
+        created = not self.manifest.exists()
         fd = os.open(self.manifest, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             os.write(fd, line.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
+        if created:  # the manifest's name itself must survive a power loss
+            fsync_dir(self.folder)
 
     def done(self, index: int) -> bool:
         """Whether shard ``index`` is finished (recovering a record lost in a crash)."""
@@ -186,11 +226,31 @@ class ShardStore:
                 type=pa.list_(pa.float32()),
             )
         final = self.path(index)
-        tmp = self.folder / f".tmp-{final.name}-{os.getpid()}"
-        pq.write_table(pa.table(arrays), tmp)
-        os.replace(tmp, final)
+        with atomic_path(final) as tmp:
+            pq.write_table(pa.table(arrays), tmp)
         self._record(index, final)
         return final
+
+    def read_or_discard(self, index: int) -> dict[TableKey, TokenSignals] | None:
+        """:meth:`read`, or ``None`` after a warning when the shard fails to read or does not
+        match its manifest record (size, SHA-256); the file is then removed so it is redone."""
+        path = self.path(index)
+        try:
+            entry = self.recorded().get(index, {})
+            if "bytes" in entry and path.stat().st_size != entry["bytes"]:
+                raise ValueError(f"{path.stat().st_size} bytes, {entry['bytes']} recorded")
+            if "sha256" in entry and file_sha256(path) != entry["sha256"]:
+                raise ValueError("its SHA-256 differs from the one recorded when it was written")
+            return self.read(index)
+        except (pa.ArrowException, OSError, KeyError, ValueError, IndexError, TypeError) as exc:
+            warnings.warn(
+                f"shard {path} could not be read ({type(exc).__name__}: {exc}); it was removed "
+                "and will be recomputed",
+                UserWarning,
+                stacklevel=2,
+            )
+            path.unlink(missing_ok=True)
+            return None
 
     def read(self, index: int) -> dict[TableKey, TokenSignals]:
         table = pq.read_table(self.path(index))
@@ -220,8 +280,8 @@ class ShardStore:
         return out
 
     def clean_temporaries(self) -> None:
-        for tmp in self.folder.glob(".tmp-shard-*"):
-            tmp.unlink(missing_ok=True)
+        """Remove the stale temporary files of crashed writers (never a live writer's)."""
+        clean_stale_temporaries(self.folder)
 
 
 def _optional_column(cols: Mapping[str, list[Any]], name: str, rows: list[int]) -> Any:
@@ -235,13 +295,6 @@ def _optional_column(cols: Mapping[str, list[Any]], name: str, rows: list[int]) 
 
 def _stat_order(name: str) -> tuple[int, str]:
     return (TOKEN_STATS.index(name) if name in TOKEN_STATS else len(TOKEN_STATS), name)
-
-
-def texts_digest(texts: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    for t in texts:
-        h.update(hashlib.sha256(t.encode("utf-8")).digest())
-    return h.hexdigest()
 
 
 def concat_tables(parts: Sequence[TokenSignals]) -> TokenSignals:
@@ -305,6 +358,13 @@ def compute_sharded(
             missing = [i for i in range(n_shards) if not store.done(i)]
             raise MiakitError(f"timed out waiting for shards {missing[:10]} from other workers")
         time.sleep(poll_s)
-    shards = [store.read(i) for i in range(n_shards)]
+    shards = []
+    for i in range(n_shards):
+        shard = store.read_or_discard(i)
+        if shard is None:  # corrupt: rank 0 scores it again
+            store.write(i, compute(texts[i * shard_size : (i + 1) * shard_size]))
+            say(f"shard {i}: rewritten")
+            shard = store.read(i)
+        shards.append(shard)
     keys = sorted(shards[0])
     return {key: concat_tables([s[key] for s in shards]) for key in keys}
