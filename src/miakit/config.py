@@ -63,9 +63,13 @@ class RunConfig:
         blind: run the model-free blind baselines (:mod:`miakit.blind`) beside the attacks and
             warn when they separate members from non-members (distribution shift; arXiv
             2406.16201). ``--no-blind`` turns them off.
-        blind_permutations: label permutations of the blind baselines' exact permutation
-            test (``--blind-permutations``; 0, the default, runs none; 19 resolves p = 0.05).
-            Each reruns the baselines' cross-validation (:mod:`miakit.blind`).
+        blind_permutations: label permutations of the blind baselines' family-wise
+            permutation test (``--blind-permutations``, default 199; 0 runs none and the
+            warning falls back to an interval rule). All permutations share one closed-form
+            fit per fold (:mod:`miakit.blind`).
+        blind_alpha: level of that test (``--blind-alpha``, default 0.05): the shift warning
+            fires when the family-wise p-value is at most this; in (0, 1) and at least
+            ``1 / (1 + blind_permutations)``.
         overlap_warn_fraction: warn when more than this share of the non-members has an exact
             or near-duplicate member (:mod:`miakit.data.overlap`), in ``[0, 1]``.
         aux_nonmembers: file or folder of known non-members for the ReCaLL prefix
@@ -125,7 +129,8 @@ class RunConfig:
     progress: bool = True
     split_method: str = "given"
     blind: bool = True
-    blind_permutations: int = 0
+    blind_permutations: int = 199
+    blind_alpha: float = 0.05
     overlap_warn_fraction: float = 0.01
     aux_nonmembers: str | None = None
     aux_members: str | None = None

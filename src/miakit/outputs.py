@@ -52,6 +52,7 @@ def setup_section(
         "blind_permutations": config.blind_permutations,
         "max_length": config.max_length,
         "bos": config.bos,
+        "blind_alpha": config.blind_alpha,
     }
 
 

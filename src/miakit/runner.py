@@ -266,6 +266,7 @@ def run(
     check_integrity_options(
         overlap_warn_fraction=config.overlap_warn_fraction,
         blind_permutations=config.blind_permutations,
+        blind_alpha=config.blind_alpha,
     )
 
     samples = load_inputs(
@@ -337,6 +338,7 @@ def run(
         seed=config.seed,
         n_resamples=config.n_bootstrap,
         n_permutations=config.blind_permutations,
+        alpha=config.blind_alpha,
         overlap_warn_fraction=config.overlap_warn_fraction,
     )
     loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal

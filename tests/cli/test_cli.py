@@ -202,13 +202,14 @@ def test_blind_permutation_test_reaches_metrics_and_report(tmp_path, tiny_model_
     out = tmp_path / "o"
     args = ["run", "--model", str(tiny_model_dir), "--members", str(inputs[0])]
     args += ["--nonmembers", str(inputs[1]), "--out", str(out), "--no-cache", "--no-progress"]
-    args += ["--attacks", "loss", "--n-bootstrap", "50", "--blind-permutations", "4"]
-    assert main(args) == 0
+    args += ["--attacks", "loss", "--n-bootstrap", "50", "--blind-permutations", "9"]
+    assert main([*args, "--blind-alpha", "0.1"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["setup"]["blind_permutations"] == 4
-    for m in metrics["blind"].values():
-        assert m["n_permutations"] == 4 and m["permutation_p"] in (0.2, 0.4, 0.6, 0.8, 1.0)
-    best = metrics["blind_summary"]["best"]
-    assert metrics["blind_summary"]["best_permutation_p"] == metrics["blind"][best]["permutation_p"]
+    assert metrics["setup"]["blind_permutations"] == 9 and metrics["setup"]["blind_alpha"] == 0.1
+    summary = metrics["blind_summary"]  # one family-wise p for all baselines
+    assert summary["n_permutations"] == 9 and summary["alpha"] == 0.1
+    assert summary["permutation_p"] in {k / 10 for k in range(1, 11)}
+    assert summary["test_best"] == summary["best"] and "too narrow" in summary["interval_note"]
+    assert all("permutation_p" not in m for m in metrics["blind"].values())
     html = write_report(out).read_text()
-    assert "label-permutation test p = " in html and "(4 permutations;" in html
+    assert "family-wise p = " in html and "9 permutations;" in html and "too narrow" in html

@@ -95,10 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--n-bootstrap", type=_integer(1000), help="bootstrap resamples (default 1000)")
     r.add_argument(
         "--blind-permutations",
-        type=_integer(19),
+        type=_integer(199),
         metavar="N",
-        help="label permutations for an exact p-value of each blind baseline (default 0: "
-        "none; 19 resolves p = 0.05, 99 resolves 0.01; each reruns the baselines)",
+        help="label permutations of the blind baselines' family-wise shift test (default "
+        "199; 0: no test, warn on the interval rule instead)",
+    )
+    r.add_argument(
+        "--blind-alpha",
+        type=_number(0.05),
+        metavar="P",
+        help="warn of a distribution shift when the blind baselines' family-wise "
+        "permutation p-value is at most this (default 0.05)",
     )
     _add_auxiliary_flags(r)
     for flag, help_text in (
@@ -266,6 +273,7 @@ def _run(args: argparse.Namespace) -> int:
             "seed",
             "n_bootstrap",
             "blind_permutations",
+            "blind_alpha",
             "no_cache",
             "allow_overlap",
             "allow_pickle",
