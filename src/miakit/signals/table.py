@@ -29,8 +29,8 @@ class TokenSignals:
             ``text_start .. text_start + n_scored - 1``; see :meth:`text_spans`.
         kept_chars: shape ``(n,)``, int64, or ``None`` (unknown): how many characters of the
             raw text the kept tokens cover (``len(text)`` where not truncated); -1 where the
-            tokenizer cannot say (see :meth:`SignalEngine.prepare
-            <miakit.signals.engine.SignalEngine.prepare>`).
+            tokenizer cannot say, or the context's transform changes the text's length (see
+            :meth:`~miakit.signals.engine.SignalEngine.text_coverage`).
     """
 
     offsets: np.ndarray
