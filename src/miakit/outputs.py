@@ -1,7 +1,8 @@
 """What a run writes: the sections of ``metrics.json`` and the output files.
 
-Everything is written atomically (temporary file, then rename), so an interrupted run never
-leaves a half-written output that looks complete.
+Everything is written durably and atomically (:func:`miakit._core.io.atomic_write`: temporary
+file, fsync, rename, fsync of the folder), so an interrupted run never leaves a half-written
+output that looks complete.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from miakit import __version__
+from miakit._core.io import atomic_write
 from miakit.attacks import AttackOutput
 from miakit.config import RunConfig, dump_yaml
 from miakit.data import Label, SampleSet, ValidationReport
@@ -284,9 +286,3 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Label):
         return obj.value
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def atomic_write(path: Path, writer: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer(tmp)
-    os.replace(tmp, path)

@@ -392,14 +392,13 @@ def _compute_sharded(
     from miakit.signals.shards import ShardStore, WorkerInfo, compute_sharded, texts_digest
 
     worker = WorkerInfo.from_env()
+    # everything that determines a shard's contents: each table's cache namespace (weights,
+    # tokenizer, context with its prefix text, max_length, BOS ids, dtype), not model paths
     plan = {
         "texts_sha256": texts_digest(texts),
         "n_texts": len(texts),
         "shard_size": config.shard_size,
-        "needs": sorted(str(n) for n in needs),
-        "models": {role: list(p) for role, p in sorted(model_paths(config).items())},
-        "max_length": config.max_length,
-        "bos": config.bos,
+        "tables": planner.table_identities(needs),
     }
     store = ShardStore(Path(config.out) / "shards", plan)
 
