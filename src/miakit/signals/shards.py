@@ -16,7 +16,10 @@ prefix text, ``max_length``, BOS ids, dtype and engine version; see
 :meth:`~miakit.signals.engine.SignalEngine.namespace`). A rerun whose plan differs is refused
 with a message naming the keys and tables that changed, and the fix (another ``--out``, or
 delete ``<out>/shards``): shards of two plans are never mixed, and old shards are never
-returned for new inputs (other ReCaLL prefixes, dtype, in-memory weights).
+returned for new inputs (other ReCaLL prefixes, dtype, in-memory weights). Building the plan
+needs each model's fingerprint, so every rank loads its models before it looks at the shards,
+even on a rerun whose shards are all done. A ``plan.json`` written before plans held
+namespaces is refused too (its keys differ): delete ``<out>/shards`` once after upgrading.
 
 Crash safety:
 
