@@ -200,3 +200,18 @@ def test_spy_transformer_sees_no_labels_and_no_test_rows():
     )
     assert len(seen) == 4  # one fit per fold, whatever the number of permutations
     assert all(len(rows) == 15 for _, rows in seen)
+
+
+def test_above_max_test_the_scores_are_primal_and_the_test_runs_on_a_subsample(
+    corpus, monkeypatch
+):
+    import miakit.blind._cv as cv
+
+    texts, y = corpus[:90], random_labels(90, seed=1)
+    full = run_blind_baselines(texts, y, names=["dates"], n_permutations=19, n_resamples=10)
+    monkeypatch.setattr(cv, "MAX_TEST", 60)
+    capped = run_blind_baselines(texts, y, names=["dates"], n_permutations=19, n_resamples=10)
+    # the same ridge model, solved iteratively in primal form: the same scores to tolerance
+    np.testing.assert_allclose(capped.scores["dates"], full.scores["dates"], atol=1e-4)
+    assert capped.test["test_n"] == 60 and full.test["test_n"] == 90
+    assert any("subsample of 60 of the 90" in note for note in capped.notes)
