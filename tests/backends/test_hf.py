@@ -108,3 +108,26 @@ def test_bos_policies(tokenizer, tokenizer_nobos, tiny_llama):
     assert HFTokenScorer(tiny_llama, tokenizer).lead_ids("never") == []
     with pytest.raises(InvalidParameterError):
         HFTokenScorer(tiny_llama, tokenizer).lead_ids("sometimes")
+
+
+def test_fingerprint_follows_in_place_training(tiny_model_dir, tiny_llama, tokenizer):
+    """A model changed in place after its fingerprint was taken (a notebook training the
+    same object between two runs) must not keep the old fingerprint: the signal cache and
+    the shard plan would serve the old model's signals."""
+    import copy as copy_module
+
+    model = copy_module.deepcopy(tiny_llama)
+    scorer = HFTokenScorer(model, tokenizer)
+    before = scorer.fingerprint
+    assert scorer.fingerprint == before  # stable while nothing changes
+    with torch.no_grad():
+        next(model.parameters()).add_(0.5)  # an optimiser step does the same
+    after = scorer.fingerprint
+    assert after != before
+    assert after == HFTokenScorer(copy_module.deepcopy(model), tokenizer).fingerprint
+
+    loaded = HFTokenScorer.load(ModelSpec(str(tiny_model_dir), device="cpu"))
+    from_files = loaded.fingerprint
+    with torch.no_grad():
+        next(loaded.model.parameters()).mul_(2.0)
+    assert loaded.fingerprint != from_files

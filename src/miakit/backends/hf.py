@@ -81,6 +81,9 @@ class HFTokenScorer:
         self.name = name
         self.device = next(model.parameters()).device
         self._fingerprint = fingerprint
+        # the weights' in-place edit counters when the fingerprint was taken: a model trained
+        # or edited in place after that (a notebook fine-tuning the same object) is rehashed
+        self._weights_key = _weights_key(model)
         self._tok_fingerprint: str | None = None
         head = model.get_output_embeddings()
         if head is None:
@@ -162,6 +165,11 @@ class HFTokenScorer:
     # -- identity ----------------------------------------------------------------------
     @property
     def fingerprint(self) -> str:
+        """The weights' hash: the files' (given at load) until a parameter is changed in
+        place, then a hash of the parameters themselves, recomputed after every change."""
+        key = _weights_key(self.model)
+        if key != self._weights_key:
+            self._fingerprint, self._weights_key = None, key
         if self._fingerprint is None:
             self._fingerprint = fingerprint_module(self.model)
         return self._fingerprint
@@ -395,3 +403,13 @@ class HFTokenScorer:
             cap = float(self._softcap)
             logits = torch.tanh(logits / cap) * cap
         return logits
+
+
+def _weights_key(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
+    """Storage address and in-place version counter of every tensor of ``model``'s state.
+
+    Every in-place change (an optimiser step, ``copy_``, ``load_state_dict``) bumps a tensor's
+    version counter, and rebinding ``param.data`` changes its address, so an unchanged key
+    means unchanged weights; the cost is one ``state_dict()`` walk, no hashing.
+    """
+    return tuple((t.data_ptr(), t._version) for t in model.state_dict().values())
