@@ -134,7 +134,7 @@ def _slow_null(texts, y, names, seed, n_permutations):
                 lam = float((centred**2).sum()) / dense.shape[0]  # RIDGE = 1
                 model = Ridge(alpha=lam, solver="svd").fit(dense, lab[train].astype(float))
                 xt = x_test.toarray() if hasattr(x_test, "toarray") else x_test
-                scores[test] = model.predict(xt)
+                scores[test] = model.predict(xt) - lab[train].mean()  # without the intercept
             top[j] = max(top[j], auroc(scores, lab))
     return top
 
@@ -202,9 +202,7 @@ def test_spy_transformer_sees_no_labels_and_no_test_rows():
     assert all(len(rows) == 15 for _, rows in seen)
 
 
-def test_above_max_test_the_scores_are_primal_and_the_test_runs_on_a_subsample(
-    corpus, monkeypatch
-):
+def test_above_max_test_the_scores_are_primal_and_the_test_runs_on_a_subsample(corpus, monkeypatch):
     import miakit.blind._cv as cv
 
     texts, y = corpus[:90], random_labels(90, seed=1)
@@ -215,3 +213,11 @@ def test_above_max_test_the_scores_are_primal_and_the_test_runs_on_a_subsample(
     np.testing.assert_allclose(capped.scores["dates"], full.scores["dates"], atol=1e-4)
     assert capped.test["test_n"] == 60 and full.test["test_n"] == 90
     assert any("subsample of 60 of the 90" in note for note in capped.notes)
+
+
+def test_null_auroc_gives_each_baselines_spread_under_no_shift(corpus):
+    texts, y = corpus[:120], random_labels(120, seed=2)
+    test = run_blind_baselines(texts, y, n_resamples=10).test
+    assert set(test["null_auroc"]) == {"bag_of_words", "char_ngrams", "dates"}
+    for mean, sd in test["null_auroc"].values():
+        assert abs(mean - 0.5) < 0.05 and 0.01 < sd < 0.15

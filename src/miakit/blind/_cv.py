@@ -111,7 +111,9 @@ class BlindResult:
         seed: seed of the folds, the permutations and the bootstrap.
         notes: what was changed or could not be done, for the report.
         test: the permutation test: ``{"permutation_p", "alpha", "n_permutations",
-            "test_n", "test_best", "permutation_null_mean"}``; empty when it did not run.
+            "test_n", "test_best", "permutation_null_mean", "null_auroc"}`` (``null_auroc``:
+            baseline -> ``[mean, sd]`` of its AUROC over the permutations); empty when it did
+            not run.
     """
 
     scores: dict[str, np.ndarray]
@@ -315,6 +317,12 @@ def _family_test(stats: dict[str, np.ndarray], alpha: float, test_n: int) -> dic
         "test_n": test_n,
         "test_best": names[int(np.argmax(table[:, 0]))],
         "permutation_null_mean": float(null.mean()),
+        # what each baseline's AUROC looks like under no shift (the honest spread, with the
+        # small negative bias of pooled out-of-fold scores): [mean, sd] over the permutations
+        "null_auroc": {
+            name: [float(row[1:].mean()), float(row[1:].std())]
+            for name, row in zip(names, table, strict=True)
+        },
     }
 
 

@@ -77,9 +77,10 @@ def oof_scores_primal(pipeline: BlindPipeline, x: Any, y: np.ndarray, folds: Fol
         x_train, x_test = _fold_matrices(pipeline, x, train, test)
         y_train = y[train].astype(np.float64)
         if np.ptp(y_train) == 0:  # one class only: nothing to learn, as in ridge_scores
-            out[test] = y_train.mean()
+            out[test] = 0.0
             continue
-        out[test] = Ridge(alpha=_penalty(x_train)).fit(x_train, y_train).predict(x_test)
+        model = Ridge(alpha=_penalty(x_train)).fit(x_train, y_train)
+        out[test] = model.predict(x_test) - y_train.mean()  # without the intercept, as there
     return out
 
 
