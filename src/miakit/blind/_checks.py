@@ -1,7 +1,8 @@
-"""Input checks of :func:`miakit.blind.run_blind_baselines`: baseline names and labels."""
+"""Input checks of :func:`miakit.blind.run_blind_baselines`: names, labels, test options."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
@@ -13,6 +14,44 @@ from miakit.data.schema import Label
 from miakit.errors import InvalidParameterError
 
 _CODES = {Label.MEMBER: 1, Label.NONMEMBER: 0, Label.UNKNOWN: -1}
+
+#: Label permutations of the family-wise test by default: resolves alpha = 0.05 (smallest
+#: p = 0.005); cost measured in benchmarks/README.md.
+DEFAULT_PERMUTATIONS = 199
+#: Level of the test by default.
+DEFAULT_ALPHA = 0.05
+
+
+def check_test_options(*, n_permutations: object, alpha: object) -> None:
+    """Raise :class:`InvalidParameterError` unless the permutation test's options are usable.
+
+    ``n_permutations`` must be an integer >= 0, ``alpha`` a number in (0, 1), and, when the
+    test runs, ``alpha`` must be reachable: the smallest p-value is ``1 / (1 +
+    n_permutations)``.
+    """
+    problems = []
+    perm_ok = not isinstance(n_permutations, bool) and isinstance(n_permutations, int)
+    if not perm_ok or cast(int, n_permutations) < 0:
+        problems.append(
+            f"blind_permutations must be an integer >= 0 (0: no permutation test; the default "
+            f"{DEFAULT_PERMUTATIONS} resolves alpha = 0.05); got {n_permutations!r}."
+        )
+        perm_ok = False
+    alpha_ok = not isinstance(alpha, bool) and isinstance(alpha, int | float)
+    if not alpha_ok or not 0.0 < cast(float, alpha) < 1.0:
+        problems.append(f"blind_alpha must be a number in (0, 1), e.g. 0.05; got {alpha!r}.")
+        alpha_ok = False
+    if perm_ok and alpha_ok and n_permutations:
+        n_perm, level = cast(int, n_permutations), cast(float, alpha)
+        if 1.0 / (1 + n_perm) > level:
+            need = math.ceil(1.0 / level) - 1
+            problems.append(
+                f"blind_alpha = {level:g} cannot be reached with {n_perm} permutations (the "
+                f"smallest p-value is 1 / {n_perm + 1} = {1.0 / (1 + n_perm):.3g}); use "
+                f"blind_permutations >= {need} or a larger blind_alpha."
+            )
+    if problems:
+        raise InvalidParameterError(" ".join(problems))
 
 
 def check_names(registry: BaselineRegistry, names: Sequence[str] | None) -> list[str]:
