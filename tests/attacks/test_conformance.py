@@ -119,6 +119,7 @@ EXTRA_BUILDERS: dict[str, tuple[Callable[[np.random.Generator, int], Any], ...]]
         lambda rng, n: rng.uniform(0.95, 0.9999, VOCAB),
     ),
     "neighbor_nll": (_random_neighbour_nll, _leaky_neighbour_nll),
+    "neighbor_nll_causal": (_random_neighbour_nll, _leaky_neighbour_nll),
 }
 
 

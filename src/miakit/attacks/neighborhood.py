@@ -22,8 +22,6 @@ from miakit.errors import MissingSignalError
 
 #: The extra holding each sample's mean neighbour NLL from the paper's generator.
 NEIGHBOUR_EXTRA = "neighbor_nll"
-#: The same from the causal-LM variant's neighbours.
-CAUSAL_NEIGHBOUR_EXTRA = "neighbor_nll_causal"
 
 
 @register_attack(
@@ -68,51 +66,12 @@ def neighborhood(signals: SignalView) -> AttackOutput:
     Raises:
         MissingSignalError: the extra is not a :class:`PerSample`.
     """
-    return _compare(signals, NEIGHBOUR_EXTRA)
+    return compare_neighbours(signals, NEIGHBOUR_EXTRA)
 
 
-@register_attack(
-    "neighborhood_causal",
-    needs=("token_log_prob",),
-    extras=(CAUSAL_NEIGHBOUR_EXTRA,),
-    paper="2305.18462",
-    default=False,
-)
-def neighborhood_causal(signals: SignalView) -> AttackOutput:
-    """VARIANT, not the paper's generator: neighbours resampled from the target causal LM.
-
-    Formula: ``score = mean_j NLL(x̃_j) − NLL(x)`` as for ``neighborhood``, but the neighbours
-    ``x̃_j`` come from miakit's built-in causal-LM perturber
-    (:class:`~miakit.perturb.causal.CausalLMPerturber`): ``--neighbor-fraction`` (15%) of the
-    text's word-initial tokens are resampled from the target's own top-``--neighbor-top-k``
-    next-token distribution given the original left context (original token excluded,
-    seeded). The paper uses a masked LM with embedding dropout and ranked single-word swaps
-    (``neighborhood``); results of this variant are not the paper's method and are reported
-    under this separate name. The extra is ``neighbor_nll_causal``.
-
-    Paper: arXiv 2305.18462 (the comparison; the neighbour generator is miakit's own).
-
-    Sign: higher = more likely member (as ``neighborhood``).
-
-    Not run by default (``m`` extra target passes per text plus one for the proposals); ask
-    for it with ``--attacks neighborhood_causal``.
-
-    NaN policy: as ``neighborhood``.
-
-    Args:
-        signals: a view with ``target/plain:token_log_prob`` and the extra
-            ``neighbor_nll_causal``.
-
-    Returns:
-        Scores of shape ``(n_samples,)``, float64.
-
-    Raises:
-        MissingSignalError: the extra is not a :class:`PerSample`.
-    """
-    return _compare(signals, CAUSAL_NEIGHBOUR_EXTRA)
-
-
-def _compare(signals: SignalView, extra: str) -> AttackOutput:
+def compare_neighbours(signals: SignalView, extra: str) -> AttackOutput:
+    """``mean NLL(neighbours) − NLL(x)`` from the per-sample extra ``extra`` (shared with
+    :mod:`miakit.attacks.neighborhood_causal`)."""
     neighbours = signals.extras[extra]
     if not isinstance(neighbours, PerSample):
         raise MissingSignalError(
