@@ -17,7 +17,7 @@ from miakit.signals.engine import SignalEngine
 
 def check_prefix_merge() -> None:
     """The two-call LSE merge against one exact fp32 attention over [prefix ; own tokens]."""
-    from miakit.signals.packed import _prefix_merge_cuda, _varlen_reference
+    from miakit.backends.hf.attention import _prefix_merge_cuda, _varlen_reference
 
     g = torch.Generator(device="cuda").manual_seed(0)
     lens, n_p, hq, hkv, d = [37, 150, 5, 80], 256, 8, 2, 64
@@ -99,7 +99,7 @@ def count_host_syncs(scorer: IdScorer, texts: list[str], ctx: Context | None) ->
 
 
 def main() -> None:
-    from miakit.signals.packed import probe_native_gqa
+    from miakit.backends.hf.attention import probe_native_gqa
 
     print(
         "varlen attention takes grouped KV heads natively:", probe_native_gqa(torch.device("cuda"))

@@ -241,7 +241,7 @@ def run_shape(shape: str, args: argparse.Namespace, device: torch.device) -> lis
     scorer = IdScorer(model, ids, shape)
     out: list[dict[str, Any]] = []
     stats = ("token_log_prob", "mean_log_prob", "var_log_prob")
-    packed = "packed" if scorer.supports_packing() else "padded"
+    packed = "packed" if scorer.capabilities.packed else "padded"
 
     # warm-up (kernels, allocator)
     engine(scorer, packed, batch_tokens=args.batch_tokens).compute(texts[:32], stats=stats)
@@ -336,7 +336,7 @@ def run_shape(shape: str, args: argparse.Namespace, device: torch.device) -> lis
             e.compute(texts, stats=stats)
             engine(
                 ref_scorer,
-                "packed" if ref_scorer.supports_packing() else "padded",
+                "packed" if ref_scorer.capabilities.packed else "padded",
                 batch_tokens=args.batch_tokens,
             ).compute(texts, stats=("token_log_prob",))
             e.compute(texts, stats=("token_log_prob",), context=ctx64)
@@ -360,7 +360,7 @@ def _worker(rank: int, shape: str, args: argparse.Namespace, q: Any) -> None:
     lo, hi = rank * len(ids) // world, (rank + 1) * len(ids) // world
     model = build_model(shape, device, torch.bfloat16)
     scorer = IdScorer(model, ids, shape)
-    packed = "packed" if scorer.supports_packing() else "padded"
+    packed = "packed" if scorer.capabilities.packed else "padded"
     e = engine(scorer, packed, batch_tokens=args.batch_tokens)
     texts = [f"s{i}" for i in range(lo, hi)]
     e.compute(texts[:16], stats=("token_log_prob",))

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from miakit.backends.hf_files import transformers_progress
+from miakit.backends.hf.files import transformers_progress
 
 
 def test_no_progress_hides_the_gguf_bar_and_restores_everything():

@@ -232,7 +232,7 @@ def test_packing_refused_for_unknown_architectures():
 
 
 def test_pack_rows_is_first_fit_decreasing():
-    from miakit.signals.packed import pack_rows
+    from miakit.signals.batching import pack_rows
 
     rows = pack_rows([5, 3, 8, 2, 9], row_tokens=10)
     assert rows == [[4], [2, 3], [0, 1]]

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from miakit.backends.hf import HFTokenScorer
+from miakit.backends.transfer import to_device
 from miakit.signals.engine import ScoringInput, SignalEngine
-from miakit.signals.transfer import ScoredUnit, to_device
+from miakit.signals.transfer import ScoredUnit
 from tinymodels import build_llama, build_tokenizer
 
 

@@ -28,11 +28,16 @@ whitespace elsewhere; byte-level BPE tokenizers reproduce it exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
-from miakit.backends.base import TokenScorer
+from miakit.backends.base import (
+    Capabilities,
+    TokenizerScorer,
+    TokenScorer,
+    check_capabilities,
+)
 from miakit.errors import BackendCapabilityError
 from miakit.perturb.base import (
     check_settings,
@@ -55,9 +60,10 @@ class CausalLMPerturber:
     """Neighbours from the target model's own next-token distributions (module docstring).
 
     Args:
-        scorer: the target backend; it must expose a Hugging Face ``tokenizer``
-            (``convert_ids_to_tokens``, ``decode``), as :class:`~miakit.backends.hf.HFTokenScorer`
-            does.
+        scorer: the target backend; it needs the ``tokenizer`` capability (a Hugging Face
+            tokenizer: ``convert_ids_to_tokens``, ``decode``,
+            :class:`~miakit.backends.base.TokenizerScorer`), as
+            :class:`~miakit.backends.hf.HFTokenScorer` has.
         fraction: share of the replaceable tokens replaced per neighbour, in ``(0, 1]``.
         top_k: replacements are drawn from this many most likely word-initial tokens.
         max_length: the most input tokens of one forward pass (later tokens are kept but
@@ -80,15 +86,18 @@ class CausalLMPerturber:
         batch_tokens: int = 4096,
     ) -> None:
         check_settings(fraction=fraction, top_k=top_k)
-        tokenizer = getattr(scorer, "tokenizer", None)
-        if tokenizer is None or not hasattr(tokenizer, "convert_ids_to_tokens"):
+        try:
+            capabilities = check_capabilities(scorer)
+        except BackendCapabilityError:  # not a scorer at all: the same advice applies
+            capabilities = Capabilities()
+        if not capabilities.tokenizer:
             raise BackendCapabilityError(
                 f"the built-in perturber needs the target's Hugging Face tokenizer; backend "
                 f"{scorer.name!r} has none. Run --attacks neighborhood --fill-mask-model PATH "
                 "to generate neighbours with a masked LM instead."
             )
         self.scorer = scorer
-        self.tokenizer = tokenizer
+        self.tokenizer = cast(TokenizerScorer, scorer).tokenizer
         self.fraction = float(fraction)
         self.top_k = int(top_k)
         self.max_length = int(max_length)
@@ -115,7 +124,7 @@ class CausalLMPerturber:
             vocab = int(self.scorer.vocab_size)
             n_tok = min(vocab, len(self.tokenizer))
             tokens = self.tokenizer.convert_ids_to_tokens(list(range(n_tok)))
-            special = set(getattr(self.tokenizer, "all_special_ids", []) or [])
+            special = set(self.tokenizer.all_special_ids or [])
             mask = torch.zeros(vocab, dtype=torch.bool)
             for i, tok in enumerate(tokens):
                 if i not in special and is_word_initial(tok):

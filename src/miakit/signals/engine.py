@@ -17,7 +17,7 @@ Pipeline for one model and one context:
 6. *Cache* results in Parquet (:class:`~miakit.signals.cache.SignalCache`): a rerun with the
    same model, tokenizer, context, ``max_length``, BOS policy and texts does no forward pass.
 
-The fast path (packed varlen rows, :mod:`miakit.signals.packed`) replaces step 4's batching
+The fast path (packed varlen rows, :mod:`miakit.backends.hf.attention`) replaces step 4's batching
 with padding-free rows; everything around it stays the same.
 
 Forward units run as a one-unit-deep pipeline (:mod:`miakit.signals.transfer`): the next unit
@@ -29,21 +29,28 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from miakit.backends.base import TokenScorer
+from miakit.backends.base import (
+    CharOffsetScorer,
+    PackedScorer,
+    PrefixKVScorer,
+    TokenScorer,
+    check_capabilities,
+)
+from miakit.backends.transfer import to_device
 from miakit.errors import InvalidParameterError
+from miakit.signals.batching import pack_rows
 from miakit.signals.cache import CachedRow, SignalCache, text_key
 from miakit.signals.layout import ScoringInput, after_head, packed_layout, right_padded, select
-from miakit.signals.packed import pack_rows
 from miakit.signals.spec import PLAIN, TOKEN_STATS, Context, ordered_stats
 from miakit.signals.stats import token_stats_fast
 from miakit.signals.table import TokenSignals
-from miakit.signals.transfer import ScoredUnit, to_device
+from miakit.signals.transfer import ScoredUnit
 
 
 @dataclass(frozen=True)
@@ -69,9 +76,9 @@ class SignalEngine:
         cache: a :class:`SignalCache`, or ``None`` for no caching.
         progress: show a progress bar (on stderr).
         packing: ``padded`` (length-sorted right-padded batches), ``packed`` (padding-free
-            rows of ``batch_tokens`` tokens with varlen attention, :mod:`miakit.signals.packed`)
-            or ``auto`` (packed on CUDA for architectures known to pack correctly, padded
-            otherwise). Both give the same numbers up to kernel rounding.
+            rows of ``batch_tokens`` tokens with varlen attention, for a backend with the
+            ``packed`` capability) or ``auto`` (packed on CUDA for architectures known to pack
+            correctly, padded otherwise). Both give the same numbers up to kernel rounding.
         prefix_reuse: when every input of a context starts with the same prefix (ReCaLL
             shots), run the prefix once and let every batch attend to its cached keys/values
             instead of re-running it per text. Equal to prepend-and-score up to rounding.
@@ -93,6 +100,10 @@ class SignalEngine:
         if max_length < 2:
             raise InvalidParameterError(f"max_length must be >= 2, got {max_length}")
         self.scorer = scorer
+        #: what the model can do, checked once here; the engine branches on this record
+        self.capabilities = check_capabilities(scorer)
+        self._packed = cast(PackedScorer, scorer) if self.capabilities.packed else None
+        self._prefix = cast(PrefixKVScorer, scorer) if self.capabilities.prefix_kv else None
         self.max_length = int(max_length)
         default_budget = 16384 if scorer.device.type == "cuda" else 4096
         self.batch_tokens = int(batch_tokens or default_budget)
@@ -121,7 +132,7 @@ class SignalEngine:
                 "context": context.key,
                 "max_length": self.max_length,
                 "lead": list(self.lead),
-                "dtype": str(getattr(self.scorer, "dtype", "")),
+                "dtype": str(self.scorer.dtype),
             }
         )
 
@@ -246,9 +257,9 @@ class SignalEngine:
 
         Derived from the tokenizer after the cache lookup (so the cache format stays as it
         is): the character end of the last kept token, asked of the tokenizer for truncated
-        texts only. ``kept_chars`` is -1 where the tokenizer cannot tell (no ``char_ends``
-        method), or where the context's transform changes the text's length (characters of
-        the scored text then do not map onto the raw text's).
+        texts only. ``kept_chars`` is -1 where the tokenizer cannot tell (a backend without
+        the ``char_offsets`` capability), or where the context's transform changes the
+        text's length (characters of the scored text then do not map onto the raw text's).
         """
         head = self.head_ids(context)
         start = 0 if head else 1
@@ -257,9 +268,9 @@ class SignalEngine:
         cut = [i for i, r in enumerate(rows) if r.truncated]
         if cut:
             kept[cut] = -1
-            char_ends = getattr(self.scorer, "char_ends", None)
             scored = [context.apply(texts[i]) for i in cut]
-            if char_ends is not None:
+            if self.capabilities.char_offsets:
+                char_ends = cast(CharOffsetScorer, self.scorer).char_ends
                 for i, text, end in zip(cut, scored, char_ends(scored, room), strict=True):
                     if end is not None and len(text) == len(texts[i]):
                         kept[i] = end
@@ -285,7 +296,7 @@ class SignalEngine:
     def _use_packing(self) -> bool:
         if self.packing == "padded":
             return False
-        supported = bool(getattr(self.scorer, "supports_packing", lambda: False)())
+        supported = self._packed is not None
         if self.packing == "packed":
             if not supported:
                 raise InvalidParameterError(
@@ -300,7 +311,8 @@ class SignalEngine:
     ) -> list[CachedRow]:
         head = self._shared_head(inputs)
         if head:
-            kv, last_hidden = self.scorer.prefix_state(list(head))  # type: ignore[attr-defined]
+            assert self._prefix is not None  # _shared_head is empty otherwise
+            kv, last_hidden = self._prefix.prefix_state(list(head))
             packed = self._use_packing()
             if packed:  # rows hold suffixes only: the prefix is not repeated per sample
                 units = pack_rows([len(x.ids) - len(head) for x in inputs], self.batch_tokens)
@@ -389,7 +401,7 @@ class SignalEngine:
     def _shared_head(self, inputs: Sequence[ScoringInput]) -> tuple[int, ...]:
         """The prefix (with BOS) that every input starts with, when reuse applies: it is then
         run once and its keys/values serve every batch (``prefix_reuse``)."""
-        if not self.prefix_reuse or not inputs or not hasattr(self.scorer, "prefix_state"):
+        if not self.prefix_reuse or not inputs or self._prefix is None:
             return ()
         n = inputs[0].first_scored
         if n < 2 or any(x.first_scored != n or x.ids[:n] != inputs[0].ids[:n] for x in inputs):
@@ -408,7 +420,8 @@ class SignalEngine:
         last hidden state) predicts its first token."""
         self.n_forward_batches += 1
         input_ids, mask = right_padded([x.ids[head_len:] for x in batch])
-        hidden = self.scorer.hidden_states_after_prefix(kv, input_ids, mask)  # type: ignore[attr-defined]
+        assert self._prefix is not None
+        hidden = self._prefix.hidden_states_after_prefix(kv, input_ids, mask)
         # a column 0 holding the prefix's last state shifts every prediction by one
         lead = last_hidden.to(hidden.dtype).expand(len(batch), 1, -1)
         full = torch.cat([lead, hidden], dim=1)  # (B, W + 1, d)
@@ -433,7 +446,8 @@ class SignalEngine:
         self.n_forward_batches += 1
         flat_ids, positions, cu = packed_layout([x.ids[head_len:] for x in row])
         lengths = np.diff(cu.numpy())
-        hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
+        assert self._packed is not None  # packed units only where the scorer packs
+        hidden = self._packed.hidden_states_packed(
             flat_ids[None, :], (positions + head_len)[None, :], cu, int(lengths.max()), prefix_kv=kv
         )[0]  # (T, d)
         # every suffix token is scored: token j is predicted by state j - 1, or by the
@@ -504,7 +518,8 @@ class SignalEngine:
         rows = np.flatnonzero((local >= first - 1) & (local < lengths[sample] - 1))
         if not len(rows):
             return None
-        hidden = self.scorer.hidden_states_packed(  # type: ignore[attr-defined]
+        assert self._packed is not None  # packed units only where the scorer packs
+        hidden = self._packed.hidden_states_packed(
             flat_ids[None, :], positions[None, :], cu, int(lengths.max())
         )  # (1, T, d)
         return hidden[0], flat_ids, rows

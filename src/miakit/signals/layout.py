@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from miakit.signals.transfer import to_device
+from miakit.backends.transfer import to_device
 
 
 @dataclass(frozen=True)

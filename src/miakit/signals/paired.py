@@ -39,11 +39,11 @@ fingerprints and dtypes, the tokenizer, the context, ``max_length`` and the lead
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
-from miakit.backends.base import TokenScorer
+from miakit.backends.base import TokenizerScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache
 from miakit.signals.engine import RowSpec, ScoringInput, SignalEngine, assemble
@@ -100,23 +100,24 @@ def paired_token_stats_fast(
     logits_p: torch.Tensor, logits_q: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
     """:func:`paired_token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
-    :class:`~miakit.signals._compiled.CudaCompiled`): both logits chunks are read about once;
+    :class:`~miakit.backends.compiled.CudaCompiled`): both logits chunks are read about once;
     in cache-sized row blocks on the CPU (:func:`~miakit.signals.stats.in_row_blocks`)."""
     return fused_stats(paired_token_stats, logits_p, logits_q, stats)
 
 
-def _vocabulary(scorer: TokenScorer) -> dict[str, int] | None:
-    tokenizer = getattr(scorer, "tokenizer", None)
-    get_vocab = getattr(tokenizer, "get_vocab", None)
-    return dict(get_vocab()) if callable(get_vocab) else None
-
-
-def _tokenizer_size(scorer: TokenScorer) -> int | None:
-    tokenizer = getattr(scorer, "tokenizer", None)
-    try:
-        return len(tokenizer) if tokenizer is not None else None  # type: ignore[arg-type]
-    except TypeError:
+def _vocabulary(engine: SignalEngine) -> dict[str, int] | None:
+    """The token -> id map, from a backend with the ``tokenizer`` capability."""
+    if not engine.capabilities.tokenizer:
         return None
+    return dict(cast(TokenizerScorer, engine.scorer).tokenizer.get_vocab())
+
+
+def _tokenizer_size(engine: SignalEngine) -> int | None:
+    """How many ids the tokenizer can produce, from a backend with the ``tokenizer``
+    capability."""
+    if not engine.capabilities.tokenizer:
+        return None
+    return len(cast(TokenizerScorer, engine.scorer).tokenizer)
 
 
 def _mismatch(p: SignalEngine, q: SignalEngine) -> list[str]:
@@ -124,7 +125,7 @@ def _mismatch(p: SignalEngine, q: SignalEngine) -> list[str]:
     problems = []
     ps, qs = p.scorer, q.scorer
     if ps.tokenizer_fingerprint != qs.tokenizer_fingerprint:
-        vp, vq = _vocabulary(ps), _vocabulary(qs)
+        vp, vq = _vocabulary(p), _vocabulary(q)
         if vp is None or vq is None:
             problems.append("their tokenizer fingerprints differ")
         elif vp != vq:
@@ -162,7 +163,7 @@ def check_shared_tokenizer(p: SignalEngine, q: SignalEngine, *, role: str = "p@q
         )
     vocab = min(ps.vocab_size, qs.vocab_size)
     if ps.vocab_size != qs.vocab_size:
-        size = _tokenizer_size(ps)
+        size = _tokenizer_size(p)
         if size is None or size > vocab:
             raise InvalidParameterError(
                 f"paired signals {role!r}: models {names} share a tokenizer "
@@ -207,8 +208,8 @@ class PairedEngine:
                 "context": context.key,
                 "max_length": self.p.max_length,
                 "lead": list(self.p.lead),
-                "dtype": str(getattr(ps, "dtype", "")),
-                "weights_dtype": str(getattr(qs, "dtype", "")),
+                "dtype": str(ps.dtype),
+                "weights_dtype": str(qs.dtype),
                 "vocab": self.vocab,
             }
         )

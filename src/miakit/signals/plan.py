@@ -41,12 +41,15 @@ from miakit.signals.table import TokenSignals
 
 @dataclass
 class EngineOptions:
-    """Engine settings shared by every model of a run."""
+    """Engine settings shared by every model of a run (see
+    :class:`~miakit.signals.engine.SignalEngine` for each)."""
 
     max_length: int = 2048
     batch_tokens: int | None = None
+    chunk_tokens: int | None = None
     bos: str = "auto"
     packing: str = "auto"
+    prefix_reuse: bool = True
     cache: SignalCache | None = None
     progress: bool = True
 
@@ -87,10 +90,12 @@ class SignalPlanner:
                 self.scorer_for(real),
                 max_length=o.max_length,
                 batch_tokens=o.batch_tokens,
+                chunk_tokens=o.chunk_tokens,
                 bos=o.bos,
                 cache=o.cache,
                 progress=o.progress,
                 packing=o.packing,
+                prefix_reuse=o.prefix_reuse,
             )
         return self._engines[real]
 
@@ -211,6 +216,7 @@ class SignalPlanner:
                 "tokenizer_fingerprint": s.tokenizer_fingerprint,
                 "lead_ids": list(engine.lead),
                 "device": str(s.device),
+                "capabilities": engine.capabilities.names(),
             }
         for alias in self.aliases:
             if self.resolve(alias) in meta and alias not in meta:

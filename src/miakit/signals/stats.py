@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection
 
 import torch
 
-from miakit.signals._compiled import CudaCompiled
+from miakit.backends.compiled import CudaCompiled
 
 #: ``token_id`` is stored as float32 like every other statistic; float32's 24-bit significand
 #: holds every integer below 2**24 exactly, so vocabularies of more than 2**24 entries are refused.
@@ -99,7 +99,7 @@ def fused_stats(
     fn: StatsFn, a: torch.Tensor, b: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
     """``fn(a, b, stats)`` for row-wise statistics: compiled once per ``(fn, stats)`` and run
-    fused on CUDA (:class:`~miakit.signals._compiled.CudaCompiled`), eager in cache-sized row
+    fused on CUDA (:class:`~miakit.backends.compiled.CudaCompiled`), eager in cache-sized row
     blocks on the CPU (:func:`in_row_blocks`)."""
     key = (fn, tuple(sorted(stats)))
     compiled = _compiled.get(key)
@@ -118,7 +118,7 @@ def token_stats_fast(
     logits: torch.Tensor, targets: torch.Tensor, stats: Collection[str]
 ) -> dict[str, torch.Tensor]:
     """:func:`token_stats`, fused by ``torch.compile`` on CUDA (eager elsewhere; see
-    :class:`~miakit.signals._compiled.CudaCompiled`), in cache-sized row blocks on the CPU
+    :class:`~miakit.backends.compiled.CudaCompiled`), in cache-sized row blocks on the CPU
     (:func:`in_row_blocks`).
 
     The compiled kernel reads each logits chunk about once instead of once per statistic.

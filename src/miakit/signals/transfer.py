@@ -1,12 +1,13 @@
-"""Host/device transfers that never stall the GPU, and the deferred results of a forward unit.
+"""The deferred results of a forward unit, copied to the host without stalling the GPU.
 
 The engine runs its forward units (packed rows or padded batches) as a one-unit-deep pipeline:
 it launches unit ``i + 1`` before it reads unit ``i``'s statistics back, so the GPU has queued
 work while the host builds the next unit's inputs and splits the previous results. Two things
-would silently serialise that pipeline, and this module avoids both:
+would silently serialise that pipeline, and both are avoided:
 
 - a host-to-device copy from pageable memory (``tensor.to("cuda")``) waits for every kernel
-  already queued on the stream; :func:`to_device` copies from pinned memory, asynchronously;
+  already queued on the stream; :func:`~miakit.backends.transfer.to_device` copies from
+  pinned memory, asynchronously;
 - a device-to-host copy issued *after* the next unit's kernels (``.cpu()``) waits for them
   too; :class:`ScoredUnit` queues its copy into pinned memory right after the unit's own
   kernels and records an event, and :meth:`ScoredUnit.result` waits on that event only.
@@ -29,14 +30,6 @@ class _Scored(Protocol):
 
     @property
     def first_scored(self) -> int: ...
-
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """``tensor`` on ``device``; from the CPU to CUDA through pinned memory, without blocking
-    the host (the copy is ordered on the current stream before any kernel that reads it)."""
-    if device.type != "cuda" or tensor.device.type != "cpu":
-        return tensor.to(device)
-    return tensor.pin_memory().to(device, non_blocking=True)
 
 
 class ScoredUnit:

@@ -1,13 +1,9 @@
-"""Local Hugging Face causal LMs as :class:`~miakit.backends.base.TokenScorer`.
+"""A Hugging Face causal LM as a :class:`~miakit.backends.base.TokenScorer`.
 
-Safety rules, enforced here and nowhere else:
-
-* Nothing is ever fetched from a hub: every ``from_pretrained`` call passes
-  ``local_files_only=True``; a path that does not exist is an error, never a hub id.
-* Weights load from safetensors (or GGUF). Pickle checkpoints (``.bin``, ``.pt``, ``.pth``,
-  ``.ckpt``) are refused unless ``allow_pickle=True`` (``--allow-pickle``), because unpickling
-  runs arbitrary code.
-* ``trust_remote_code`` is off unless the user opts in (``--trust-remote-code``).
+It implements every capability protocol of :mod:`miakit.backends.base` and declares, once at
+construction, which apply (:attr:`HFTokenScorer.capabilities`): packed scoring only for
+architectures known to pack correctly (:func:`~miakit.backends.hf.attention.supports_packing`).
+Loading from local files, with the safety rules, is :mod:`miakit.backends.hf.loading`.
 
 Precision: the forward pass runs in bf16 on CUDA and fp32 on CPU by default; logits for the
 statistics are always produced in fp32 (see :meth:`HFTokenScorer.logits`).
@@ -15,37 +11,24 @@ statistics are always produced in fp32 (see :meth:`HFTokenScorer.logits`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from miakit.backends.hf_files import (
-    ModelSpec,
-    cached_fingerprint,
-    fingerprint_files,
-    fingerprint_module,
-    fingerprint_tokenizer,
-    has_safetensors,
-    locate,
-    resolve_device,
-    resolve_dtype,
-    transformers_progress,
+from miakit.backends.base import Capabilities
+from miakit.backends.hf.attention import (
+    PREFIX_KV,
+    prefix_layout,
+    prefix_merge_available,
+    probe_native_gqa,
+    register_varlen_attention,
+    supports_packing,
 )
-from miakit.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
-from miakit.signals.transfer import to_device
-
-__all__ = [
-    "HFTokenScorer",
-    "ModelSpec",
-    "fingerprint_files",
-    "fingerprint_module",
-    "fingerprint_tokenizer",
-    "resolve_device",
-    "resolve_dtype",
-    "transformers_progress",
-]
+from miakit.backends.hf.files import ModelSpec, fingerprint_module, fingerprint_tokenizer
+from miakit.backends.hf.loading import load_local
+from miakit.backends.transfer import to_device
+from miakit.errors import InvalidParameterError, ModelLoadError
 
 
 class HFTokenScorer:
@@ -105,59 +88,22 @@ class HFTokenScorer:
         self._softcap = getattr(cfg, "final_logit_softcapping", None)
         self._logit_scale = getattr(cfg, "logit_scale", None)
         self._head_fp32: torch.Tensor | None = None
+        #: what this model can do, decided once (see :mod:`miakit.backends.base`)
+        self.capabilities = Capabilities(
+            packed=supports_packing(model), prefix_kv=True, char_offsets=True, tokenizer=True
+        )
 
     # -- construction ------------------------------------------------------------------
     @classmethod
     def load(cls, spec: ModelSpec, *, name: str | None = None) -> HFTokenScorer:
-        """Load a model and tokenizer from local files, applying the safety rules."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        folder, gguf = locate(spec)
-        device = resolve_device(spec.device)
-        dtype = resolve_dtype(spec.dtype, device)
-        kwargs: dict[str, Any] = {
-            "local_files_only": True,
-            "trust_remote_code": spec.trust_remote_code,
-        }
-        if gguf is not None:
-            kwargs["gguf_file"] = gguf
-        cfg_path = folder / "config.json"
-        if gguf is None and not spec.trust_remote_code and cfg_path.is_file():
-            try:
-                cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
-                raise ModelLoadError(f"cannot read {cfg_path}: {exc}") from exc
-            if "auto_map" in cfg:
-                raise UnsafeModelError(
-                    f"{folder} defines custom model code (auto_map in config.json); pass "
-                    "--trust-remote-code to run it, only if you trust its author."
-                )
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
-        except Exception as exc:  # transformers raises many types here
-            raise ModelLoadError(f"cannot load the tokenizer from {folder}: {exc}") from exc
-        model_kwargs = dict(kwargs)
-        if gguf is None:
-            model_kwargs["use_safetensors"] = not spec.allow_pickle or has_safetensors(folder)
-        try:
-            with transformers_progress(spec.progress):
-                try:
-                    model = AutoModelForCausalLM.from_pretrained(
-                        str(folder), dtype=dtype, **model_kwargs
-                    )
-                except TypeError:  # transformers < 4.56 names it torch_dtype
-                    model = AutoModelForCausalLM.from_pretrained(
-                        str(folder), torch_dtype=dtype, **model_kwargs
-                    )
-        except Exception as exc:  # transformers raises many types here
-            raise ModelLoadError(f"cannot load the model from {folder}: {exc}") from exc
-        model = model.to(dtype=dtype)  # type: ignore[call-arg]
-        fp = cached_fingerprint(folder, gguf)
+        """Load a model and tokenizer from local files, applying the safety rules
+        (:func:`~miakit.backends.hf.loading.load_local`)."""
+        model, tokenizer, fingerprint, device = load_local(spec)
         return cls(
             model,
             tokenizer,
             name=name or spec.path,
-            fingerprint=fp,
+            fingerprint=fingerprint,
             device=device,
             compile=spec.compile,
         )
@@ -307,12 +253,6 @@ class HFTokenScorer:
         params = inspect.signature(self._decoder.forward).parameters
         return "cache" if "cache" in params else "past_key_values"
 
-    def supports_packing(self) -> bool:
-        """Whether this architecture scores correctly on packed rows (varlen attention)."""
-        from miakit.signals.packed import supports_packing
-
-        return supports_packing(self.model)
-
     @torch.inference_mode()
     def hidden_states_packed(
         self,
@@ -327,14 +267,6 @@ class HFTokenScorer:
         With ``prefix_kv`` (from :meth:`prefix_state`) every sample also attends to that shared
         prefix; ``position_ids`` must then start at the prefix length.
         """
-        from miakit.signals.packed import (
-            PREFIX_KV,
-            prefix_layout,
-            prefix_merge_available,
-            probe_native_gqa,
-            register_varlen_attention,
-        )
-
         name = register_varlen_attention()
         probe_native_gqa(self.device)  # once per device, outside any compiled region
         previous = getattr(self.model.config, "_attn_implementation", None) or "sdpa"

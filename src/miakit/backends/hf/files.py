@@ -1,6 +1,6 @@
 """Local model files: where a model is, whether it is safe to load, and what it is.
 
-The loading safety rules of :mod:`miakit.backends.hf` are checked here, before transformers
+The loading safety rules of :mod:`miakit.backends.hf.loading` are checked here, before transformers
 sees a path: a path that does not exist is an error (never a hub id); pickle checkpoints are
 refused unless the user opts in; a folder needs safetensors (or a GGUF file) and a
 ``config.json``. Fingerprints (hashes of weights, configuration and tokenizer) key the signal

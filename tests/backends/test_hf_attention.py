@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from miakit.signals.packed import merge_partial_attention, prefix_merge_available
+from miakit.backends.hf.attention import merge_partial_attention, prefix_merge_available
 
 
 def _attention(q, k, v, mask=None):
@@ -61,7 +61,7 @@ def test_merge_path_only_on_cuda_half_precision():
 
 
 def test_grouped_heads_repeated_unless_the_kernel_takes_them(monkeypatch):
-    import miakit.signals.packed as packed
+    import miakit.backends.hf.attention as packed
 
     k = torch.randn(5, 2, 8)
     v = torch.randn(5, 2, 8)
@@ -82,6 +82,6 @@ def test_grouped_heads_repeated_unless_the_kernel_takes_them(monkeypatch):
 
 
 def test_native_gqa_probe_is_never_used_on_cpu():
-    from miakit.signals.packed import probe_native_gqa
+    from miakit.backends.hf.attention import probe_native_gqa
 
     assert probe_native_gqa(torch.device("cpu")) is False

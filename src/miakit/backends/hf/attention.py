@@ -1,10 +1,11 @@
-"""Packed (padding-free) forward passes for the signal engine.
+"""Varlen attention for packed (padding-free) rows of a Hugging Face model.
 
-Samples are concatenated into rows of at most ``row_tokens`` tokens. Each row is one forward
-pass with batch size 1: ``position_ids`` restart at 0 for every sample, and the attention
-function receives ``cu_seq_lens_q/k`` and ``max_length_q/k`` so that no token attends across a
-sample boundary. No 2-D attention mask is passed and ``use_cache=False`` (transformers only
-forwards the packing kwargs when there is no cache; a silent cross-sample leak otherwise).
+The signal engine packs samples into rows (:mod:`miakit.signals.batching`). Each row is one
+forward pass with batch size 1: ``position_ids`` restart at 0 for every sample, and the
+attention function receives ``cu_seq_lens_q/k`` and ``max_length_q/k`` so that no token
+attends across a sample boundary. No 2-D attention mask is passed and ``use_cache=False``
+(transformers only forwards the packing kwargs when there is no cache; a silent cross-sample
+leak otherwise).
 
 The attention function registered here (``"miakit_varlen"``) uses
 ``torch.nn.attention.varlen.varlen_attn`` (FlashAttention-2 varlen) on CUDA and, on CPU or when
@@ -13,7 +14,13 @@ correctness reference for the packed path in the CPU test suite.
 
 Architectures whose attention does not go through transformers' ``AttentionInterface``, or
 that need more than positions to separate samples (Mamba-style ``seq_idx``, absolute
-positions with offsets), fall back to the padded path: see :func:`supports_packing`.
+positions with offsets), fall back to the padded path: see :func:`supports_packing`, which
+:class:`~miakit.backends.hf.HFTokenScorer` asks once, at construction, for its
+:class:`~miakit.backends.base.Capabilities`.
+
+Module state, deliberately kept: the registration flag (transformers' interface is itself
+global) and the per-process answer of :func:`probe_native_gqa`, which must be read inside the
+attention function (called by transformers, possibly in a compiled region) without a call.
 """
 
 from __future__ import annotations
@@ -21,13 +28,12 @@ from __future__ import annotations
 import contextvars
 import functools
 import itertools
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from miakit.signals._compiled import CudaCompiled
+from miakit.backends.compiled import CudaCompiled
 
 ATTN_NAME = "miakit_varlen"
 _REGISTERED = False
@@ -362,25 +368,3 @@ def supports_packing(model: Any) -> bool:
     """Whether ``model`` is known to score correctly on packed rows."""
     cfg = getattr(model, "config", None)
     return getattr(cfg, "model_type", None) in PACKABLE_MODEL_TYPES
-
-
-def pack_rows(lengths: Sequence[int], row_tokens: int) -> list[list[int]]:
-    """Deterministic first-fit-decreasing packing of sample indices into rows.
-
-    Samples are taken longest first (ties by index); each goes into the first row with room.
-    A sample longer than ``row_tokens`` gets a row of its own.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    rows: list[list[int]] = []
-    room: list[int] = []
-    for i in order:
-        n = lengths[i]
-        for r, free in enumerate(room):
-            if n <= free:
-                rows[r].append(i)
-                room[r] -= n
-                break
-        else:
-            rows.append([i])
-            room.append(max(0, row_tokens - n))
-    return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from miakit.signals._compiled import CudaCompiled
+from miakit.backends.compiled import CudaCompiled
 
 
 class _FakeCuda:
