@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from miakit import __version__
 from miakit._core.io import atomic_write
+from miakit._core.version import __version__
 from miakit.attacks import AttackOutput
 from miakit.config import RunConfig, dump_yaml
 from miakit.data import Label, SampleSet, ValidationReport

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from miakit import __version__
+from miakit._core.version import __version__
 from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
 from miakit.attacks._registry import split_scorable
 from miakit.auxiliary.inputs import missing_flags, required_flags

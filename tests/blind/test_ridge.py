@@ -8,25 +8,11 @@ import scipy.sparse as sp
 from sklearn.linear_model import Ridge
 
 from miakit.blind._ridge import (
-    auroc_columns,
     fold_kernels,
     fold_ridge_scores,
     primal_scores,
     ridge_scores,
 )
-from miakit.metrics import auroc
-
-
-def test_auroc_columns_equals_the_scalar_auroc_with_ties():
-    rng = np.random.default_rng(0)
-    scores = np.round(rng.normal(size=(60, 9)), 1)  # many ties
-    labels = np.stack([rng.permutation(np.r_[np.ones(25), np.zeros(35)]) for _ in range(9)], 1)
-    labels = labels.astype(np.int64)
-    expected = [auroc(scores[:, j], labels[:, j]) for j in range(9)]
-    np.testing.assert_allclose(auroc_columns(scores, labels), expected, atol=1e-12)
-    # one score vector against many labellings
-    one = [auroc(scores[:, 0], labels[:, j]) for j in range(9)]
-    np.testing.assert_allclose(auroc_columns(scores[:, 0], labels), one, atol=1e-12)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

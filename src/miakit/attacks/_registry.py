@@ -8,7 +8,9 @@ keyword-only hyperparameters and returns scores, higher = more likely member::
     def min_k(signals: SignalView, *, k: float = 0.2) -> AttackOutput: ...
 
 The registry discovers modules by import (no central list); :func:`default_registry` builds
-and freezes it once. Tests may build a fresh :class:`Registry`.
+and freezes it once. Tests may build a fresh :class:`Registry`. The name-to-spec mechanics
+(sorted iteration, "did you mean" errors, freezing, discovery) are the generic
+:class:`miakit._core.registry.Registry`, shared with the blind baselines.
 
 Inputs that are not per-token signals (a token-frequency table, neighbour NLLs) are declared
 as ``extras=("token_frequency",)`` and read through ``signals.extras[...]``; like signals, an
@@ -24,9 +26,7 @@ text's ``T`` (:func:`max_scored_tokens`), so that a setting that cannot work for
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from miakit._core.registry import Registry as _CoreRegistry
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.errors import InvalidParameterError, did_you_mean
 from miakit.signals.spec import BUILTIN_CONTEXTS, SignalRef, split_role
@@ -115,12 +116,12 @@ class AttackSpec:
         return AttackOutput.from_scores(out.scores, out.reasons)
 
 
-class Registry:
-    """Name -> :class:`AttackSpec`. Frozen after discovery."""
+class Registry(_CoreRegistry[AttackSpec]):
+    """Name -> :class:`AttackSpec` (a :class:`miakit._core.registry.Registry`), sorted by name,
+    frozen after discovery; ``register`` builds the spec from the decorated function."""
 
     def __init__(self) -> None:
-        self._specs: dict[str, AttackSpec] = {}
-        self._frozen = False
+        super().__init__("attack", identity=lambda spec: spec.func)
 
     def register(
         self,
@@ -136,24 +137,9 @@ class Registry:
         inputs it reads; ``default=False``: run only when asked for by name; ``min_tokens``:
         the fewest scored tokens a text needs, a function of the hyperparameters)."""
 
-        def deco(func: AttackFn) -> AttackFn:
-            if self._frozen:
-                raise RuntimeError("the attack registry is frozen")
-            if name in self._specs and self._specs[name].func is not func:
-                raise RuntimeError(f"attack {name!r} registered twice")
-            sig = inspect.signature(func)
-            params: dict[str, Any] = {}
-            for i, p in enumerate(sig.parameters.values()):
-                if i == 0:
-                    continue
-                if p.kind is not inspect.Parameter.KEYWORD_ONLY:
-                    raise TypeError(
-                        f"attack {name!r}: hyperparameter {p.name!r} must be keyword-only"
-                    )
-                if p.default is inspect.Parameter.empty:
-                    raise TypeError(f"attack {name!r}: hyperparameter {p.name!r} needs a default")
-                params[p.name] = p.default
-            self._specs[name] = AttackSpec(
+        def make(func: AttackFn) -> AttackSpec:
+            params = _hyperparameters(name, func)
+            return AttackSpec(
                 name=name,
                 func=func,
                 needs=tuple(SignalRef.parse(n) for n in needs),
@@ -163,33 +149,23 @@ class Registry:
                 default=default,
                 min_tokens=min_tokens,
             )
-            return func
 
-        return deco
+        return self.decorator(name, make)
 
-    def freeze(self) -> Registry:
-        self._frozen = True
-        return self
 
-    def get(self, name: str) -> AttackSpec:
-        if name not in self._specs:
-            raise InvalidParameterError(
-                f"unknown attack {name!r}; available: {', '.join(self.names())}."
-                + did_you_mean(name, self._specs)
-            )
-        return self._specs[name]
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._specs
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(self._specs[n] for n in self.names())
-
-    def __len__(self) -> int:
-        return len(self._specs)
+def _hyperparameters(name: str, func: AttackFn) -> dict[str, Any]:
+    """``{name: default}`` of ``func``'s parameters after the first (the signal view); each
+    must be keyword-only with a default."""
+    params: dict[str, Any] = {}
+    for i, p in enumerate(inspect.signature(func).parameters.values()):
+        if i == 0:
+            continue
+        if p.kind is not inspect.Parameter.KEYWORD_ONLY:
+            raise TypeError(f"attack {name!r}: hyperparameter {p.name!r} must be keyword-only")
+        if p.default is inspect.Parameter.empty:
+            raise TypeError(f"attack {name!r}: hyperparameter {p.name!r} needs a default")
+        params[p.name] = p.default
+    return params
 
 
 _DEFAULT = Registry()
@@ -264,13 +240,8 @@ def unscorable(
 
 def default_registry() -> Registry:
     """Import every attack module of :mod:`miakit.attacks` once and return the frozen registry."""
-    if not _DEFAULT._frozen:
-        import miakit.attacks as pkg
-
-        for mod in pkgutil.iter_modules(pkg.__path__):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"miakit.attacks.{mod.name}")
-        _DEFAULT.freeze()
+    if not _DEFAULT.frozen:
+        _DEFAULT.discover("miakit.attacks").freeze()
     return _DEFAULT
 
 

@@ -85,10 +85,10 @@ from miakit.blind._checks import check_names as _check_names
 from miakit.blind._checks import label_codes as _label_codes
 from miakit.blind._folds import make_folds, oof_scores, oof_scores_primal, permuted_labels
 from miakit.blind._registry import BaselineRegistry, default_baselines
-from miakit.blind._ridge import auroc_columns
 from miakit.data.schema import Label
 from miakit.errors import InvalidParameterError
 from miakit.metrics import evaluate
+from miakit.metrics.ranks import auroc_columns
 
 #: Without the permutation test (``n_permutations=0``) the warning falls back to: the lower
 #: bound of the best baseline's AUROC interval exceeds this (a margin for the too-narrow

@@ -20,19 +20,19 @@ the test. Tokenizing once instead of once per fold makes the three default basel
 faster.
 
 The registry discovers modules by import (no central list); :func:`default_baselines` builds
-and freezes it once. Tests may build a fresh :class:`BaselineRegistry`.
+and freezes it once. Tests may build a fresh :class:`BaselineRegistry`. The mechanics (sorted
+iteration, "did you mean" errors, freezing, discovery) are the generic
+:class:`miakit._core.registry.Registry`, shared with the attacks.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from miakit.errors import InvalidParameterError, did_you_mean
+from miakit._core.registry import Registry
 
 #: ``factory(*, seed) -> BlindPipeline``.
 BaselineFactory = Callable[..., "BlindPipeline"]
@@ -79,55 +79,25 @@ class BlindBaseline:
         return pipeline
 
 
-class BaselineRegistry:
-    """Name -> :class:`BlindBaseline`, in registration-independent (sorted) order."""
+class BaselineRegistry(Registry[BlindBaseline]):
+    """Name -> :class:`BlindBaseline` (a :class:`miakit._core.registry.Registry`), in
+    registration-independent (sorted) order."""
 
     def __init__(self) -> None:
-        self._specs: dict[str, BlindBaseline] = {}
-        self._frozen = False
+        super().__init__(
+            "blind baseline", registry_name="blind-baseline", identity=lambda b: b.factory
+        )
 
     def register(self, name: str, *, paper: str) -> Callable[[BaselineFactory], BaselineFactory]:
         """Decorator registering ``factory`` as baseline ``name``."""
 
-        def deco(factory: BaselineFactory) -> BaselineFactory:
-            if self._frozen:
-                raise RuntimeError("the blind-baseline registry is frozen")
-            if name in self._specs and self._specs[name].factory is not factory:
-                raise RuntimeError(f"blind baseline {name!r} registered twice")
+        def make(factory: BaselineFactory) -> BlindBaseline:
             params = inspect.signature(factory).parameters
             if "seed" not in params or params["seed"].kind is not inspect.Parameter.KEYWORD_ONLY:
                 raise TypeError(f"blind baseline {name!r}: the factory needs a keyword-only seed")
-            self._specs[name] = BlindBaseline(name=name, factory=factory, paper=paper)
-            return factory
+            return BlindBaseline(name=name, factory=factory, paper=paper)
 
-        return deco
-
-    def freeze(self) -> BaselineRegistry:
-        self._frozen = True
-        return self
-
-    def get(self, name: str) -> BlindBaseline:
-        if name not in self._specs:
-            raise InvalidParameterError(
-                f"unknown blind baseline {name!r}; available: {', '.join(self.names())}."
-                + did_you_mean(name, self._specs)
-            )
-        return self._specs[name]
-
-    def names(self) -> list[str]:
-        return sorted(self._specs)
-
-    def as_dict(self) -> dict[str, BlindBaseline]:
-        return {n: self._specs[n] for n in self.names()}
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._specs
-
-    def __iter__(self) -> Iterator[BlindBaseline]:
-        return iter(self._specs[n] for n in self.names())
-
-    def __len__(self) -> int:
-        return len(self._specs)
+        return self.decorator(name, make)
 
 
 _DEFAULT = BaselineRegistry()
@@ -143,11 +113,6 @@ def default_baselines() -> BaselineRegistry:
 
     The modules import scikit-learn, so this (not ``import miakit.blind``) pays that cost.
     """
-    if not _DEFAULT._frozen:
-        import miakit.blind as pkg
-
-        for mod in pkgutil.iter_modules(pkg.__path__):
-            if not mod.name.startswith("_"):
-                importlib.import_module(f"miakit.blind.{mod.name}")
-        _DEFAULT.freeze()
+    if not _DEFAULT.frozen:
+        _DEFAULT.discover("miakit.blind").freeze()
     return _DEFAULT

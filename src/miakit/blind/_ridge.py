@@ -86,48 +86,6 @@ def ridge_scores(k_train: np.ndarray, k_test: np.ndarray, y: np.ndarray) -> np.n
     return out if np.ndim(y) == 2 else out[:, 0]
 
 
-def auroc_columns(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """AUROC of one score vector against each labelling, or of each score column.
-
-    Mann-Whitney with ties counted 1/2, as :func:`miakit.metrics.auroc`, vectorised over
-    columns. ``scores`` ``(n,)`` or ``(n, m)``; ``labels`` ``(n, m)`` 0/1 with both classes
-    in each column and the same member count in every column. Returns ``(m,)`` float64.
-    """
-    s = np.asarray(scores, dtype=np.float64)
-    y = np.asarray(labels)
-    if s.ndim == 1:
-        s = np.broadcast_to(s[:, None], y.shape)
-    ranks = _average_ranks(s)  # (n, m), 1-based, ties averaged
-    n_pos = y.sum(axis=0)
-    n_neg = y.shape[0] - n_pos
-    rank_sum = (ranks * y).sum(axis=0)
-    return np.asarray((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg), dtype=np.float64)
-
-
-def _average_ranks(s: np.ndarray) -> np.ndarray:
-    """``(n, m)`` 1-based ranks down each column, ties given their average rank."""
-    n, m = s.shape
-    order = np.argsort(s, axis=0, kind="stable")
-    sorted_s = np.take_along_axis(s, order, axis=0)
-    # tie groups: a new group starts where the sorted value changes
-    new = np.ones((n, m), dtype=bool)
-    new[1:] = sorted_s[1:] != sorted_s[:-1]
-    group = np.cumsum(new, axis=0) - 1  # (n, m) group index within each column
-    pos = np.arange(1, n + 1, dtype=np.float64)[:, None]
-    # average position per group: (first + last) / 2, found via group starts and ends
-    cols = np.broadcast_to(np.arange(m), (n, m))
-    first = np.zeros((n, m))
-    last = np.zeros((n, m))
-    first[group[new], cols[new]] = np.broadcast_to(pos, (n, m))[new]
-    end = np.ones((n, m), dtype=bool)
-    end[:-1] = new[1:]
-    last[group[end], cols[end]] = np.broadcast_to(pos, (n, m))[end]
-    avg = (first + last) / 2
-    ranks = np.empty((n, m))
-    np.put_along_axis(ranks, order, np.take_along_axis(avg, group, axis=0), axis=0)
-    return ranks
-
-
 def primal_scores(x_train: np.ndarray, x_test: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The same ridge fit as :func:`ridge_scores`, solved in primal form (few dense features).
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from miakit import __version__
+from miakit._core.version import __version__
 from miakit.cli._types import integer as _integer
 from miakit.cli._types import number as _number
 from miakit.cli._types import param as _param

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from miakit._core.io import atomic_write_text
+from miakit._core.version import __version__
 from miakit.data.loaders import load_samples
 from miakit.data.schema import Label, Sample, SampleSet
 from miakit.errors import DataError, InvalidParameterError, did_you_mean
@@ -149,8 +150,6 @@ def write_split(
             without ``overwrite``, or an empty side.
         InvalidParameterError: see :func:`split_samples`.
     """
-    from miakit import __version__
-
     src, dest = Path(input), Path(out)
     existing = [dest / f for f in (MEMBERS_FILE, NONMEMBERS_FILE, MANIFEST_FILE)]
     existing = [p for p in existing if p.exists()]

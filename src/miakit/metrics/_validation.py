@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from miakit.errors import InvalidParameterError
+from miakit._core.errors import InvalidParameterError
 
 
 def as_score_label_arrays(

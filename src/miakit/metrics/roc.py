@@ -16,6 +16,7 @@ from miakit.metrics._validation import (
     check_rate,
     require_both_classes,
 )
+from miakit.metrics.ranks import auroc_columns
 
 __all__ = ["auroc", "fpr_at_tpr", "roc_curve", "tpr_at_fpr"]
 
@@ -73,27 +74,15 @@ def roc_curve(scores: ArrayLike, labels: ArrayLike) -> tuple[np.ndarray, np.ndar
     return fps / fps[-1], tps / tps[-1], np.r_[np.inf, thresholds]
 
 
-def _mann_whitney_twice_u(pos: np.ndarray, neg_sorted: np.ndarray) -> int:
-    """``2 * U``: each (member, non-member) pair scores 2 if ordered right, 1 if tied.
-
-    Args:
-        pos: ``(n_pos,)`` member scores.
-        neg_sorted: ``(n_neg,)`` non-member scores, ascending.
-    """
-    # below + ties/2, doubled so that everything stays an exact integer:
-    # 2 * (lo + (hi - lo) / 2) = lo + hi
-    lo = np.searchsorted(neg_sorted, pos, side="left")  # non-members strictly below
-    hi = np.searchsorted(neg_sorted, pos, side="right")  # ... below or tied
-    return int(lo.sum(dtype=np.int64) + hi.sum(dtype=np.int64))
-
-
 def auroc(scores: ArrayLike, labels: ArrayLike) -> float:
     """Area under the ROC curve, computed as the Mann-Whitney U statistic.
 
     AUROC is the probability that a random member scores higher than a random non-member, with
     ties counted 1/2. It equals ``sklearn.metrics.roc_auc_score`` (the trapezoidal area of the
-    tie-aware curve) up to floating-point rounding; the computation here is exact integer
-    counting followed by a single division. 0.5 = chance, 1 = perfect, 0 = perfectly inverted.
+    tie-aware curve) up to floating-point rounding; the computation (average ranks,
+    :func:`miakit.metrics.ranks.auroc_columns` on one column, the implementation shared with
+    the blind baselines) is exact counting followed by a single division. 0.5 = chance,
+    1 = perfect, 0 = perfectly inverted.
 
     Args:
         scores: ``(n_samples,)`` finite scores, higher = more likely member.
@@ -106,9 +95,7 @@ def auroc(scores: ArrayLike, labels: ArrayLike) -> float:
         InvalidParameterError: on invalid inputs or a missing class (see :func:`roc_curve`).
     """
     s, y = _checked(scores, labels)
-    member = y == 1
-    pos, neg = s[member], np.sort(s[~member])
-    return _mann_whitney_twice_u(pos, neg) / (2.0 * pos.shape[0] * neg.shape[0])
+    return float(auroc_columns(s[:, None], y[:, None])[0])
 
 
 def tpr_at_fpr(scores: ArrayLike, labels: ArrayLike, *, fpr: float) -> float:

@@ -2,10 +2,10 @@
 
 Layout: ``<root>/<namespace>/part-*.parquet``; the namespace hashes the perturber's identity
 (kind, model fingerprints, settings), the number of neighbours ``m`` and the seed. Each row is
-one text, keyed by the SHA-256 of the text, with its neighbours as ``list<string>``. Parts are
-written durably and atomically (:func:`miakit._core.io.atomic_path`); a part that fails to read
-is reported, removed and its texts count as not cached (their neighbours are generated again),
-and stale temporary files of crashed writers are removed on the next lookup or append.
+one text, keyed by the SHA-256 of the text, with its neighbours as ``list<string>``. The parts
+are :class:`miakit._core.parts.PartStore`'s: written durably and atomically; a part that fails
+to read is reported, removed and its texts count as not cached (their neighbours are generated
+again), and stale temporary files of crashed writers are removed on the next lookup or append.
 """
 
 from __future__ import annotations
@@ -13,15 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from miakit._core.io import atomic_path, clean_stale_temporaries, discard_unreadable
+from miakit._core.parts import PartStore
 
 #: Bumped whenever a change to neighbour generation can change cached neighbours.
 NEIGHBOUR_CACHE_VERSION = "1"
@@ -32,6 +30,7 @@ class NeighbourCache:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._store = PartStore(self.root, what="neighbour cache part")
 
     @staticmethod
     def namespace(identity: Mapping[str, Any], *, m: int, seed: int) -> str:
@@ -44,25 +43,9 @@ class NeighbourCache:
 
     def lookup(self, namespace: str, keys: Sequence[str]) -> dict[str, list[str]]:
         """The cached neighbours of the texts among ``keys`` (text SHA-256 values)."""
-        folder = self.root / namespace
-        if not folder.is_dir():
-            return {}
-        clean_stale_temporaries(folder)
         wanted = set(keys)
         found: dict[str, list[str]] = {}
-        for part in sorted(folder.glob("part-*.parquet")):
-            try:
-                table = pq.read_table(part)
-                pairs = list(
-                    zip(
-                        table.column("text_sha256").to_pylist(),
-                        table.column("neighbours").to_pylist(),
-                        strict=True,
-                    )
-                )
-            except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
-                discard_unreadable(part, exc, what="neighbour cache part")
-                continue
+        for pairs in self._store.read(namespace, _pairs):
             for key, neighbours in pairs:
                 if key in wanted:
                     found[key] = list(neighbours)
@@ -74,16 +57,21 @@ class NeighbourCache:
         """Write one part file with ``neighbours[i]`` of text ``keys[i]``. Returns its path."""
         if not keys:
             return None
-        folder = self.root / namespace
-        folder.mkdir(parents=True, exist_ok=True)
         table = pa.table(
             {
                 "text_sha256": pa.array(list(keys), type=pa.string()),
                 "neighbours": pa.array([list(n) for n in neighbours], type=pa.list_(pa.string())),
             }
         )
-        clean_stale_temporaries(folder)
-        final = folder / f"part-{uuid.uuid4().hex}.parquet"
-        with atomic_path(final) as tmp:
-            pq.write_table(table, tmp)
-        return final
+        return self._store.append(namespace, table)
+
+
+def _pairs(table: pa.Table) -> list[tuple[str, list[str]]]:
+    """``(text key, neighbours)`` of each row of a part."""
+    return list(
+        zip(
+            table.column("text_sha256").to_pylist(),
+            table.column("neighbours").to_pylist(),
+            strict=True,
+        )
+    )

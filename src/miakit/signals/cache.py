@@ -6,14 +6,14 @@ policy, dtype and :data:`ENGINE_VERSION`. Each row is one text, keyed by the SHA
 text; its columns hold one ``list<float32>`` per statistic (null when not computed in that
 part). New results are appended as new part files.
 
-Durability: every part is written through :func:`miakit._core.io.atomic_path` (temporary file
-in the namespace folder, fsync, atomic rename, fsync of the folder), so a crash or power loss
-never leaves a half-written part under a ``part-*`` name. Should a part still fail to read
-(a disk fault, a file copied in truncated), :meth:`SignalCache.lookup` warns naming it, removes
-it and treats its rows as not cached, so they are recomputed and appended again; a corrupt part
-never makes a namespace unusable. Temporary files left by crashed writers (``.tmp-*``) are
-removed on the next lookup or append once stale (their writer is gone, or they are over an
-hour old), never while a concurrent writer may still be using them.
+The folders, parts and their durability are :class:`miakit._core.parts.PartStore`'s: every
+part is written durably and atomically, so a crash or power loss never leaves a half-written
+part under a ``part-*`` name. Should a part still fail to read (a disk fault, a file copied in
+truncated), :meth:`SignalCache.lookup` warns naming it, removes it and treats its rows as not
+cached, so they are recomputed and appended again; a corrupt part never makes a namespace
+unusable. Temporary files left by crashed writers (``.tmp-*``) are removed on the next lookup
+or append once stale (their writer is gone, or they are over an hour old), never while a
+concurrent writer may still be using them.
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from miakit._core.io import atomic_path, clean_stale_temporaries, discard_unreadable
+from miakit._core.parts import PartStore
 from miakit.signals.spec import ALL_STATS
 
 #: Bumped whenever a change to the engine can change cached numbers.
@@ -55,32 +53,20 @@ class SignalCache:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._store = PartStore(self.root, what="signal cache part")
 
     @staticmethod
     def namespace(parts: Mapping[str, object]) -> str:
         blob = json.dumps({**parts, "engine_version": ENGINE_VERSION}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
-    def _dir(self, namespace: str) -> Path:
-        return self.root / namespace
-
     def lookup(
         self, namespace: str, keys: Sequence[str], stats: Collection[str]
     ) -> dict[str, CachedRow]:
         """Return the cached rows among ``keys`` that hold every statistic in ``stats``."""
-        folder = self._dir(namespace)
-        if not folder.is_dir():
-            return {}
-        clean_stale_temporaries(folder)
         wanted = set(keys)
         found: dict[str, CachedRow] = {}
-        for part in sorted(folder.glob("part-*.parquet")):
-            try:
-                table = pq.read_table(part)
-                shas = table.column("text_sha256").to_pylist()
-            except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
-                discard_unreadable(part, exc, what="signal cache part")
-                continue
+        for table, shas in self._store.read(namespace, _with_keys):
             names = set(table.column_names)
             if not set(stats) <= names:
                 continue
@@ -114,8 +100,6 @@ class SignalCache:
         """Write ``rows`` as a new part file (atomically). Returns its path."""
         if not rows:
             return None
-        folder = self._dir(namespace)
-        folder.mkdir(parents=True, exist_ok=True)
         present = [s for s in ALL_STATS if s in rows[0].stats]
         if any(set(r.stats) != set(present) for r in rows):
             raise ValueError("all rows appended together must hold the same statistics")
@@ -133,8 +117,9 @@ class SignalCache:
         table = pa.table(data)
         if meta:
             table = table.replace_schema_metadata({"miakit": json.dumps(meta, default=str)})
-        clean_stale_temporaries(folder)
-        final = folder / f"part-{uuid.uuid4().hex}.parquet"
-        with atomic_path(final) as tmp:
-            pq.write_table(table, tmp)
-        return final
+        return self._store.append(namespace, table)
+
+
+def _with_keys(table: pa.Table) -> tuple[pa.Table, list[str]]:
+    """A part and its text keys (reading them is what tells a damaged part)."""
+    return table, table.column("text_sha256").to_pylist()

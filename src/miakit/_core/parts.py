@@ -1,0 +1,92 @@
+"""A keyed store of Parquet part files: the mechanics that every miakit cache shares.
+
+Layout: ``<root>/<namespace>/part-<uuid4 hex>.parquet``. A *namespace* is a folder named by a
+hash of everything that changes the cached values (the caller computes it); inside it, each
+append writes one new, immutable part, and a read goes over the parts in sorted name order.
+What a row holds and how it is keyed (normally a text's SHA-256) is the caller's business:
+:class:`miakit.signals.cache.SignalCache` and :class:`miakit.perturb.cache.NeighbourCache`
+are thin users that build and decode the tables.
+
+Durability (see :mod:`miakit._core.io`): every part is written through
+:func:`~miakit._core.io.atomic_path` (temporary file in the namespace folder, fsync, atomic
+rename, fsync of the folder), so a crash never leaves a half-written part under a ``part-*``
+name. A part that still fails to read (a disk fault, a file copied in truncated) is reported
+with a warning, removed, and skipped: its rows count as not cached, so the caller recomputes
+and appends them again; a corrupt part never makes a namespace unusable. Temporary files left
+by crashed writers (``.tmp-*``) are removed before each read and append once stale, never
+while a concurrent writer may still be using them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from miakit._core.io import atomic_path, clean_stale_temporaries, discard_unreadable
+
+R = TypeVar("R")
+
+#: What a failed read raises: pyarrow's errors, a missing file, a missing column (``KeyError``)
+#: and malformed values (``ValueError``).
+UNREADABLE = (pa.ArrowException, OSError, KeyError, ValueError)
+
+
+class PartStore:
+    """Parquet parts under ``root``, one folder per namespace.
+
+    Args:
+        root: the cache folder (created on the first append).
+        what: what a part is, in the warning about an unreadable one (e.g. ``"signal cache
+            part"``).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, what: str) -> None:
+        self.root = Path(root)
+        self.what = what
+
+    def folder(self, namespace: str) -> Path:
+        return self.root / namespace
+
+    def parts(self, namespace: str) -> list[Path]:
+        """The namespace's part files, sorted by name, after removing its stale temporary
+        files (``[]`` when the namespace does not exist)."""
+        folder = self.folder(namespace)
+        if not folder.is_dir():
+            return []
+        clean_stale_temporaries(folder)
+        return sorted(folder.glob("part-*.parquet"))
+
+    def read(self, namespace: str, decode: Callable[[pa.Table], R]) -> Iterator[R]:
+        """``decode(table)`` of each readable part, in :meth:`parts` order.
+
+        A part whose read or ``decode`` raises one of :data:`UNREADABLE` is reported (a
+        ``UserWarning`` naming it), removed and skipped. ``decode`` should therefore touch every
+        column the caller needs, so that a damaged part is caught here rather than later.
+        """
+        for part in self.parts(namespace):
+            try:
+                value = decode(pq.read_table(part))
+            except UNREADABLE as exc:
+                discard_unreadable(part, exc, what=self.what)
+                continue
+            yield value
+
+    def append(self, namespace: str, table: pa.Table) -> Path:
+        """Write ``table`` as a new part of ``namespace``, durably and atomically (the folder is
+        created if needed). Returns the part's path."""
+        folder = self.folder(namespace)
+        folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(folder)
+        final = folder / f"part-{uuid.uuid4().hex}.parquet"
+        with atomic_path(final) as tmp:
+            pq.write_table(table, tmp)
+        return final
+
+
+__all__ = ["UNREADABLE", "PartStore"]
