@@ -83,7 +83,7 @@ def _valid_reasons(spec: AttackSpec, out: AttackOutput, what: str) -> None:
         if np.isnan(score) and (not reason or reason == FALLBACK_REASON):
             _fail(spec, f"{what}: sample {i} is NaN without a specific reason")
         if not np.isnan(score) and reason is not None:
-            _fail(spec, f"{what}: sample {i} has a finite score and a reason {reason!r}")
+            _fail(spec, f"{what}: sample {i} scored {score} but has a NaN reason {reason!r}")
 
 
 @contextmanager
