@@ -63,7 +63,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "XDG_CACHE_HOME": str(cwd / ".cache"),
-        "PYTHONPATH": str(cwd),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(cwd), os.environ.get("PYTHONPATH")) if p),
         "OMP_NUM_THREADS": "1",
     }
     env.pop("PYTEST_ADDOPTS", None)
