@@ -22,7 +22,7 @@ import pandas as pd
 from miakit._core.io import atomic_write
 from miakit._core.version import __version__
 from miakit.attacks import AttackOutput
-from miakit.config import RunConfig, dump_yaml
+from miakit.config import BUILTIN_ROLES, RunConfig, dump_yaml
 from miakit.data import Label, SampleSet, ValidationReport
 from miakit.errors import InvalidParameterError
 from miakit.signals.table import TokenSignals
@@ -31,17 +31,24 @@ from miakit.signals.table import TokenSignals
 def setup_section(
     config: RunConfig, samples: SampleSet, models_meta: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """What a reader of the results needs to know about how they were made."""
+    """What a reader of the results needs to know about how they were made.
+
+    Each built-in role's model is under its shorthand key (``model``, ``reference``,
+    ``sampling_model``...); other roles, when there are any, under ``models`` (role -> path or
+    in-memory model name)."""
     import datetime
 
+    def model_of(role: str) -> Any:
+        ref = config.models.get(role)
+        return (ref.path if ref is not None else None) or models_meta.get(role, {}).get("name")
+
+    builtin = {s.role for s in BUILTIN_ROLES}
+    others = [r for r in (*config.models, *models_meta) if r not in builtin]
     return {
         "miakit_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "model": config.model or models_meta.get("target", {}).get("name"),
-        "reference": config.reference or models_meta.get("reference", {}).get("name"),
-        "performer": config.performer or models_meta.get("performer", {}).get("name"),
-        "observer": config.observer or models_meta.get("observer", {}).get("name"),
-        "sampling_model": config.sampling_model or models_meta.get("sampling", {}).get("name"),
+        **{s.key: model_of(s.role) for s in BUILTIN_ROLES},
+        **({"models": {r: model_of(r) for r in others}} if others else {}),
         "members": config.members,
         "nonmembers": config.nonmembers,
         "data": config.data,

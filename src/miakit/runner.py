@@ -24,7 +24,7 @@ from miakit.auxiliary.run import AuxiliaryRun
 from miakit.backends.base import TokenScorer
 from miakit.blind import boxed, evaluation_integrity
 from miakit.blind import check_options as check_integrity_options
-from miakit.config import RunConfig, make_config
+from miakit.config import BUILTIN_ROLES, RunConfig, make_config, merge, role_flag
 from miakit.data import SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError, MiakitError
 from miakit.metrics import evaluate
@@ -45,14 +45,9 @@ from miakit.signals.plan import EngineOptions, SignalPlanner
 from miakit.signals.spec import BUILTIN_CONTEXTS
 from miakit.signals.table import TokenSignals
 
-#: What each model role is called on the command line (for error messages).
-ROLE_FLAGS = {
-    "target": "--model",
-    "reference": "--reference",
-    "performer": "--performer",
-    "observer": "--observer",
-    "sampling": "--sampling-model",
-}
+#: What each built-in model role is called on the command line (for error messages); any
+#: other role is given with ``--model-role ROLE=PATH`` (:func:`miakit.config.role_flag`).
+ROLE_FLAGS = {s.role: s.flag for s in BUILTIN_ROLES}
 
 #: Roles that stand for another role when the user gives no model of their own
 #: (``binoculars``' performer is the target unless ``--performer`` is given).
@@ -60,15 +55,9 @@ DEFAULT_ALIASES = {"performer": "target"}
 
 
 def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
-    """Model role -> ``(path, GGUF file name)`` from the config (``path`` is ``None`` when the
-    role was not given)."""
-    return {
-        "target": (config.model, config.gguf_file),
-        "reference": (config.reference, config.reference_gguf_file),
-        "performer": (config.performer, config.performer_gguf_file),
-        "observer": (config.observer, config.observer_gguf_file),
-        "sampling": (config.sampling_model, config.sampling_model_gguf_file),
-    }
+    """Model role -> ``(path, GGUF file name)`` for every role the config gives a model
+    (``config.models``: the built-in shorthands and ``models:`` alike)."""
+    return {role: (ref.path, ref.gguf_file) for role, ref in config.models.items()}
 
 
 def role_aliases(roles: set[str]) -> dict[str, str]:
@@ -116,7 +105,7 @@ def attack_requirements(spec: AttackSpec) -> list[str]:
     for role in spec.models:
         if role == "target":
             continue
-        flag = ROLE_FLAGS.get(role, role)
+        flag = role_flag(role)
         out.append(f"[{flag}]" if role in DEFAULT_ALIASES else flag)
     out += required_flags(spec.inputs)
     if not spec.default:
@@ -132,7 +121,7 @@ def _missing(
 ) -> list[str]:
     """The flags ``spec`` needs that this run lacks: model roles, then auxiliary inputs
     (``provided``: inputs given in memory, e.g. ``"extra:neighbor_nll"`` by a perturber)."""
-    roles = [ROLE_FLAGS.get(r, r) for r in spec.models if r not in available_roles]
+    roles = [role_flag(r) for r in spec.models if r not in available_roles]
     return roles + missing_flags([k for k in spec.inputs if k not in provided], config)
 
 
@@ -252,7 +241,7 @@ def run(
     if config is None:
         config = make_config(fields)
     elif fields:
-        config = make_config({**config.to_dict(), **fields})
+        config = make_config(merge(config.to_dict(), fields))
     scorers = dict(scorers or {})
     roles = set(scorers)
     roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
@@ -296,8 +285,10 @@ def run(
         options=EngineOptions(
             max_length=config.max_length,
             batch_tokens=config.batch_tokens,
+            chunk_tokens=config.chunk_tokens,
             bos=config.bos,
             packing=config.packing,
+            prefix_reuse=config.prefix_reuse,
             cache=cache,
             progress=config.progress,
         ),
@@ -433,7 +424,7 @@ def _load_scorer(config: RunConfig, role: str) -> TokenScorer:
 
     path, gguf = model_paths(config).get(role, (None, None))
     if path is None:
-        raise InvalidParameterError(f"model role {role!r} needs {ROLE_FLAGS.get(role, role)}")
+        raise InvalidParameterError(f"model role {role!r} needs {role_flag(role)}")
     spec = ModelSpec(
         path=path,
         gguf_file=gguf,

@@ -1,0 +1,32 @@
+"""``miakit list attacks``: the attacks, what each requires, its signals and papers."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    ls = sub.add_parser("list", help="list attacks")
+    ls.add_argument("what", choices=("attacks",))
+
+
+def main(args: argparse.Namespace) -> int:
+    from miakit.attacks import default_registry
+    from miakit.runner import attack_requirements
+
+    registry = default_registry()
+    rows = [("attack", "requires", "signals", "hyperparameters", "paper (arXiv)", "summary")]
+    for spec in registry:
+        params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items()) or "-"
+        requires = ", ".join(attack_requirements(spec)) or "-"
+        signals = ", ".join([*map(str, spec.needs), *(f"extra:{e}" for e in spec.extras)])
+        rows.append((spec.name, requires, signals, params, spec.paper, spec.summary))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+    print(
+        "requires: flags an attack needs beyond --model ([...]: optional, with a default; "
+        "[--attacks]: runs only when named)"
+    )
+    return 0
