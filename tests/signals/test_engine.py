@@ -167,13 +167,13 @@ def test_cache_scores_only_new_texts_and_keys_on_model(tmp_path):
     )
     engine = SignalEngine(HFTokenScorer(model, tok), progress=False, cache=cache)
     calls = []
-    original = engine._score
+    original = engine.score
 
     def spy(inputs, stats, *, desc):
         calls.append(len(inputs))
         return original(inputs, stats, desc=desc)
 
-    engine._score = spy  # type: ignore[method-assign]
+    engine.score = spy  # type: ignore[method-assign]
     engine.compute(TEXTS, stats=["token_log_prob"])
     assert calls == [len(TEXTS) - 3]
     # a different model (other weights) never reads these rows

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from miakit.backends.hf import HFTokenScorer
 from miakit.backends.transfer import to_device
-from miakit.signals.engine import ScoringInput, SignalEngine
-from miakit.signals.transfer import ScoredUnit
-from tinymodels import build_llama, build_tokenizer
+from miakit.signals.prepare import ScoringInput
+from miakit.signals.transfer import ScoredUnit, run_pipeline
 
 
 def _inputs(lengths, first=1):
@@ -43,8 +41,6 @@ def test_to_device_on_cpu_is_a_plain_copy():
 
 
 def test_pipeline_launches_the_next_unit_before_reading_results():
-    tok = build_tokenizer()
-    engine = SignalEngine(HFTokenScorer(build_llama(tok.vocab_size), tok), progress=False)
     events: list[str] = []
 
     class Probe(ScoredUnit):
@@ -63,6 +59,8 @@ def test_pipeline_launches_the_next_unit_before_reading_results():
     def score(unit):
         return Probe(unit[0].n_text_tokens, {"x": [torch.zeros(len(unit[0].ids) - 1)]}, unit)
 
-    rows = engine.run_units(inputs, units, score, desc="t")
+    (rows,) = run_pipeline(
+        inputs, units, lambda u: [score(u)], n_tables=1, progress=False, desc="t"
+    )
     assert events == ["launch 2", "launch 3", "read 2", "launch 2", "read 3", "read 2"]
     assert [len(r.stats["x"]) for r in rows] == [1, 2, 1]

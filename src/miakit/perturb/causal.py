@@ -16,6 +16,11 @@ replacing one swaps (the first piece of) a word and leaves spaces and punctuatio
 token is replaceable when it is word-initial and predicted from at least one earlier input
 token (the first token is replaceable only after a BOS token).
 
+The forward pass is the signal engine's loop (:mod:`miakit.signals.engine`): texts truncated
+and batched as for scoring (:func:`~miakit.signals.prepare.truncate`,
+:func:`~miakit.signals.batching.padded_batches`), and the hidden states of the predicting
+positions from its forward step (:class:`~miakit.signals.forward.Forward`).
+
 Simplification (documented, deliberate): all replacements of a neighbour are drawn from the
 distributions of the one pass over the original text, not re-conditioned on the replacements
 made to their left, so ``m`` neighbours cost one forward pass instead of one per replaced
@@ -46,6 +51,9 @@ from miakit.perturb.base import (
     sample_candidate,
     top_candidates,
 )
+from miakit.signals.batching import padded_batches
+from miakit.signals.forward import Forward
+from miakit.signals.prepare import ScoringInput, truncate
 
 #: Vocabulary-string prefixes that mark the start of a word.
 WORD_MARKERS = ("Ġ", "▁", " ")
@@ -103,6 +111,8 @@ class CausalLMPerturber:
         self.max_length = int(max_length)
         self.lead = list(scorer.lead_ids(bos))
         self.batch_tokens = int(batch_tokens)
+        # the signal engine's forward step (padded batches: the states of every position)
+        self._forward = Forward(scorer, packed=False, prefix_kv=False)
         self._word_initial: torch.Tensor | None = None
 
     @property
@@ -150,55 +160,40 @@ class CausalLMPerturber:
             ]
             if positions:
                 todo.append((i, positions))
-        for batch in self._batches(todo, encoded, room):
-            candidates = self._candidates(batch, encoded, room, word_initial)
+        # the signal engine's loop: truncate as it does, its padded batches, its forward step
+        inputs = truncate([encoded[i] for i, _ in todo], self.lead, room)
+        for unit in padded_batches(inputs, self.batch_tokens):
+            batch = [todo[u] for u in unit]
+            candidates = self._candidates([inputs[u] for u in unit], batch, encoded, word_initial)
             for (i, positions), (values, index) in zip(batch, candidates, strict=True):
                 out[i] = self._sample(texts[i], encoded[i], positions, values, index, m, seed)
         return out
 
     # -- internals ---------------------------------------------------------------------
-    def _batches(
-        self, todo: list[tuple[int, list[int]]], encoded: list[list[int]], room: int
-    ) -> list[list[tuple[int, list[int]]]]:
-        """Groups of ``todo`` (longest first) of at most ``batch_tokens`` padded tokens."""
-        order = sorted(todo, key=lambda t: (-min(len(encoded[t[0]]), room), t[0]))
-        batches: list[list[tuple[int, list[int]]]] = []
-        width = 0
-        for item in order:
-            n = len(self.lead) + min(len(encoded[item[0]]), room)
-            if batches and max(width, n) * (len(batches[-1]) + 1) <= self.batch_tokens:
-                batches[-1].append(item)
-                width = max(width, n)
-            else:
-                batches.append([item])
-                width = n
-        return batches
-
     @torch.inference_mode()
     def _candidates(
         self,
+        unit: list[ScoringInput],
         batch: list[tuple[int, list[int]]],
         encoded: list[list[int]],
-        room: int,
         word_initial: torch.Tensor,
     ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per text: top-k word-initial candidates (values, ids), shape ``(n_positions, k)``,
-        from one forward pass over the original tokens."""
-        inputs = [self.lead + encoded[i][:room] for i, _ in batch]
-        width = max(len(x) for x in inputs)
-        input_ids = torch.zeros((len(inputs), width), dtype=torch.long)
-        mask = torch.zeros((len(inputs), width), dtype=torch.long)
-        for b, x in enumerate(inputs):
-            input_ids[b, : len(x)] = torch.tensor(x, dtype=torch.long)
-            mask[b, : len(x)] = 1
-        hidden = self.scorer.hidden_states(input_ids, mask)  # (B, T, d)
+        from one forward pass over the original tokens (``unit``, one input per text)."""
+        predicting = self._forward.unit(unit, packed=False)
+        if predicting is None:  # every text here has a replaceable, hence scored, token
+            raise RuntimeError("internal error: a neighbour batch without a scored token")
+        hidden = predicting.hidden  # (N, d): the states predicting each scored token, in order
         device = hidden.device
         allowed = word_initial.to(device)
         out = []
-        for b, (i, positions) in enumerate(batch):
-            # the input position before text token j predicts it
-            rows = torch.tensor([len(self.lead) + j - 1 for j in positions], device=device)
-            logits = self.scorer.logits(hidden[b, rows])  # (P, V) fp32
+        offset = 0  # where this input's scored tokens start among the N
+        for x, (i, positions) in zip(unit, batch, strict=True):
+            # the input position before text token j predicts it: scored token
+            # len(lead) + j - first_scored of this input
+            rows = [offset + len(self.lead) + j - x.first_scored for j in positions]
+            offset += len(x.ids) - x.first_scored
+            logits = self.scorer.logits(hidden[torch.tensor(rows, device=device)])  # (P, V) fp32
             logits = logits.masked_fill(~allowed[None, : logits.shape[-1]], float("-inf"))
             original = torch.tensor([encoded[i][j] for j in positions], device=device)
             logits[torch.arange(len(positions), device=device), original] = float("-inf")

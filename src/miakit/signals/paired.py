@@ -22,12 +22,12 @@ below ``V``, and take both softmaxes over those ``V`` entries: the padded rows b
 token and carry (near) zero probability in trained models. When the sizes agree nothing is
 cut, so ``p@p`` reproduces ``p``'s own ``mean_log_prob`` exactly.
 
-Computation mirrors :class:`~miakit.signals.engine.SignalEngine` and reuses its code: the
-same forward units (padded batches, or packed rows when both models pack), one forward pass
-per model per unit (one in all when ``p`` and ``q`` are the same model), hidden states of the
-predicting positions only, and fp32 logits of both models a chunk of positions at a time
-(the statistics fused into one kernel by ``torch.compile`` on CUDA);
-``[batch, time, vocab]`` logits never exist. The same forward passes can also give each
+Computation runs the engine's forward loop (:mod:`miakit.signals.engine`) with a statistics
+step of its own: the same forward units (padded batches, or packed rows when both models
+pack), one forward pass per model per unit (one in all when ``p`` and ``q`` are the same
+model), hidden states of the predicting positions only, and fp32 logits of both models a
+chunk of positions at a time (the statistics fused into one kernel by ``torch.compile`` on
+CUDA); ``[batch, time, vocab]`` logits never exist. The same forward passes can also give each
 model's own per-token statistics (:meth:`PairedEngine.compute_with_own`, used by the planner),
 cached under the namespaces the models' own engines use. The shared-prefix KV reuse of the
 single-model path is not used here (a prefix context is simply run in full).
@@ -46,7 +46,8 @@ import torch
 from miakit.backends.base import TokenizerScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache
-from miakit.signals.engine import RowSpec, ScoringInput, SignalEngine, assemble
+from miakit.signals.engine import RowSpec, SignalEngine, assemble
+from miakit.signals.prepare import ScoringInput
 from miakit.signals.spec import (
     PAIRED_STATS,
     PLAIN,
@@ -58,7 +59,7 @@ from miakit.signals.spec import (
 )
 from miakit.signals.stats import fused_stats, token_stats_fast
 from miakit.signals.table import TokenSignals
-from miakit.signals.transfer import ScoredUnit
+from miakit.signals.transfer import ScoredUnit, run_pipeline
 
 
 def paired_token_stats(
@@ -308,13 +309,13 @@ class PairedEngine:
         for index, names in enumerate(own):
             if names:
                 engine, rows = next(rest)
-                mine[index] = engine._assemble(rows, names, context, texts)
+                mine[index] = engine.assemble(rows, names, context, texts)
         return paired, mine[0], mine[1]
 
     def _packed(self) -> bool:
         # both models run the same units, so both must pack (the padded path always works)
         same = self.q is self.p
-        return self.p._use_packing() and (same or self.q._use_packing())
+        return self.p.packs() and (same or self.q.packs())
 
     def _score(
         self,
@@ -327,11 +328,12 @@ class PairedEngine:
         packed = self._packed()
         units = self.p.units(inputs, packed=packed)
         n_tables = 1 + sum(1 for names in own if names)
-        return self.p.run_units_multi(
+        return run_pipeline(
             inputs,
             units,
             lambda unit: self._unit_stats(unit, stats, own, packed),
             n_tables=n_tables,
+            progress=self.p.progress,
             desc=desc,
         )
 
@@ -344,15 +346,15 @@ class PairedEngine:
     ) -> list[ScoredUnit]:
         parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
         own_parts: list[dict[str, list[torch.Tensor]]] = [{s: [] for s in n} for n in own]
-        gathered = self.p.gather(unit, packed=packed)
+        gathered = self.p.forward.unit(unit, packed=packed)
         if gathered is not None:
-            hidden_p, targets = gathered  # (N, d_p), (N,)
+            hidden_p, targets = gathered.hidden, gathered.targets  # (N, d_p), (N,)
             same = self.q is self.p
             hidden_q = hidden_p
             if not same:
-                other = self.q.gather(unit, packed=packed)
+                other = self.q.forward.unit(unit, packed=packed)
                 assert other is not None  # the same inputs, so the same scored positions
-                hidden_q = other[0]  # (N, d_q)
+                hidden_q = other.hidden  # (N, d_q)
             chunk = min(self.p.chunk_tokens, self.q.chunk_tokens)
             for start in range(0, hidden_p.shape[0], chunk):
                 stop = start + chunk

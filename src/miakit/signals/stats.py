@@ -1,13 +1,16 @@
-"""Per-token statistics from fp32 logits, one chunk of positions at a time.
+"""Step 4 of the forward loop, *statistics*: per-token statistics from fp32 logits, one chunk
+of positions at a time.
 
-The engine never materialises ``[batch, time, vocab]`` logits: it gathers the hidden states of
-predicting positions, then calls :func:`token_stats` on chunks of at most ``chunk`` positions.
+The engine never materialises ``[batch, time, vocab]`` logits: the forward step
+(:mod:`~miakit.signals.forward`) gathers the hidden states of predicting positions, then
+:func:`chunked_token_stats` makes fp32 logits of at most ``chunk_tokens`` of them at a time and
+calls :func:`token_stats` (fused: :func:`token_stats_fast`) on each chunk.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 import torch
 
@@ -124,3 +127,32 @@ def token_stats_fast(
     The compiled kernel reads each logits chunk about once instead of once per statistic.
     """
     return fused_stats(token_stats, logits, targets, stats)
+
+
+def chunked_token_stats(
+    logits: Callable[[torch.Tensor], torch.Tensor],
+    hidden: torch.Tensor,
+    targets: torch.Tensor,
+    stats: Sequence[str],
+    *,
+    chunk_tokens: int,
+) -> dict[str, list[torch.Tensor]]:
+    """Statistics of the predicting states ``hidden`` ``(N, d)`` for ``targets`` ``(N,)``.
+
+    Args:
+        logits: the backend's fp32 logits of hidden states, ``(C, d)`` -> ``(C, vocab)``.
+        hidden: the predicting hidden states.
+        targets: the token each of them predicts.
+        stats: which statistics.
+        chunk_tokens: the most positions per logits chunk.
+
+    Returns:
+        name -> the chunks ``(C_j,)`` (in order, on the logits' device) that cover ``N``.
+    """
+    parts: dict[str, list[torch.Tensor]] = {s: [] for s in stats}
+    for start in range(0, hidden.shape[0], chunk_tokens):
+        stop = start + chunk_tokens
+        chunk = logits(hidden[start:stop])  # (C, V) fp32
+        for name, value in token_stats_fast(chunk, targets[start:stop], stats).items():
+            parts[name].append(value)
+    return parts

@@ -1,4 +1,4 @@
-"""The deferred results of a forward unit, copied to the host without stalling the GPU.
+"""The forward loop's pipeline: units launched one ahead of the reading of their results.
 
 The engine runs its forward units (packed rows or padded batches) as a one-unit-deep pipeline:
 it launches unit ``i + 1`` before it reads unit ``i``'s statistics back, so the GPU has queued
@@ -12,16 +12,21 @@ would silently serialise that pipeline, and both are avoided:
   too; :class:`ScoredUnit` queues its copy into pinned memory right after the unit's own
   kernels and records an event, and :meth:`ScoredUnit.result` waits on that event only.
 
-On the CPU both are plain synchronous copies.
+On the CPU both are plain synchronous copies. :func:`run_pipeline` is the loop itself, shared
+by the plain and paired engines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
+from miakit.signals.cache import CachedRow
+from miakit.signals.prepare import ScoringInput
 
 
 class _Scored(Protocol):
@@ -74,3 +79,48 @@ class ScoredUnit:
             out.append({name: v[pos : pos + n].copy() for name, v in flat.items()})
             pos += n
         return out
+
+
+def run_pipeline(
+    inputs: Sequence[ScoringInput],
+    units: Sequence[Sequence[int]],
+    score_unit: Callable[[list[ScoringInput]], Sequence[ScoredUnit]],
+    *,
+    n_tables: int,
+    progress: bool,
+    desc: str,
+) -> list[list[CachedRow]]:
+    """``score_unit`` over each unit of ``inputs`` (with a progress bar when ``progress``);
+    each unit feeds ``n_tables`` tables (``score_unit`` returns one :class:`ScoredUnit` per
+    table). Returns one list of rows per table, one row per input, in input order.
+
+    A one-unit-deep pipeline (see the module docstring): unit ``i + 1`` is launched before
+    unit ``i``'s statistics are read back, so the GPU never waits for the host.
+    """
+    empty: list[dict[str, np.ndarray] | None] = [None] * len(inputs)
+    tables = [list(empty) for _ in range(n_tables)]
+    total = sum(len(x.ids) for x in inputs)
+
+    def finish(unit: Sequence[int], scored: Sequence[ScoredUnit]) -> None:
+        for table, part in zip(tables, scored, strict=True):
+            for i, row in zip(unit, part.result(), strict=True):
+                table[i] = row
+        bar.update(sum(len(inputs[i].ids) for i in unit))
+
+    with tqdm(total=total, desc=desc, unit="tok", disable=not progress, leave=False) as bar:
+        pending: tuple[Sequence[int], Sequence[ScoredUnit]] | None = None
+        for unit in units:
+            launched = score_unit([inputs[i] for i in unit])
+            if pending is not None:
+                finish(*pending)
+            pending = (unit, launched)
+        if pending is not None:
+            finish(*pending)
+    out = []
+    for table in tables:
+        rows = []
+        for x, r in zip(inputs, table, strict=True):
+            assert r is not None
+            rows.append(CachedRow(stats=r, n_text_tokens=x.n_text_tokens, truncated=x.truncated))
+        out.append(rows)
+    return out
