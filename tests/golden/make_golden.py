@@ -11,7 +11,8 @@ attack, a new metric, a changed default), never to make a refactor pass. Regener
 commit that makes the change and give the reason in its commit message::
 
     .venv/bin/python tests/golden/make_golden.py          # writes tests/golden/golden.json
-    git diff --stat tests/golden/golden.json               # review what moved, and why
+    .venv/bin/python tests/golden/make_golden.py --demo   # golden_demo.json (minutes)
+    git diff --stat tests/golden/                          # review what moved, and why
 
 To pin the outputs of another commit (e.g. the baseline before a refactor), check it out in a
 worktree and point ``PYTHONPATH`` at its sources; the script prints which ``miakit`` it used::
@@ -20,7 +21,12 @@ worktree and point ``PYTHONPATH`` at its sources; the script prints which ``miak
     PYTHONPATH=/tmp/golden-base/src .venv/bin/python tests/golden/make_golden.py
 
 The runs go through the CLI entry point (``miakit.cli.main.main``) with model folders written
-to a temporary directory, so the fixture pins the public behaviour and no internal API.
+to a temporary directory, so the fixture pins the public behaviour and no internal API. A flag
+renamed on purpose is renamed in :data:`RUNS` / :data:`DEMO_ARGS` without regenerating; a key of
+``metrics.json`` renamed on purpose goes into ``KEY_RENAMES`` of ``test_golden.py``.
+
+``golden_demo.json`` pins a miniature ``miakit demo`` the same way (SmolLM2-135M fine-tuned on
+CPU with :data:`DEMO_THREADS` threads; the ``slow`` test, skipped without the demo's assets).
 """
 
 from __future__ import annotations
@@ -285,19 +291,11 @@ def leaderboard_of(report_html: str) -> dict[str, list[Any]]:
     return {"rows": [row for row in parser.rows if row], "note_numbers": notes}
 
 
-def capture(name: str, root: Path, paths: Mapping[str, str]) -> dict[str, Any]:
-    """Run pinned run ``name`` and return what the fixture stores of it."""
+def read_run_folder(out: Path) -> dict[str, Any]:
+    """What the fixture stores of a run folder: scores, metrics.json numbers, blind scores and
+    the report's leaderboard."""
     import pandas as pd
 
-    from miakit.cli.main import main
-
-    out = root / f"out-{name}"
-    args = run_args(name, paths, out, root / f"cache-{name}")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(args)
-    if code != 0:
-        raise RuntimeError(f"run {name!r} exited {code}:\n{stderr.getvalue()}")
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     record: dict[str, Any] = {
         "scores": column_values(pd.read_parquet(out / "scores.parquet")),
@@ -310,6 +308,23 @@ def capture(name: str, root: Path, paths: Mapping[str, str]) -> dict[str, Any]:
     return record
 
 
+def run_cli(args: list[str], what: str) -> None:
+    from miakit.cli.main import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(args)
+    if code != 0:
+        raise RuntimeError(f"{what} exited {code}:\n{stderr.getvalue()}")
+
+
+def capture(name: str, root: Path, paths: Mapping[str, str]) -> dict[str, Any]:
+    """Run pinned run ``name`` and return what the fixture stores of it."""
+    out = root / f"out-{name}"
+    run_cli(run_args(name, paths, out, root / f"cache-{name}"), f"run {name!r}")
+    return read_run_folder(out)
+
+
 def capture_all() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="miakit-golden-") as tmp:
         root = Path(tmp)
@@ -317,15 +332,68 @@ def capture_all() -> dict[str, Any]:
         return {name: capture(name, root, paths) for name in RUNS}
 
 
-def main() -> int:
+#: A miniature ``miakit demo`` (SmolLM2-135M fine-tuned on 4 Wikipedia leads, every attack),
+#: pinned in ``golden_demo.json`` by the ``slow`` test; it needs the demo's asset packages.
+DEMO_ARGS = ["demo", "--n-articles", "8", "--epochs", "1", "--n-bootstrap", "50"]
+DEMO_ARGS += ["--device", "cpu", "--no-progress"]
+GOLDEN_DEMO = HERE / "golden_demo.json"
+#: CPU threads of the demo's fine-tuning and scoring: a sum split over another number of
+#: threads rounds differently, so the count is fixed wherever the test runs.
+DEMO_THREADS = 2
+
+
+def demo_assets_installed() -> bool:
+    from miakit.assets import MissingAssetError, smollm2_gguf, wiki_summaries_path
+
+    try:
+        smollm2_gguf()
+        wiki_summaries_path()
+    except MissingAssetError:
+        return False
+    return True
+
+
+def capture_demo() -> dict[str, Any]:
+    """Run the miniature demo in a temporary folder (fresh cache: it fine-tunes) and return
+    what the fixture stores of it (a few minutes on two CPU cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(DEMO_THREADS)
+    try:
+        with tempfile.TemporaryDirectory(prefix="miakit-golden-demo-") as tmp:
+            out = Path(tmp) / "out"
+            run_cli([*DEMO_ARGS, "--out", str(out), "--cache-dir", str(Path(tmp) / "c")], "demo")
+            return read_run_folder(out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def write_fixture(path: Path, runs: dict[str, Any]) -> None:
+    text = json.dumps({"format": FORMAT, "runs": runs}, indent=1, sort_keys=True)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     import miakit
 
-    runs = capture_all()
-    GOLDEN.write_text(
-        json.dumps({"format": FORMAT, "runs": runs}, indent=1, sort_keys=True) + "\n",
-        encoding="utf-8",
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--demo", action="store_true", help="regenerate golden_demo.json instead (minutes)"
     )
-    print(f"wrote {GOLDEN} from miakit at {Path(miakit.__file__).parent}")
+    args = parser.parse_args(argv)
+    if args.demo:
+        if not demo_assets_installed():
+            print("the demo's asset packages are not installed (see miakit.assets)")
+            return 1
+        path = GOLDEN_DEMO
+        write_fixture(path, {"demo": capture_demo()})
+    else:
+        path = GOLDEN
+        write_fixture(path, capture_all())
+    print(f"wrote {path} from miakit at {Path(miakit.__file__).parent}")
     return 0
 
 

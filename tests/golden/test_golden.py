@@ -7,6 +7,9 @@ before issue 11's refactor (23acaf3). A refactor must leave all of it unchanged;
 is *meant* to move numbers regenerates the fixture (see ``make_golden.py``) and says why in its
 commit message.
 
+``golden_demo.json`` pins a miniature ``miakit demo`` the same way (SmolLM2-135M fine-tuned on
+CPU; marked ``slow``, skipped without the demo's asset packages).
+
 Tolerances: scores to 1e-9 relative, ``metrics.json`` numbers to 1e-12 relative (integers and
 booleans exactly), leaderboard cells exactly. CPU fp32 here is bit-for-bit deterministic from
 run to run; the slack only absorbs a reordered floating-point sum in a refactored helper.
@@ -21,7 +24,15 @@ from typing import Any
 
 import pytest
 
-from golden.make_golden import FORMAT, GOLDEN, RUNS, capture_all
+from golden.make_golden import (
+    FORMAT,
+    GOLDEN,
+    GOLDEN_DEMO,
+    RUNS,
+    capture_all,
+    capture_demo,
+    demo_assets_installed,
+)
 
 SCORE_RTOL = 1e-9
 METRIC_RTOL = 1e-12
@@ -92,11 +103,11 @@ def score_problems(expected: dict[str, Any], got: dict[str, Any], what: str) -> 
     return problems
 
 
-def report(problems: list[str]) -> str:
+def report(problems: list[str], fixture: str = "golden.json") -> str:
     shown = problems[:40]
     more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
     return (
-        f"{len(problems)} golden value(s) differ from tests/golden/golden.json:\n"
+        f"{len(problems)} golden value(s) differ from tests/golden/{fixture}:\n"
         + "\n".join(shown)
         + more
         + "\nA refactor must not change them; if the change is meant to, regenerate with "
@@ -104,56 +115,73 @@ def report(problems: list[str]) -> str:
     )
 
 
-@pytest.mark.parametrize("run", list(RUNS))
-def test_scores(golden, actual, run):
-    problems = score_problems(golden[run]["scores"], actual[run]["scores"], "scores/")
-    assert not problems, report(problems)
+def blind_problems(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    e, g = expected.get("blind_scores"), got.get("blind_scores")
+    if (e is None) != (g is None):
+        return ["blind_scores.parquet appeared or vanished"]
+    return [] if e is None else score_problems(e, g, "blind_scores/")
 
 
-@pytest.mark.parametrize("run", list(RUNS))
-def test_blind_scores(golden, actual, run):
-    expected = golden[run].get("blind_scores")
-    got = actual[run].get("blind_scores")
-    assert (expected is None) == (got is None), "blind_scores.parquet appeared or vanished"
-    if expected is not None:
-        problems = score_problems(expected, got, "blind_scores/")
-        assert not problems, report(problems)
-
-
-@pytest.mark.parametrize("run", list(RUNS))
-def test_metrics_json_numbers(golden, actual, run):
-    expected = {renamed(k): v for k, v in golden[run]["metrics"].items()}
-    got = actual[run]["metrics"]
-    problems = diff_values(expected, got, METRIC_RTOL, "metrics.json: ")
+def metrics_problems(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    want = {renamed(k): v for k, v in expected["metrics"].items()}
+    have = got["metrics"]
+    problems = diff_values(want, have, METRIC_RTOL, "metrics.json: ")
     problems += [
         f"metrics.json: {k}: new number {v!r} (not in the fixture; see NEW_KEYS)"
-        for k, v in got.items()
-        if k not in expected and not any(re.search(p, k) for p in NEW_KEYS)
+        for k, v in have.items()
+        if k not in want and not any(re.search(p, k) for p in NEW_KEYS)
     ]
-    assert not problems, report(problems)
+    return problems
 
 
-@pytest.mark.parametrize("run", list(RUNS))
-def test_report_leaderboard(golden, actual, run):
-    expected, got = golden[run]["leaderboard"], actual[run]["leaderboard"]
-    assert got["rows"], "no leaderboard table found in report.html"
+def leaderboard_problems(expected: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    e, g = expected["leaderboard"], got["leaderboard"]
+    if not g["rows"]:
+        return ["no leaderboard table found in report.html"]
     problems = [
-        f"report.html leaderboard row {i}: {g}, expected {e}"
-        for i, (e, g) in enumerate(zip(expected["rows"], got["rows"], strict=False))
-        if e != g
+        f"report.html leaderboard row {i}: {gr}, expected {er}"
+        for i, (er, gr) in enumerate(zip(e["rows"], g["rows"], strict=False))
+        if er != gr
     ]
-    if len(expected["rows"]) != len(got["rows"]):
-        problems.append(f"report.html: {len(got['rows'])} rows, expected {len(expected['rows'])}")
-    if expected["note_numbers"] != got["note_numbers"]:
+    if len(e["rows"]) != len(g["rows"]):
+        problems.append(f"report.html: {len(g['rows'])} rows, expected {len(e['rows'])}")
+    if e["note_numbers"] != g["note_numbers"]:
         problems.append(
-            f"report.html leaderboard notes: numbers {got['note_numbers']}, "
-            f"expected {expected['note_numbers']}"
+            f"report.html leaderboard notes: numbers {g['note_numbers']}, "
+            f"expected {e['note_numbers']}"
         )
+    return problems
+
+
+CHECKS = {
+    "scores": lambda e, g: score_problems(e["scores"], g["scores"], "scores/"),
+    "blind_scores": blind_problems,
+    "metrics_json": metrics_problems,
+    "report_leaderboard": leaderboard_problems,
+}
+
+
+@pytest.mark.parametrize("check", list(CHECKS))
+@pytest.mark.parametrize("run", list(RUNS))
+def test_golden(golden, actual, run, check):
+    problems = CHECKS[check](golden[run], actual[run])
     assert not problems, report(problems)
+
+
+@pytest.mark.slow
+def test_demo_golden():
+    """The miniature demo (SmolLM2 fine-tuned on CPU): a few minutes on two cores."""
+    if not demo_assets_installed():
+        pytest.skip("the demo assets are not installed (see miakit.assets)")
+    data = json.loads(GOLDEN_DEMO.read_text(encoding="utf-8"))
+    assert data["format"] == FORMAT, "golden_demo.json has another format: regenerate it"
+    expected, got = data["runs"]["demo"], capture_demo()
+    problems = [p for check in CHECKS.values() for p in check(expected, got)]
+    assert not problems, report(problems, GOLDEN_DEMO.name)
 
 
 def test_fixture_is_small_and_covers_every_family(golden):
-    assert GOLDEN.stat().st_size < 200_000
+    assert GOLDEN.stat().st_size + GOLDEN_DEMO.stat().st_size < 200_000
     attacks = {a for run in golden.values() for a in run["scores"]["columns"]}
     for name in (
         "loss", "zlib", "lowercase", "reference", "reference_ratio", "binoculars",
