@@ -7,20 +7,29 @@ Quick use::
                         out="runs/first")
     print(result.leaderboard())
 
+It prints nothing itself: warnings are in ``result.warnings`` and go to the ``"miakit"``
+logger; ``progress=True`` shows progress bars.
+
 Heavy modules (torch, transformers) load on first use, not on ``import miakit``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from miakit._core.version import __version__
 
+# A library logs and never prints: without this, Python's last-resort handler would write
+# the "miakit" logger's warnings to stderr when the application has not configured logging.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 if TYPE_CHECKING:
+    from miakit._core.progress import ProgressEvent
     from miakit.config import RunConfig
     from miakit.runner import RunResult, run
 
-__all__ = ["RunConfig", "RunResult", "__version__", "run"]
+__all__ = ["ProgressEvent", "RunConfig", "RunResult", "__version__", "run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -28,6 +37,10 @@ def __getattr__(name: str) -> Any:
         from miakit import runner
 
         return getattr(runner, name)
+    if name == "ProgressEvent":
+        from miakit._core.progress import ProgressEvent
+
+        return ProgressEvent
     if name == "RunConfig":
         from miakit.config import RunConfig
 

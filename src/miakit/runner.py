@@ -3,12 +3,19 @@
 The Python API mirrors the CLI: ``miakit.run(model=..., members=..., nonmembers=..., out=...)``
 accepts the same keys as the YAML config (see :class:`~miakit.config.RunConfig`) and returns a
 :class:`RunResult`. In-memory models can be passed as ``scorers={"target": scorer}``.
+
+The library prints nothing. Its messages go to the ``"miakit"`` logger (warnings at
+``WARNING``, the rest at ``INFO``) and are kept in the :class:`RunResult`; progress is shown
+only when asked for (``progress=True``, or a callback: :mod:`miakit._core.progress`). The
+command line prints the summary itself (:mod:`miakit.cli._echo`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
-import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +23,15 @@ from typing import Any
 
 import pandas as pd
 
+from miakit._core.progress import Progress, ProgressCallback, ProgressEvent
 from miakit._core.version import __version__
 from miakit.attacks import AttackOutput, AttackSpec, SignalView, default_registry
 from miakit.attacks._registry import split_scorable
 from miakit.auxiliary.inputs import missing_flags, required_flags
 from miakit.auxiliary.run import AuxiliaryRun
 from miakit.backends.base import TokenScorer
-from miakit.blind import boxed, evaluation_integrity
 from miakit.blind import check_options as check_integrity_options
+from miakit.blind import evaluation_integrity
 from miakit.config import BUILTIN_ROLES, RunConfig, make_config, merge, role_flag
 from miakit.data import SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError, MiakitError
@@ -44,6 +52,13 @@ from miakit.signals.cache import SignalCache
 from miakit.signals.plan import EngineOptions, SignalPlanner
 from miakit.signals.spec import BUILTIN_CONTEXTS
 from miakit.signals.table import TokenSignals
+
+#: The run's messages: its warnings at WARNING, the skipped attacks, the output folder and
+#: each shard's progress at INFO. The package attaches a NullHandler, so nothing is printed
+#: unless the application configures logging (e.g. ``logging.basicConfig()``).
+logger = logging.getLogger("miakit")
+
+__all__ = ["ProgressEvent", "RunResult", "WriteFailedError", "run"]
 
 #: What each built-in model role is called on the command line (for error messages); any
 #: other role is given with ``--model-role ROLE=PATH`` (:func:`miakit.config.role_flag`).
@@ -138,6 +153,8 @@ class RunResult:
         tables: ``(model, context) -> TokenSignals`` that fed the attacks.
         blind_scores: ``id``, ``label`` and one out-of-fold score column per blind baseline
             (``blind_scores.parquet``), or ``None`` when the baselines did not run.
+        boxed_warnings: the :attr:`warnings` a terminal shows in a box, not on one line: the
+            blind baselines' distribution-shift warning and "an attack scored nothing".
     """
 
     scores: pd.DataFrame
@@ -147,9 +164,38 @@ class RunResult:
     out_dir: Path | None
     tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
     blind_scores: pd.DataFrame | None = None
+    boxed_warnings: tuple[str, ...] = ()
+
+    @property
+    def worker_done(self) -> bool:
+        """A sharded run's worker other than rank 0: its shards are written, nothing else."""
+        return bool(self.metrics.get("worker_done"))
+
+    @property
+    def warnings(self) -> list[str]:
+        """The run's warnings (``metrics.json``'s ``warnings``), most important first."""
+        return list(self.metrics.get("warnings", []))
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Attacks that did not run -> why (``metrics.json``'s ``skipped_attacks``)."""
+        return dict(self.metrics.get("skipped_attacks", {}))
 
     def leaderboard(self) -> str:
+        """The attacks (and blind baselines) ranked by AUROC, as a plain-text table."""
         return leaderboard(self.metrics["attacks"], blind=self.metrics.get("blind"))
+
+
+class WriteFailedError(MiakitError):
+    """Writing the outputs failed after every attack had run.
+
+    The message names the fix, and says that the signals are safe in the cache. ``result``
+    holds what was computed (its ``out_dir`` is ``None``), so a caller can still show it.
+    """
+
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def select_attacks(
@@ -216,10 +262,11 @@ def run(
     scorers: Mapping[str, TokenScorer] | None = None,
     perturber: Perturber | None = None,
     write: bool = True,
-    echo: bool = True,
+    progress: bool | ProgressCallback = False,
+    echo: bool | None = None,
     **fields: Any,
 ) -> RunResult:
-    """Run the attacks and write the outputs.
+    """Run the attacks and write the outputs; print nothing.
 
     Args:
         config: a :class:`RunConfig`; or give its fields as keyword arguments.
@@ -230,18 +277,39 @@ def run(
             ``--fill-mask-model``); its identity is recorded in ``metrics.json``.
         write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
             ``config.resolved.yaml`` to ``config.out``.
-        echo: print the leaderboard to stdout.
+        progress: ``False`` (default) shows nothing; ``True`` shows the command line's
+            progress bars and messages on stderr; a callable receives each
+            :class:`~miakit._core.progress.ProgressEvent` (stage, done, total, message) and
+            nothing is drawn. This argument, not the config's ``progress`` key (which is
+            the command line's setting), decides; the resolved config records whether
+            bars were shown.
+        echo: deprecated, and off: ``echo=True`` prints the leaderboard to stdout, with a
+            :class:`DeprecationWarning`. Print ``result.leaderboard()`` yourself, or use the
+            command line, which prints the whole summary.
 
     Returns:
-        A :class:`RunResult`.
+        A :class:`RunResult`. Its ``warnings``, ``skipped`` and ``out_dir`` say what the
+        command line prints; the warnings are also logged to the ``"miakit"`` logger.
 
     Raises:
         MiakitError: for every input and configuration problem, with a message naming the fix.
+        WriteFailedError: when writing the outputs fails; ``.result`` holds the results.
     """
     if config is None:
         config = make_config(fields)
     elif fields:
         config = make_config(merge(config.to_dict(), fields))
+    tick = Progress.of(progress)
+    if config.progress != tick.bars:  # the record says what was shown
+        config = dataclasses.replace(config, progress=tick.bars)
+    if echo:
+        warnings.warn(
+            "miakit.run(echo=True) is deprecated: the library prints nothing. Print "
+            "result.leaderboard() (and result.warnings) yourself, or use the command line "
+            "`miakit run`, which prints the whole summary.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     scorers = dict(scorers or {})
     roles = set(scorers)
     roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
@@ -297,32 +365,40 @@ def run(
     )
     texts = samples.texts
     needs = [ref for spec in specs for ref in spec.needs]
+    tick("signals", 0, len(texts))
     if config.shard_size:
-        sharded = _compute_sharded(config, planner, texts, needs, echo=echo)
+        sharded = _compute_sharded(config, planner, texts, needs, tick=tick)
         if sharded is None:  # a worker other than rank 0: its shards are written
             return RunResult(pd.DataFrame(), {"worker_done": True}, {}, samples, None)
         tables = sharded
     else:
         tables = planner.compute(texts, needs)
+    tick("signals", len(texts), len(texts))
     models_meta = planner.models_meta()
 
     extras = aux.extras(planner, texts, specs, evaluation=list(samples))
     view = SignalView(tables, texts, n_samples=len(samples), extras=extras)
     params = aux.calibrate(planner, specs, config.attack_params)  # calibration set only
     outputs: dict[str, AttackOutput] = {}
-    for spec in specs:
+    tick("attacks", 0, len(specs))
+    for i, spec in enumerate(specs, 1):
         outputs[spec.name] = spec(view, **params.get(spec.name, {}))
+        tick("attacks", i, len(specs))
 
     labels = samples.label_array()
-    attack_metrics = {
-        name: evaluate(out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed)
-        for name, out in outputs.items()
-    }
+    attack_metrics: dict[str, Any] = {}
+    tick("metrics", 0, len(outputs))
+    for i, (name, out) in enumerate(outputs.items(), 1):
+        attack_metrics[name] = evaluate(
+            out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed
+        )
+        tick("metrics", i, len(outputs))
     scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
     for name, out in outputs.items():
         scores[name] = out.scores
     samples_section = samples_section_of(samples, report, tables, outputs)
     # model-free checks of the member/non-member sets: blind baselines and near-duplicates
+    tick("integrity", 0, 1)
     integrity = evaluation_integrity(
         samples,
         blind=config.blind,
@@ -332,6 +408,7 @@ def run(
         alpha=config.blind_alpha,
         overlap_warn_fraction=config.overlap_warn_fraction,
     )
+    tick("integrity", 1, 1)
     loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal
     metrics = {
         "miakit_version": __version__,
@@ -347,37 +424,43 @@ def run(
         + loud
         + run_warnings(samples_section, attack_metrics, max_length=config.max_length),
     }
-    out_dir: Path | None = None
+    boxed = tuple(w for w in (integrity.blind_warning, *loud) if w)
+    result = RunResult(
+        scores, metrics, outputs, samples, None, tables, integrity.blind_scores, boxed
+    )
     if write:
+        tick("outputs", 0, 1)
         try:
             write_blind_scores(Path(config.out), integrity.blind_scores)
             aux.write(Path(config.out), samples.ids)
-            out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+            result.out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
         except OSError as exc:  # the signals are safe in the cache: say so, no traceback
             if echo:
-                print(leaderboard(metrics["attacks"], blind=metrics.get("blind")))
+                print(result.leaderboard())
             root = None if cache is None else config.resolved_cache_dir() / "signals"
-            raise MiakitError(write_failed_message(Path(config.out), exc, root)) from exc
-    result = RunResult(scores, metrics, outputs, samples, out_dir, tables, integrity.blind_scores)
+            message = write_failed_message(Path(config.out), exc, root)
+            raise WriteFailedError(message, result) from exc
+        tick("outputs", 1, 1)
+    _log_summary(result)
     if echo:
         print(result.leaderboard())
-        for warning in metrics["warnings"]:
-            if warning == integrity.blind_warning or warning in loud:
-                print(boxed(warning), file=sys.stderr)
-            else:
-                print(f"warning: {warning}", file=sys.stderr)
-        if skipped:
-            print(
-                "skipped: " + "; ".join(f"{k} ({v})" for k, v in sorted(skipped.items())),
-                file=sys.stderr,
-            )
-        if out_dir is not None:
-            print(f"outputs written to {out_dir}")
     return result
 
 
+def _log_summary(result: RunResult) -> None:
+    """What the command line prints after a run, to the ``"miakit"`` logger."""
+    for warning in result.warnings:
+        logger.warning("%s", warning)
+    if result.skipped:
+        logger.info(
+            "skipped: %s", "; ".join(f"{k} ({v})" for k, v in sorted(result.skipped.items()))
+        )
+    if result.out_dir is not None:
+        logger.info("outputs written to %s", result.out_dir)
+
+
 def _compute_sharded(
-    config: RunConfig, planner: SignalPlanner, texts: list[str], needs: list[Any], *, echo: bool
+    config: RunConfig, planner: SignalPlanner, texts: list[str], needs: list[Any], *, tick: Progress
 ) -> dict[tuple[str, str], TokenSignals] | None:
     """Signals through resumable shards in ``<out>/shards`` (see :mod:`miakit.signals.shards`)."""
     from miakit.signals.shards import ShardStore, WorkerInfo, compute_sharded, texts_digest
@@ -393,15 +476,24 @@ def _compute_sharded(
     }
     store = ShardStore(Path(config.out) / "shards", plan)
 
+    shard_size = int(config.shard_size or 0)
+    n_shards = max(1, -(-len(texts) // shard_size))
+    n_mine = len(range(worker.rank, n_shards, worker.world))
+    done = 0
+
     def say(msg: str) -> None:
-        if echo:
-            print(f"[rank {worker.rank}/{worker.world}] {msg}", file=sys.stderr, flush=True)
+        nonlocal done
+        if not msg.endswith("rewritten"):  # rank 0 re-scoring a corrupt shard is no new one
+            done = min(done + 1, n_mine)
+        line = f"[rank {worker.rank}/{worker.world}] {msg}"
+        logger.info("%s", line)
+        tick("shards", done, n_mine, line)
 
     return compute_sharded(
         texts,
         lambda chunk: planner.compute(chunk, needs),
         store,
-        shard_size=int(config.shard_size or 0),
+        shard_size=shard_size,
         worker=worker,
         on_progress=say,
     )

@@ -28,6 +28,7 @@ def add_parser(sub: Any) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from miakit.cli._echo import run_and_print
     from miakit.demo import DemoSettings, FinetuneSettings, run_demo
 
     settings = DemoSettings(
@@ -37,5 +38,7 @@ def main(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         finetune=FinetuneSettings(epochs=args.epochs, seed=args.seed),
     )
-    run_demo(args.out, settings, cache_dir=args.cache_dir, progress=not args.no_progress)
+    progress = not args.no_progress
+    # the library prints nothing: the CLI's runner prints the run's summary
+    run_demo(args.out, settings, cache_dir=args.cache_dir, progress=progress, runner=run_and_print)
     return 0

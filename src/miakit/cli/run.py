@@ -47,10 +47,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def main(args: argparse.Namespace) -> int:
-    from miakit.runner import run
+    from miakit.cli._echo import run_and_print
 
     config = config_from_args(args)
-    result = run(config)
+    result = run_and_print(config)  # the library prints nothing: the CLI prints the summary
     outputs = result.outputs
     if outputs and all(o.n_nan == len(o.scores) for o in outputs.values()):
         # one attack scoring nothing is a warning (the others stand); all of them, a failure

@@ -21,7 +21,7 @@ import random
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,8 +175,19 @@ def run_demo(
     cache_dir: str | Path | None = None,
     progress: bool = True,
     echo: bool = True,
+    runner: Callable[..., Any] | None = None,
 ) -> Any:
-    """Run the demo; returns the :class:`~miakit.runner.RunResult`."""
+    """Run the demo; returns the :class:`~miakit.runner.RunResult`.
+
+    Args:
+        out: the output folder.
+        settings: the demo's settings (default :class:`DemoSettings`).
+        cache_dir: the cache folder (fine-tuned model, signals).
+        progress: show progress bars.
+        echo: print the demo's steps on stderr.
+        runner: runs the attacks, as :func:`miakit.run` (the default, which prints nothing);
+            ``miakit demo`` passes one that also prints the run's summary.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from miakit.backends.hf import (
@@ -249,7 +260,7 @@ def run_demo(
     base_scorer = HFTokenScorer(
         base, tokenizer, name="SmolLM2-135M (base, before fine-tuning)", fingerprint=base_fp
     )
-    result = run(
+    result = (runner or run)(
         scorers={
             "target": HFTokenScorer(
                 target, tokenizer, name="SmolLM2-135M fine-tuned on the members", fingerprint=key
@@ -272,7 +283,6 @@ def run_demo(
         cache_dir=str(cache),
         progress=progress,
         split_method="fine-tune (seeded random half of the articles)",
-        echo=echo,
     )
     say(f"demo finished in {time.monotonic() - started:.0f} s")
     _write_demo_manifest(out, settings, key, members, nonmembers)
