@@ -20,6 +20,9 @@ import numpy as np
 
 from miakit.attacks import AttackSpec, SignalView
 from miakit.attacks._base import PerSample
+from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
+from miakit.attacks.neighborhood import NEIGHBOUR_EXTRA
+from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOUR_EXTRA
 from miakit.signals.spec import PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
 from miakit.signals.table import TokenSignals
 
@@ -66,16 +69,18 @@ def _leaky_neighbour_nll(rng: np.random.Generator, n: int) -> PerSample:
     return PerSample.of(rng.normal(1.7, 0.05, n))
 
 
-#: extra name -> (random builder, leaky builder), each ``(rng, n_samples) -> value``.
+#: extra name -> (random builder, leaky builder), each ``(rng, n_samples) -> value``, for the
+#: extras of miakit's attacks (named by the constants of the attack modules, so that they
+#: follow a rename). The order is the order of the random draws.
 EXTRA_BUILDERS: Mapping[str, tuple[ExtraBuilder, ExtraBuilder]] = {
     # a Dirichlet draw is a proper distribution; the leaky table has frequencies near 1 so
     # that DC-PDD's alpha = p * log(1/f) stays mostly below its clip a = 0.01 and follows p
-    "token_frequency": (
+    FREQUENCY_EXTRA: (
         lambda rng, n: rng.dirichlet(np.ones(VOCAB)),
         lambda rng, n: rng.uniform(0.95, 0.9999, VOCAB),
     ),
-    "neighbor_nll": (_random_neighbour_nll, _leaky_neighbour_nll),
-    "neighbor_nll_causal": (_random_neighbour_nll, _leaky_neighbour_nll),
+    NEIGHBOUR_EXTRA: (_random_neighbour_nll, _leaky_neighbour_nll),
+    CAUSAL_NEIGHBOUR_EXTRA: (_random_neighbour_nll, _leaky_neighbour_nll),
 }
 
 Builders = Mapping[str, tuple[ExtraBuilder, ExtraBuilder]]
