@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from miakit.attacks import AttackOutput, Registry, SignalView
-from miakit.attacks._base import PerSample
+from miakit.attacks import AttackOutput, PerSample, Registry, SignalView
 from miakit.testing import (
     CHECKS,
     check_attack,

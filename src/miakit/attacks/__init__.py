@@ -4,12 +4,13 @@ Each attack lives in its own module named after it and registers itself with
 :func:`register_attack`. Use :func:`default_registry` to get all of them.
 """
 
-from miakit.attacks._base import AttackOutput, SignalView
+from miakit.attacks._base import AttackOutput, PerSample, SignalView
 from miakit.attacks._registry import AttackSpec, Registry, default_registry, register_attack
 
 __all__ = [
     "AttackOutput",
     "AttackSpec",
+    "PerSample",
     "Registry",
     "SignalView",
     "default_registry",

@@ -16,8 +16,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from miakit.attacks import AttackOutput, AttackSpec, SignalView
-from miakit.attacks._base import PerSample
+from miakit.attacks import AttackOutput, AttackSpec, PerSample, SignalView
 from miakit.errors import InvalidParameterError, MissingSignalError
 from miakit.metrics import auroc
 from miakit.signals.spec import MODEL_ROLES, split_role

@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from miakit.attacks import AttackSpec, SignalView
-from miakit.attacks._base import PerSample
+from miakit.attacks import AttackSpec, PerSample, SignalView
 from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
 from miakit.attacks.neighborhood import NEIGHBOUR_EXTRA
 from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOUR_EXTRA
