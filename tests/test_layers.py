@@ -43,9 +43,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("attacks",),  # pure functions of signal tables, registered with their needs
     ("results",),  # planned: the typed run record
     ("blind", "inference", "testing", "report", "shadow", "audit"),  # shadow, audit: planned
-    ("auxiliary",),  # input providers (prefixes, frequencies, neighbours, calibration)
-    ("outputs",),  # writes metrics.json, Parquet files, the report
-    ("runner", "pipeline"),  # the run; pipeline (planned) absorbs auxiliary/outputs/runner
+    ("pipeline",),  # the run: selection, roles, input providers, sharding, outputs
+    ("runner",),  # the old import path of miakit.run: a re-export of pipeline.runner
     ("demo",),  # the demo: data + fine-tune + a run
     ("cli",),  # argument parsing and printing; one module per verb
     ("miakit", "__main__"),  # the package root (lazy facade) and ``python -m miakit``

@@ -13,7 +13,7 @@ import miakit
 from auxmodels import MEMBERS, NONMEMBERS, write_jsonl
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import MiakitError
-from miakit.runner import ProgressEvent, WriteFailedError
+from miakit.pipeline import ProgressEvent, WriteFailedError
 from tinymodels import build_llama, build_tokenizer
 
 STAGES = ["signals", "attacks", "metrics", "integrity", "outputs"]
@@ -139,12 +139,12 @@ def test_echo_false_is_accepted_silently(scorer, tmp_path, files):
 
 
 def test_a_failed_write_raises_with_the_results(scorer, tmp_path, files, capfd, monkeypatch):
-    import miakit.outputs
+    import miakit.pipeline.outputs
 
     def full_disk(path, writer):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(miakit.outputs, "atomic_write", full_disk)
+    monkeypatch.setattr(miakit.pipeline.outputs, "atomic_write", full_disk)
     capfd.readouterr()
     with pytest.raises(WriteFailedError, match="No space left") as info:
         run(scorer, tmp_path, files, attacks=["loss"])

@@ -27,16 +27,16 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 if TYPE_CHECKING:
     from miakit._core.progress import ProgressEvent
     from miakit.config import RunConfig
-    from miakit.runner import RunResult, run
+    from miakit.pipeline import RunResult, run
 
 __all__ = ["ProgressEvent", "RunConfig", "RunResult", "__version__", "run"]
 
 
 def __getattr__(name: str) -> Any:
     if name in ("run", "RunResult"):
-        from miakit import runner
+        from miakit import pipeline
 
-        return getattr(runner, name)
+        return getattr(pipeline, name)
     if name == "ProgressEvent":
         from miakit._core.progress import ProgressEvent
 

@@ -138,14 +138,14 @@ def test_read_only_out_exits_2_before_any_model_loads(
 def test_failure_while_writing_keeps_the_signals_and_exits_2(
     tmp_path, tiny_model_dir, inputs, capsys, monkeypatch, forwards
 ):
-    import miakit.outputs
+    import miakit.pipeline.outputs
 
-    real_atomic_write = miakit.outputs.atomic_write
+    real_atomic_write = miakit.pipeline.outputs.atomic_write
 
     def full_disk(path, writer):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(miakit.outputs, "atomic_write", full_disk)
+    monkeypatch.setattr(miakit.pipeline.outputs, "atomic_write", full_disk)
     cache = tmp_path / "cache"
     args = run_args(tiny_model_dir, inputs, tmp_path / "out", cache, "--attacks", "loss,min_k")
     assert main(args) == 2
@@ -154,7 +154,7 @@ def test_failure_while_writing_keeps_the_signals_and_exits_2(
     assert "cache" in err and str(cache) in err
     assert forwards["n"] > 0
 
-    monkeypatch.setattr(miakit.outputs, "atomic_write", real_atomic_write)
+    monkeypatch.setattr(miakit.pipeline.outputs, "atomic_write", real_atomic_write)
     forwards["n"] = 0
     assert main(args) == 0
     assert forwards["n"] == 0  # every signal came from the cache

@@ -14,8 +14,8 @@ from miakit.blind import boxed
 from miakit.cli._echo import print_summary, terminal_progress
 from miakit.cli.main import main
 from miakit.data import Label, Sample, SampleSet
+from miakit.pipeline import RunResult
 from miakit.report.table import leaderboard
-from miakit.runner import RunResult
 
 MEMBERS = [
     "The quick brown fox jumps over the lazy dog.",
@@ -82,12 +82,12 @@ def test_cli_prints_each_shard_even_without_progress_bars(tmp_path, tiny_model_d
 def test_cli_prints_the_leaderboard_before_a_write_error(
     tmp_path, tiny_model_dir, capsys, monkeypatch
 ):
-    import miakit.outputs
+    import miakit.pipeline.outputs
 
     def full_disk(path, writer):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(miakit.outputs, "atomic_write", full_disk)
+    monkeypatch.setattr(miakit.pipeline.outputs, "atomic_write", full_disk)
     assert main(run_args(tmp_path, tiny_model_dir, "--attacks", "loss")) == 2
     captured = capsys.readouterr()
     assert captured.out.startswith("attack ") and "loss" in captured.out

@@ -15,7 +15,12 @@ and freezes it once. Tests may build a fresh :class:`Registry`. The name-to-spec
 Inputs that are not per-token signals (a token-frequency table, neighbour NLLs) are declared
 as ``extras=("token_frequency",)`` and read through ``signals.extras[...]``; like signals, an
 attack may read only what it declared. :attr:`AttackSpec.inputs` lists what a run must supply
-besides models (user-built contexts and extras), so that missing inputs name their option.
+besides models (user-built contexts and extras) as input keys; the run finds the provider of
+each key (:mod:`miakit.pipeline.inputs`), so that a missing input names its option.
+
+A hyperparameter that ``--calibrate`` chooses declares its grid with the attack:
+``calibration={"gamma": (0.0, 0.1, ..., 1.0)}`` (on ties the value listed first wins; several
+hyperparameters are searched one after the other).
 
 An attack whose hyperparameters set a minimum text length (Min-K% keeps ``⌊k·T⌋`` tokens) declares
 it as ``min_tokens=``: a function of the hyperparameters returning the fewest scored tokens ``T``
@@ -58,6 +63,8 @@ class AttackSpec:
     #: the fewest scored target tokens (``T``, plain context) a text needs to get a score, as
     #: a function of the (complete) hyperparameters; ``None``: no such limit
     min_tokens: Callable[..., int] | None = None
+    #: hyperparameter -> the grid ``--calibrate`` searches (empty: nothing is calibrated)
+    calibration: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -78,7 +85,8 @@ class AttackSpec:
     def inputs(self) -> tuple[str, ...]:
         """Run inputs it needs beyond models and built-in contexts: ``"context:NAME"`` for each
         context built from user data (e.g. ``"context:recall_nonmember"``) and ``"extra:NAME"``
-        for each extra. :mod:`miakit.auxiliary.inputs` maps them to the options providing them."""
+        for each extra. The providers of :mod:`miakit.pipeline.inputs` say which option gives
+        each."""
         built = [f"context:{c}" for c in self.contexts if c not in BUILTIN_CONTEXTS]
         return (*built, *(f"extra:{e}" for e in self.extras))
 
@@ -132,13 +140,21 @@ class Registry(_CoreRegistry[AttackSpec]):
         extras: Iterable[str] = (),
         default: bool = True,
         min_tokens: Callable[..., int] | None = None,
+        calibration: Mapping[str, Iterable[Any]] | None = None,
     ) -> Callable[[AttackFn], AttackFn]:
         """Decorator registering ``func`` as attack ``name`` (``extras``: names of the extra
         inputs it reads; ``default=False``: run only when asked for by name; ``min_tokens``:
-        the fewest scored tokens a text needs, a function of the hyperparameters)."""
+        the fewest scored tokens a text needs, a function of the hyperparameters;
+        ``calibration``: hyperparameter -> the grid ``--calibrate`` chooses it from)."""
 
         def make(func: AttackFn) -> AttackSpec:
             params = _hyperparameters(name, func)
+            grids = {p: tuple(grid) for p, grid in (calibration or {}).items()}
+            for p, grid in grids.items():
+                if p not in params:
+                    raise TypeError(f"attack {name!r}: calibrated {p!r} is no hyperparameter")
+                if not grid:
+                    raise TypeError(f"attack {name!r}: the calibration grid of {p!r} is empty")
             return AttackSpec(
                 name=name,
                 func=func,
@@ -148,6 +164,7 @@ class Registry(_CoreRegistry[AttackSpec]):
                 extras=tuple(extras),
                 default=default,
                 min_tokens=min_tokens,
+                calibration=grids,
             )
 
         return self.decorator(name, make)
@@ -179,10 +196,17 @@ def register_attack(
     extras: Iterable[str] = (),
     default: bool = True,
     min_tokens: Callable[..., int] | None = None,
+    calibration: Mapping[str, Iterable[Any]] | None = None,
 ) -> Callable[[AttackFn], AttackFn]:
     """Register an attack in the default registry (see the module docstring)."""
     return _DEFAULT.register(
-        name, needs=needs, paper=paper, extras=extras, default=default, min_tokens=min_tokens
+        name,
+        needs=needs,
+        paper=paper,
+        extras=extras,
+        default=default,
+        min_tokens=min_tokens,
+        calibration=calibration,
     )
 
 

@@ -16,6 +16,9 @@ from miakit.errors import InvalidParameterError
 
 #: The context holding the member prefix (built by the run from ``--aux-members``).
 MEMBER_CONTEXT = "recall_member"
+#: The γ grid ``--calibrate`` searches: 0.0 (plain ReCaLL) to 1.0 in steps of 0.1, the paper's
+#: range {0.1, …, 1.0} plus 0 (on ties the value listed first wins).
+GAMMA_GRID = tuple(round(0.1 * i, 1) for i in range(11))
 
 
 @register_attack(
@@ -26,6 +29,7 @@ MEMBER_CONTEXT = "recall_member"
         f"{MEMBER_CONTEXT}:token_log_prob",
     ),
     paper="2409.03363",
+    calibration={"gamma": GAMMA_GRID},
 )
 def con_recall(signals: SignalView, *, gamma: float = 1.0) -> AttackOutput:
     """Contrast of the log-likelihoods after a non-member and a member prefix (Con-ReCall).

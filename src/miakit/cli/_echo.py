@@ -1,6 +1,6 @@
 """The terminal output of ``miakit run`` (and ``miakit demo``): the library returns, this prints.
 
-:func:`miakit.run` prints nothing and returns a :class:`~miakit.runner.RunResult` that holds
+:func:`miakit.run` prints nothing and returns a :class:`~miakit.pipeline.RunResult` that holds
 what a terminal shows. Here that result is printed: the leaderboard on stdout, then each
 warning on stderr (the blind baselines' shift warning and "scored nothing" in a box, the
 others on one ``warning:`` line), the skipped attacks on stderr, and the output folder on
@@ -15,7 +15,7 @@ from typing import Any
 from miakit._core.progress import ProgressCallback, print_messages
 from miakit.blind import boxed
 from miakit.config import RunConfig
-from miakit.runner import RunResult, WriteFailedError, run
+from miakit.pipeline import RunResult, WriteFailedError, run
 
 
 def print_summary(result: RunResult) -> None:
@@ -56,7 +56,7 @@ def run_and_print(
         **kwargs: more arguments of :func:`miakit.run` (``scorers=``, config keys, ...).
 
     Returns:
-        The run's :class:`~miakit.runner.RunResult`, after its summary is printed.
+        The run's :class:`~miakit.pipeline.RunResult`, after its summary is printed.
 
     Raises:
         WriteFailedError: after printing the leaderboard, when the outputs could not be

@@ -13,7 +13,7 @@ def add_parser(sub: Any) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from miakit.attacks import default_registry
-    from miakit.runner import attack_requirements
+    from miakit.pipeline.select import attack_requirements
 
     registry = default_registry()
     rows = [("attack", "requires", "signals", "hyperparameters", "paper (arXiv)", "summary")]

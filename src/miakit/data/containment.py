@@ -2,7 +2,7 @@
 
 Used for member/non-member near-duplicates (:mod:`miakit.data.overlap`) and for auxiliary sets
 that must not hold evaluation text (:mod:`miakit.data.disjoint`,
-:mod:`miakit.auxiliary.frequency`).
+:mod:`miakit.pipeline.providers.frequency`).
 
 The measure. Texts are lowercased and split into word tokens (``\\w+``, so case, punctuation
 and whitespace never matter); each becomes the set ``G`` of its word n-grams (default

@@ -7,7 +7,7 @@
    members (:mod:`miakit.demo.finetune`), so membership holds by construction. The base model
    stays as the reference model. The fine-tuned weights are cached (safetensors) in the cache
    folder under a key of the settings, base weights and member texts: a second run reuses them.
-3. Every attack, the metrics and the report run through :func:`miakit.runner.run`.
+3. Every attack, the metrics and the report run through :func:`miakit.pipeline.run`.
 
 The defaults fit about five minutes on two CPU cores (see the README for measured times).
 """
@@ -177,7 +177,7 @@ def run_demo(
     echo: bool = True,
     runner: Callable[..., Any] | None = None,
 ) -> Any:
-    """Run the demo; returns the :class:`~miakit.runner.RunResult`.
+    """Run the demo; returns the :class:`~miakit.pipeline.RunResult`.
 
     Args:
         out: the output folder.
@@ -196,7 +196,7 @@ def run_demo(
         resolve_device,
         transformers_progress,
     )
-    from miakit.runner import run
+    from miakit.pipeline import run
 
     settings = settings or DemoSettings()
     started = time.monotonic()

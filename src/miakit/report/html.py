@@ -79,7 +79,7 @@ def render_report(
     """The report as an HTML string.
 
     Args:
-        metrics: the content of ``metrics.json`` (see :func:`miakit.runner.run`); optional
+        metrics: the content of ``metrics.json`` (see :func:`miakit.pipeline.run`); optional
             keys ``blind`` (baseline name -> metrics, like ``attacks``) and ``blind_summary``
             are shown when present.
         scores_df: ``scores.parquet``: ``id``, ``label`` (member / nonmember / unknown) and

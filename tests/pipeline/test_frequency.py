@@ -8,10 +8,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from miakit.auxiliary.frequency import build_frequency_table, require_not_in_corpus
 from miakit.backends.hf import HFTokenScorer
 from miakit.data import Sample
 from miakit.errors import DataError
+from miakit.pipeline.providers.frequency import build_frequency_table, require_not_in_corpus
 from tinymodels import build_llama, build_tokenizer
 
 DOCS = ["the cat sat on the mat", "Paris is the capital of France.\nBerlin is a city."]

@@ -10,10 +10,10 @@ import pytest
 
 import miakit
 from auxmodels import AUX_M, AUX_N, MEMBERS, NONMEMBERS, write_jsonl
-from miakit.auxiliary import frequency as freq
 from miakit.backends.hf import HFTokenScorer
 from miakit.errors import DataError, InvalidParameterError
 from miakit.perturb import CausalLMPerturber
+from miakit.pipeline.providers import frequency as freq
 from tinymodels import build_llama, build_tokenizer
 
 CALIB_TEXTS = [

@@ -1,5 +1,8 @@
 """Token frequencies of a reference corpus, for DC-PDD (arXiv 2409.14781), cached on disk.
 
+The provider of the extra ``token_frequency`` (from ``--frequency-corpus``), recorded in
+``metrics.json`` (``auxiliary.frequency_corpus``, with its leakage check).
+
 The corpus (``--frequency-corpus``: a file or a folder, :mod:`miakit.data.corpus`) is
 tokenized with the target's tokenizer (no special tokens, no truncation; the official code
 cuts each document at 1024 tokens) and every token occurrence is counted: ``c(v)`` per id and
@@ -47,6 +50,8 @@ from typing import Any
 import numpy as np
 
 from miakit._core.io import atomic_path, discard_unreadable
+from miakit.attacks import AttackSpec
+from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
 from miakit.backends.base import TokenScorer
 from miakit.data._messages import listing
 from miakit.data.containment import words
@@ -59,7 +64,9 @@ from miakit.data.disjoint import (
     text_hash,
 )
 from miakit.data.schema import Sample
-from miakit.errors import DataError
+from miakit.errors import DataError, InvalidParameterError
+from miakit.pipeline.inputs import Input, InputProvider, register_provider
+from miakit.signals.plan import SignalPlanner
 
 #: Bumped whenever a change here can change cached counts (2: normalised hashes, word count).
 FREQUENCY_VERSION = "2"
@@ -311,3 +318,58 @@ def _documents(table: FrequencyTable) -> list[Sample]:
             where = name if f.suffix.lower() == ".txt" else f"{name}:{k + 1}"
             out.append(Sample(id=where, text=doc, source=where))
     return out
+
+
+#: The input this module provides.
+FREQUENCY = Input(
+    f"extra:{FREQUENCY_EXTRA}", "token frequencies of a reference corpus", "frequency_corpus"
+)
+
+
+@register_provider("frequency", inputs=[FREQUENCY], order=20)
+class CorpusFrequencies(InputProvider):
+    """The frequency table of ``--frequency-corpus`` under the target's tokenizer, built once
+    per run; the evaluation texts are checked against the corpus."""
+
+    table: FrequencyTable | None = None
+    #: what the corpus's leakage check covered (:func:`require_not_in_corpus`)
+    corpus_check: dict[str, Any] | None = None
+
+    def extras(
+        self,
+        wanted: set[str],
+        planner: SignalPlanner,
+        texts: Sequence[str],
+        specs: Sequence[AttackSpec],
+        *,
+        evaluation: Sequence[Sample] | None,
+    ) -> dict[str, Any]:
+        if FREQUENCY_EXTRA not in wanted:
+            return {}
+        config = self.run.config
+        if self.table is None:
+            if config.frequency_corpus is None:
+                users = [s.name for s in specs if FREQUENCY_EXTRA in s.extras]
+                raise InvalidParameterError(f"{', '.join(users)} needs {FREQUENCY.flag}")
+            self.table = build_frequency_table(
+                config.frequency_corpus,
+                planner.engine("target").scorer,
+                cache_dir=self.run.cache_dir,
+                text_field=config.text_field,
+            )
+        if evaluation is not None:
+            self.corpus_check = require_not_in_corpus(self.table, evaluation)
+            if self.corpus_check["containment"] != "checked":
+                self.run.warnings.append(
+                    f"{FREQUENCY.flag}: containment check {self.corpus_check['containment']}"
+                    f" (limit: {__name__}.CONTAINMENT_MAX_WORDS)"
+                )
+        return {FREQUENCY_EXTRA: self.table.frequencies}
+
+    def sections(self) -> dict[str, Any]:
+        if self.table is None:
+            return {}
+        section = self.table.to_dict()
+        if self.corpus_check is not None:
+            section["leakage_check"] = self.corpus_check
+        return {"auxiliary": {"frequency_corpus": section}}

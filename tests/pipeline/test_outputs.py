@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from miakit.outputs import run_warnings, scored_nothing_warnings
+from miakit.pipeline.outputs import run_warnings, scored_nothing_warnings
 
 
 def _attack(n: int, n_nan: int) -> dict:

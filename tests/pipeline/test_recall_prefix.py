@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from miakit.auxiliary.prefix import build_prefix, draw_shots
 from miakit.data import Sample
 from miakit.errors import InvalidParameterError
+from miakit.pipeline.providers.recall_prefix import build_prefix, draw_shots
 
 POOL = [Sample(id=f"a{i}", text=f"Auxiliary text number {i}.") for i in range(12)]
 

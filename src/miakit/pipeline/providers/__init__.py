@@ -1,0 +1,7 @@
+"""The built-in input providers, one module each, discovered by import.
+
+Each public module registers one :class:`~miakit.pipeline.inputs.InputProvider` with
+:func:`~miakit.pipeline.inputs.register_provider`: ``recall_prefix`` (the ReCaLL prefix
+contexts), ``frequency`` (DC-PDD's token frequencies), ``neighbours`` (the neighbourhood
+attacks' neighbour NLLs) and ``calibration`` (hyperparameters chosen on ``--calibrate``).
+"""

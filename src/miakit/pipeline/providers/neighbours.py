@@ -1,0 +1,274 @@
+"""Neighbours for the neighbourhood attacks: generated (or read from the cache), scored with
+the target, and summarised per sample as an extra: ``neighbor_nll`` (the paper's masked-LM
+generator, from ``--fill-mask-model``, or the in-memory ``perturber=`` of :func:`miakit.run`)
+and ``neighbor_nll_causal`` (the causal-LM variant, built from the target). The evaluation
+neighbours are recorded per attack reading the extra: ``metrics.json``
+(``auxiliary.neighbours.<attack>``) and ``neighbors.parquet``.
+
+Each neighbour's NLL is ``−mean_t ℓ_t`` over its own scored tokens, computed by the target's
+signal engine under the plain context (so the signal cache serves reruns); a sample's value
+is the mean over its neighbours that have at least one scored token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from miakit._core.io import atomic_write
+from miakit.attacks import AttackSpec
+from miakit.attacks._base import PerSample
+from miakit.attacks.neighborhood import NEIGHBOUR_EXTRA
+from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOUR_EXTRA
+from miakit.data import Sample
+from miakit.errors import InvalidParameterError
+from miakit.perturb.base import Perturber
+from miakit.perturb.cache import NeighbourCache
+from miakit.pipeline.inputs import Input, InputProvider, register_provider
+from miakit.signals.cache import text_key
+from miakit.signals.engine import SignalEngine
+from miakit.signals.plan import SignalPlanner
+from miakit.signals.spec import PLAIN
+
+#: The inputs this module provides: the paper's neighbours, then the causal-LM variant's.
+PAPER = Input(
+    f"extra:{NEIGHBOUR_EXTRA}",
+    "neighbour texts from a masked LM (the paper's embedding-dropout swaps)",
+    "fill_mask_model",
+    stand_in="perturber",
+)
+CAUSAL = Input(
+    f"extra:{CAUSAL_NEIGHBOUR_EXTRA}",
+    "neighbour texts resampled from the target (a variant; built in)",
+)
+
+#: perturber kind -> what ``metrics.json`` and the report say about it
+GENERATORS = {
+    "mlm_dropout_swap": "paper (arXiv 2305.18462): masked-LM embedding-dropout single-word swaps",
+    "causal_lm": "variant, not the paper's: word-initial tokens resampled from the target",
+    "masked_lm_sample": "variant, not the paper's: masked-LM sampling of several masked words",
+}
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Neighbours of ``n`` samples and their NLLs.
+
+    Attributes:
+        texts: ``texts[i]`` are sample ``i``'s neighbours.
+        nlls: ``nlls[i][j]``: NLL of ``texts[i][j]`` under the target (NaN: no scored token).
+        mean_nll: the extra passed to the attack.
+    """
+
+    texts: list[list[str]]
+    nlls: list[np.ndarray]
+    mean_nll: PerSample
+
+    def records(self, ids: Sequence[str]) -> pd.DataFrame:
+        """One row per neighbour: ``id``, ``neighbor_index``, ``text``, ``nll``."""
+        rows = [
+            (sid, j, t, float(nll))
+            for sid, texts, nlls in zip(ids, self.texts, self.nlls, strict=True)
+            for j, (t, nll) in enumerate(zip(texts, nlls, strict=True))
+        ]
+        return pd.DataFrame(rows, columns=["id", "neighbor_index", "text", "nll"]).astype(
+            {"id": str, "neighbor_index": "int64", "text": str, "nll": "float64"}
+        )
+
+
+def generate(
+    perturber: Perturber,
+    texts: Sequence[str],
+    *,
+    m: int,
+    seed: int,
+    cache: NeighbourCache | None,
+) -> list[list[str]]:
+    """``m`` neighbours per text (fewer when a text has too few replaceable words), read from
+    the cache where present; each distinct text is perturbed once."""
+    keys = [text_key(t) for t in texts]
+    namespace = NeighbourCache.namespace(perturber.identity, m=m, seed=seed)
+    found = cache.lookup(namespace, keys) if cache is not None else {}
+    todo: dict[str, str] = {}
+    for k, t in zip(keys, texts, strict=True):
+        if k not in found:
+            todo.setdefault(k, t)
+    if todo:
+        fresh = perturber.neighbours(list(todo.values()), m, seed)
+        new = dict(zip(todo, fresh, strict=True))
+        if cache is not None:
+            cache.append(namespace, list(new), list(new.values()))
+        found = {**found, **new}
+    return [list(found[k]) for k in keys]
+
+
+def score(engine: SignalEngine, neighbours: list[list[str]]) -> Neighbourhood:
+    """NLLs of every neighbour under ``engine`` (plain context) and their per-sample mean."""
+    flat = [t for texts in neighbours for t in texts]
+    owners = np.repeat(np.arange(len(neighbours)), [len(t) for t in neighbours])
+    per_neighbour = np.zeros(0, dtype=np.float64)
+    if flat:
+        table = engine.compute(flat, stats=["token_log_prob"], context=PLAIN, desc="neighbours")
+        per_neighbour = np.array(
+            [-r.mean() if len(r) else np.nan for r in table.rows("token_log_prob")],
+            dtype=np.float64,
+        )
+    nlls = [per_neighbour[owners == i] for i in range(len(neighbours))]
+    values = np.full(len(neighbours), np.nan)
+    reasons: list[str | None] = []
+    for i, v in enumerate(nlls):
+        finite = v[np.isfinite(v)]
+        if not len(neighbours[i]):
+            reasons.append("no neighbour could be generated (no replaceable word)")
+        elif not len(finite):
+            reasons.append("no neighbour has a scored token")
+        else:
+            values[i] = finite.mean()
+            reasons.append(None)
+    return Neighbourhood(neighbours, nlls, PerSample.of(values, reasons))
+
+
+def summary(hood: Neighbourhood, perturber: Perturber, *, m: int, seed: int) -> dict[str, Any]:
+    """The ``metrics.json`` entry of one attack's neighbours (``auxiliary.neighbours.<attack>``):
+    which generator wrote them (``generator``, in words, and the perturber's identity), how many
+    were asked for and made, and the file holding them."""
+    identity = dict(perturber.identity)
+    counts = [len(t) for t in hood.texts]
+    kind = str(identity.get("kind", ""))
+    return {
+        "generator": GENERATORS.get(kind, f"custom perturber (kind {kind!r}), not the paper's"),
+        "perturber": identity,
+        "m": m,
+        "seed": seed,
+        "n_generated": int(sum(counts)),
+        "n_samples_without": int(sum(c == 0 for c in counts)),
+        "file": "neighbors.parquet",
+    }
+
+
+def records(hoods: Mapping[str, Neighbourhood], ids: Sequence[str]) -> pd.DataFrame:
+    """``neighbors.parquet``: one row per neighbour of every attack, with columns ``attack``,
+    ``id``, ``neighbor_index``, ``text``, ``nll``."""
+    frames = []
+    for attack, hood in hoods.items():
+        frame = hood.records(ids)
+        frame.insert(0, "attack", attack)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True).astype({"attack": str})
+
+
+@register_provider("neighbours", inputs=[PAPER, CAUSAL], order=30)
+class Neighbours(InputProvider):
+    """Each neighbour extra the attacks ask for: its generator, its neighbours and their NLLs
+    under the target (the evaluation ones kept for the outputs)."""
+
+    #: attack name -> its evaluation neighbours, and the perturber that wrote them
+    neighbourhoods: dict[str, Neighbourhood]
+    perturbers: dict[str, Perturber]
+
+    def prepare(self) -> None:
+        if self.run.config.neighbors < 1:
+            raise InvalidParameterError(
+                f"--neighbors must be an integer >= 1; got {self.run.config.neighbors}"
+            )
+        self.neighbourhoods, self.perturbers = {}, {}
+
+    def extras(
+        self,
+        wanted: set[str],
+        planner: SignalPlanner,
+        texts: Sequence[str],
+        specs: Sequence[AttackSpec],
+        *,
+        evaluation: Sequence[Sample] | None,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        config, cache_dir = self.run.config, self.run.cache_dir
+        for spec in (PAPER, CAUSAL):
+            extra = spec.key.removeprefix("extra:")
+            if extra not in wanted:
+                continue
+            users = [s.name for s in specs if extra in s.extras]
+            cache = NeighbourCache(cache_dir / "neighbours") if cache_dir is not None else None
+            perturber = self._perturber(planner, spec, users)
+            neighbours = generate(
+                perturber, texts, m=config.neighbors, seed=config.seed, cache=cache
+            )
+            hood = score(planner.engine("target"), neighbours)
+            if evaluation is not None:
+                self.neighbourhoods.update(dict.fromkeys(users, hood))
+            out[extra] = hood.mean_nll
+        return out
+
+    def _perturber(self, planner: SignalPlanner, spec: Input, users: list[str]) -> Perturber:
+        """The generator of ``spec``'s extra: the in-memory ``perturber`` if given, else the
+        paper's (from ``--fill-mask-model``) or the causal-LM variant's."""
+        given = self.run.stand_ins.get("perturber")
+        if given is not None:
+            self.perturbers.update(dict.fromkeys(users, given))
+        missing = [u for u in users if u not in self.perturbers]
+        if missing:
+            config = self.run.config
+            from miakit.perturb import CausalLMPerturber, DropoutSwapPerturber
+
+            perturber: Perturber
+            if spec is PAPER:
+                if config.fill_mask_model is None:
+                    raise InvalidParameterError(
+                        f"attack {missing[0]!r} needs {PAPER.flag} (a local masked LM for "
+                        "the paper's neighbours); without one, run the variant "
+                        f"--attacks {_reader_of(CAUSAL)}"
+                    )
+                perturber = DropoutSwapPerturber.load(
+                    config.fill_mask_model, device=config.device, top_k=config.neighbor_top_k
+                )
+            else:
+                perturber = CausalLMPerturber(
+                    planner.engine("target").scorer,
+                    fraction=config.neighbor_fraction,
+                    top_k=config.neighbor_top_k,
+                    max_length=config.max_length,
+                    bos=config.bos,
+                )
+            self.perturbers.update(dict.fromkeys(missing, perturber))
+        return self.perturbers[users[0]]
+
+    def sections(self) -> dict[str, Any]:
+        if not self.neighbourhoods:
+            return {}
+        config = self.run.config
+        return {
+            "auxiliary": {
+                "neighbours": {
+                    attack: summary(
+                        hood, self.perturbers[attack], m=config.neighbors, seed=config.seed
+                    )
+                    for attack, hood in self.neighbourhoods.items()
+                }
+            }
+        }
+
+    def write(self, out_dir: Path, ids: Sequence[str]) -> None:
+        """Write ``neighbors.parquet`` (when neighbours were generated) to ``out_dir``;
+        remove a stale one otherwise."""
+        path = out_dir / "neighbors.parquet"
+        if not self.neighbourhoods:
+            path.unlink(missing_ok=True)
+            return
+        out_dir.mkdir(parents=True, exist_ok=True)
+        frame = records(self.neighbourhoods, ids)
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def _reader_of(spec: Input) -> str:
+    """The registered attack reading ``spec``'s extra (for the message pointing to it)."""
+    from miakit.attacks import default_registry
+
+    extra = spec.key.removeprefix("extra:")
+    names = [s.name for s in default_registry() if extra in s.extras]
+    return names[0] if names else extra

@@ -1,0 +1,89 @@
+"""Model roles of a run: which model each role loads, and which roles share one model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from miakit.backends.base import TokenScorer
+from miakit.config import BUILTIN_ROLES, RunConfig, role_flag
+from miakit.errors import InvalidParameterError
+
+#: What each built-in model role is called on the command line (for error messages); any
+#: other role is given with ``--model-role ROLE=PATH`` (:func:`miakit.config.role_flag`).
+ROLE_FLAGS = {s.role: s.flag for s in BUILTIN_ROLES}
+
+#: Roles that stand for another role when the user gives no model of their own
+#: (``binoculars``' performer is the target unless ``--performer`` is given).
+DEFAULT_ALIASES = {"performer": "target"}
+
+
+def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
+    """Model role -> ``(path, GGUF file name)`` for every role the config gives a model
+    (``config.models``: the built-in shorthands and ``models:`` alike)."""
+    return {role: (ref.path, ref.gguf_file) for role, ref in config.models.items()}
+
+
+def role_aliases(roles: set[str]) -> dict[str, str]:
+    """The :data:`DEFAULT_ALIASES` that apply: role -> role it stands for, for each aliased
+    role the user gave no model of its own and whose stand-in is available."""
+    return {a: r for a, r in DEFAULT_ALIASES.items() if a not in roles and r in roles}
+
+
+def shared_model_aliases(
+    config: RunConfig, scorers: Mapping[str, TokenScorer], roles: set[str]
+) -> dict[str, str]:
+    """Roles that name the same model as an earlier role (the same in-memory scorer, or the
+    same path and GGUF file) become aliases of it: the model loads once, and its signals
+    (including paired ones, e.g. Binoculars' observer = Fast-DetectGPT's sampling model) are
+    computed once."""
+    order = sorted(roles, key=lambda r: (r != "target", r != "reference", r))
+    paths = model_paths(config)
+    first: dict[object, str] = {}
+    aliases: dict[str, str] = {}
+    for role in order:
+        if role in scorers:
+            ident: object = ("object", id(scorers[role]))
+        elif paths.get(role, (None, None))[0] is not None:
+            path, gguf = paths[role]
+            ident = ("path", os.path.realpath(str(path)), gguf)
+        else:
+            continue
+        if ident in first:
+            aliases[role] = first[ident]
+        else:
+            first[ident] = role
+    return aliases
+
+
+def worker_device(config: RunConfig) -> str:
+    """``cuda:LOCAL_RANK`` for torchrun workers on a multi-GPU host, else the configured one."""
+    import torch
+
+    from miakit.signals.shards import WorkerInfo
+
+    if config.device != "auto" or not config.shard_size or not torch.cuda.is_available():
+        return config.device
+    worker = WorkerInfo.from_env()
+    return f"cuda:{worker.local_rank % torch.cuda.device_count()}" if worker.world > 1 else "auto"
+
+
+def load_scorer(config: RunConfig, role: str) -> TokenScorer:
+    """The model of ``role``, loaded from its configured path (Hugging Face backend)."""
+    from miakit.backends.hf import HFTokenScorer, ModelSpec
+
+    path, gguf = model_paths(config).get(role, (None, None))
+    if path is None:
+        raise InvalidParameterError(f"model role {role!r} needs {role_flag(role)}")
+    spec = ModelSpec(
+        path=path,
+        gguf_file=gguf,
+        device=worker_device(config),
+        dtype=config.dtype,
+        allow_pickle=config.allow_pickle,
+        trust_remote_code=config.trust_remote_code,
+        compile=config.compile,
+        progress=config.progress,
+        fingerprint_cache=None if config.no_cache else config.resolved_cache_dir() / "fingerprints",
+    )
+    return HFTokenScorer.load(spec, name=path)

@@ -1,0 +1,328 @@
+"""``miakit run`` as a function: data -> signals -> attacks -> metrics -> outputs.
+
+The Python API mirrors the CLI: ``miakit.run(model=..., members=..., nonmembers=..., out=...)``
+accepts the same keys as the YAML config (see :class:`~miakit.config.RunConfig`) and returns a
+:class:`RunResult`. In-memory models can be passed as ``scorers={"target": scorer}``.
+
+The run names no attack and no input: it selects attacks by their declarations
+(:mod:`miakit.pipeline.select`), and the registered input providers build what they need
+(:mod:`miakit.pipeline.inputs`, :class:`~miakit.pipeline.auxiliary.AuxiliaryRun`).
+
+The library prints nothing. Its messages go to the ``"miakit"`` logger (warnings at
+``WARNING``, the rest at ``INFO``) and are kept in the :class:`RunResult`; progress is shown
+only when asked for (``progress=True``, or a callback: :mod:`miakit._core.progress`). The
+command line prints the summary itself (:mod:`miakit.cli._echo`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from miakit._core.progress import Progress, ProgressCallback, ProgressEvent
+from miakit._core.version import __version__
+from miakit.attacks import AttackOutput, SignalView
+from miakit.attacks._registry import split_scorable
+from miakit.backends.base import TokenScorer
+from miakit.blind import check_options as check_integrity_options
+from miakit.blind import evaluation_integrity
+from miakit.config import RunConfig, make_config, merge
+from miakit.data import SampleSet, ValidationReport, load_inputs, validate
+from miakit.errors import InvalidParameterError, MiakitError
+from miakit.metrics import evaluate
+from miakit.perturb import Perturber
+from miakit.pipeline.auxiliary import AuxiliaryRun
+from miakit.pipeline.outputs import (
+    check_writable,
+    run_warnings,
+    samples_section_of,
+    scored_nothing_warnings,
+    setup_section,
+    write_blind_scores,
+    write_failed_message,
+    write_outputs,
+)
+from miakit.pipeline.roles import load_scorer, model_paths, role_aliases, shared_model_aliases
+from miakit.pipeline.select import check_params, select_attacks
+from miakit.pipeline.sharded import compute_sharded
+from miakit.report.table import leaderboard
+from miakit.signals.cache import SignalCache
+from miakit.signals.plan import EngineOptions, SignalPlanner
+from miakit.signals.spec import BUILTIN_CONTEXTS
+from miakit.signals.table import TokenSignals
+
+#: The run's messages: its warnings at WARNING, the skipped attacks, the output folder and
+#: each shard's progress at INFO. The package attaches a NullHandler, so nothing is printed
+#: unless the application configures logging (e.g. ``logging.basicConfig()``).
+logger = logging.getLogger("miakit")
+
+__all__ = ["ProgressEvent", "RunResult", "WriteFailedError", "run"]
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        scores: one row per sample: ``id``, ``label`` and one float column per attack.
+        metrics: the content of ``metrics.json``.
+        outputs: attack name -> :class:`AttackOutput` (scores and NaN reasons).
+        samples: the scored samples, in order.
+        out_dir: where outputs were written (``None`` if nothing was written).
+        tables: ``(model, context) -> TokenSignals`` that fed the attacks.
+        blind_scores: ``id``, ``label`` and one out-of-fold score column per blind baseline
+            (``blind_scores.parquet``), or ``None`` when the baselines did not run.
+        boxed_warnings: the :attr:`warnings` a terminal shows in a box, not on one line: the
+            blind baselines' distribution-shift warning and "an attack scored nothing".
+    """
+
+    scores: pd.DataFrame
+    metrics: dict[str, Any]
+    outputs: dict[str, AttackOutput]
+    samples: SampleSet
+    out_dir: Path | None
+    tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
+    blind_scores: pd.DataFrame | None = None
+    boxed_warnings: tuple[str, ...] = ()
+
+    @property
+    def worker_done(self) -> bool:
+        """A sharded run's worker other than rank 0: its shards are written, nothing else."""
+        return bool(self.metrics.get("worker_done"))
+
+    @property
+    def warnings(self) -> list[str]:
+        """The run's warnings (``metrics.json``'s ``warnings``), most important first."""
+        return list(self.metrics.get("warnings", []))
+
+    @property
+    def skipped(self) -> dict[str, str]:
+        """Attacks that did not run -> why (``metrics.json``'s ``skipped_attacks``)."""
+        return dict(self.metrics.get("skipped_attacks", {}))
+
+    def leaderboard(self) -> str:
+        """The attacks (and blind baselines) ranked by AUROC, as a plain-text table."""
+        return leaderboard(self.metrics["attacks"], blind=self.metrics.get("blind"))
+
+
+class WriteFailedError(MiakitError):
+    """Writing the outputs failed after every attack had run.
+
+    The message names the fix, and says that the signals are safe in the cache. ``result``
+    holds what was computed (its ``out_dir`` is ``None``), so a caller can still show it.
+    """
+
+    def __init__(self, message: str, result: RunResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def run(
+    config: RunConfig | None = None,
+    /,
+    *,
+    scorers: Mapping[str, TokenScorer] | None = None,
+    perturber: Perturber | None = None,
+    write: bool = True,
+    progress: bool | ProgressCallback = False,
+    echo: bool | None = None,
+    **fields: Any,
+) -> RunResult:
+    """Run the attacks and write the outputs; print nothing.
+
+    Args:
+        config: a :class:`RunConfig`; or give its fields as keyword arguments.
+        scorers: in-memory backends by role (``"target"``, ``"reference"``, ``"performer"``,
+            ``"observer"``, ``"sampling"``), used instead of loading the configured paths.
+        perturber: generates the neighbours of ``neighborhood`` and ``neighborhood_causal``
+            instead of the configured generators (:mod:`miakit.perturb`; it stands in for
+            ``--fill-mask-model``); its identity is recorded in ``metrics.json``.
+        write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
+            ``config.resolved.yaml`` to ``config.out``.
+        progress: ``False`` (default) shows nothing; ``True`` shows the command line's
+            progress bars and messages on stderr; a callable receives each
+            :class:`~miakit._core.progress.ProgressEvent` (stage, done, total, message) and
+            nothing is drawn. This argument, not the config's ``progress`` key (which is
+            the command line's setting), decides; the resolved config records whether
+            bars were shown.
+        echo: deprecated, and off: ``echo=True`` prints the leaderboard to stdout, with a
+            :class:`DeprecationWarning`. Print ``result.leaderboard()`` yourself, or use the
+            command line, which prints the whole summary.
+
+    Returns:
+        A :class:`RunResult`. Its ``warnings``, ``skipped`` and ``out_dir`` say what the
+        command line prints; the warnings are also logged to the ``"miakit"`` logger.
+
+    Raises:
+        MiakitError: for every input and configuration problem, with a message naming the fix.
+        WriteFailedError: when writing the outputs fails; ``.result`` holds the results.
+    """
+    if config is None:
+        config = make_config(fields)
+    elif fields:
+        config = make_config(merge(config.to_dict(), fields))
+    tick = Progress.of(progress)
+    if config.progress != tick.bars:  # the record says what was shown
+        config = dataclasses.replace(config, progress=tick.bars)
+    if echo:
+        warnings.warn(
+            "miakit.run(echo=True) is deprecated: the library prints nothing. Print "
+            "result.leaderboard() (and result.warnings) yourself, or use the command line "
+            "`miakit run`, which prints the whole summary.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    scorers = dict(scorers or {})
+    roles = set(scorers)
+    roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
+    if "target" not in roles:
+        raise InvalidParameterError("no target model: pass --model PATH")
+    aliases = {**role_aliases(roles), **shared_model_aliases(config, scorers, roles)}
+    # in-memory objects that stand in for a setting (a perturber for --fill-mask-model)
+    stand_ins = {k: v for k, v in {"perturber": perturber}.items() if v is not None}
+    specs, skipped = select_attacks(config, roles | set(aliases), stand_ins)
+    check_params(config, specs)
+    check_integrity_options(
+        overlap_warn_fraction=config.overlap_warn_fraction,
+        blind_permutations=config.blind_permutations,
+        blind_alpha=config.blind_alpha,
+    )
+
+    samples = load_inputs(
+        members=config.members,
+        nonmembers=config.nonmembers,
+        data=config.data,
+        text_field=config.text_field,
+        id_field=config.id_field,
+        label_field=config.label_field,
+        allow_overlap=config.allow_overlap,
+    )
+    report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
+    # before any model loads: hyperparameters no text can satisfy, folders we cannot write
+    specs, unscorable = split_scorable(
+        specs, config.attack_params, samples, max_length=config.max_length, asked=config.attacks
+    )
+    skipped.update(unscorable)
+    if write:
+        check_writable(Path(config.out))
+    if not config.no_cache:
+        check_writable(config.resolved_cache_dir(), flag="--cache-dir")
+    # the providers' inputs (prefixes, calibration...), checked against the evaluation samples
+    aux = AuxiliaryRun.prepare(config, samples, stand_ins=stand_ins)
+    cache = None if config.no_cache else SignalCache(config.resolved_cache_dir() / "signals")
+    planner = SignalPlanner(
+        scorer_for=lambda role: scorers.get(role) or load_scorer(config, role),
+        options=EngineOptions(
+            max_length=config.max_length,
+            batch_tokens=config.batch_tokens,
+            chunk_tokens=config.chunk_tokens,
+            bos=config.bos,
+            packing=config.packing,
+            prefix_reuse=config.prefix_reuse,
+            cache=cache,
+            progress=config.progress,
+        ),
+        contexts={**BUILTIN_CONTEXTS, **aux.contexts},
+        aliases=aliases,
+    )
+    texts = samples.texts
+    needs = [ref for spec in specs for ref in spec.needs]
+    tick("signals", 0, len(texts))
+    if config.shard_size:
+        sharded = compute_sharded(config, planner, texts, needs, tick=tick)
+        if sharded is None:  # a worker other than rank 0: its shards are written
+            return RunResult(pd.DataFrame(), {"worker_done": True}, {}, samples, None)
+        tables = sharded
+    else:
+        tables = planner.compute(texts, needs)
+    tick("signals", len(texts), len(texts))
+    models_meta = planner.models_meta()
+
+    extras = aux.extras(planner, texts, specs, evaluation=list(samples))
+    view = SignalView(tables, texts, n_samples=len(samples), extras=extras)
+    params = aux.calibrate(planner, specs, config.attack_params)  # calibration set only
+    outputs: dict[str, AttackOutput] = {}
+    tick("attacks", 0, len(specs))
+    for i, spec in enumerate(specs, 1):
+        outputs[spec.name] = spec(view, **params.get(spec.name, {}))
+        tick("attacks", i, len(specs))
+
+    labels = samples.label_array()
+    attack_metrics: dict[str, Any] = {}
+    tick("metrics", 0, len(outputs))
+    for i, (name, out) in enumerate(outputs.items(), 1):
+        attack_metrics[name] = evaluate(
+            out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed
+        )
+        tick("metrics", i, len(outputs))
+    scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
+    for name, out in outputs.items():
+        scores[name] = out.scores
+    samples_section = samples_section_of(samples, report, tables, outputs)
+    # model-free checks of the member/non-member sets: blind baselines and near-duplicates
+    tick("integrity", 0, 1)
+    integrity = evaluation_integrity(
+        samples,
+        blind=config.blind,
+        seed=config.seed,
+        n_resamples=config.n_bootstrap,
+        n_permutations=config.blind_permutations,
+        alpha=config.blind_alpha,
+        overlap_warn_fraction=config.overlap_warn_fraction,
+    )
+    tick("integrity", 1, 1)
+    loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal
+    metrics = {
+        "miakit_version": __version__,
+        "setup": setup_section(config, samples, models_meta),
+        "attacks": attack_metrics,
+        **integrity.sections,
+        **aux.sections(),
+        "skipped_attacks": skipped,
+        "models": models_meta,
+        "samples": samples_section,
+        "warnings": integrity.warnings
+        + aux.warnings
+        + loud
+        + run_warnings(samples_section, attack_metrics, max_length=config.max_length),
+    }
+    boxed = tuple(w for w in (integrity.blind_warning, *loud) if w)
+    result = RunResult(
+        scores, metrics, outputs, samples, None, tables, integrity.blind_scores, boxed
+    )
+    if write:
+        tick("outputs", 0, 1)
+        try:
+            write_blind_scores(Path(config.out), integrity.blind_scores)
+            aux.write(Path(config.out), samples.ids)
+            result.out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+        except OSError as exc:  # the signals are safe in the cache: say so, no traceback
+            if echo:
+                print(result.leaderboard())
+            root = None if cache is None else config.resolved_cache_dir() / "signals"
+            message = write_failed_message(Path(config.out), exc, root)
+            raise WriteFailedError(message, result) from exc
+        tick("outputs", 1, 1)
+    _log_summary(result)
+    if echo:
+        print(result.leaderboard())
+    return result
+
+
+def _log_summary(result: RunResult) -> None:
+    """What the command line prints after a run, to the ``"miakit"`` logger."""
+    for warning in result.warnings:
+        logger.warning("%s", warning)
+    if result.skipped:
+        logger.info(
+            "skipped: %s", "; ".join(f"{k} ({v})" for k, v in sorted(result.skipped.items()))
+        )
+    if result.out_dir is not None:
+        logger.info("outputs written to %s", result.out_dir)
