@@ -6,7 +6,7 @@ Every fenced ``python`` block of the guide carries a marker on the line before i
   joined in order into one script;
 - ``<!-- test: NAME file=PATH -->``: written to ``PATH`` beside that script (a user's own
   module, or a ``test_*.py`` file that is then run with pytest);
-- ``<!-- untested: WHY -->``: shown but not run (the planned input-provider contract).
+- ``<!-- untested: WHY -->``: shown but not run.
 
 Each example runs in a fresh interpreter in an empty folder, as a user's script would: the
 attack example registers into miakit's *default* registry, which a test process has long
@@ -28,7 +28,7 @@ GUIDE = Path(__file__).resolve().parents[2] / "docs" / "extending.md"
 BLOCK = re.compile(r"(?:<!--\s*(?P<marker>[^>]*?)\s*-->\s*\n)?```python\n(?P<code>.*?)```", re.S)
 TESTED = re.compile(r"test:\s*(?P<name>[\w-]+)(?:\s+file=(?P<file>[\w./-]+))?$")
 #: The examples the guide must hold (a renamed or dropped one fails here, not silently).
-EXAMPLES = ("attack", "backend")
+EXAMPLES = ("attack", "backend", "provider")
 
 
 @dataclass
