@@ -82,4 +82,4 @@ def load_local(spec: ModelSpec) -> tuple[Any, Any, str, torch.device]:
     except Exception as exc:  # transformers raises many types here
         raise ModelLoadError(f"cannot load the model from {folder}: {exc}") from exc
     model = model.to(dtype=dtype)  # type: ignore[call-arg]
-    return model, tokenizer, cached_fingerprint(folder, gguf), device
+    return model, tokenizer, cached_fingerprint(folder, gguf, spec.fingerprint_cache), device
