@@ -1,4 +1,4 @@
-"""SHA-256 digests of model files, hashed at disk speed and cached across runs by file identity.
+"""SHA-256 digests of model files, hashed in parallel and cached across runs by file identity.
 
 A model's fingerprint (:func:`miakit.backends.hf.files.fingerprint_files`) is built from the
 SHA-256 of each weight and configuration file. Hashing gigabytes on every run is the slow part
