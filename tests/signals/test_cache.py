@@ -84,3 +84,25 @@ def test_stale_temporaries_are_cleaned_fresh_ones_kept(tmp_path, scorer):
     make_engine(scorer, tmp_path).compute(TEXTS, stats=STATS)
     assert not stale.exists()
     assert fresh.exists()
+
+
+def test_a_flipped_bit_anywhere_in_a_part_is_caught_never_read_back_wrong(tmp_path, scorer):
+    """Damage after the write (a disk fault, a bad copy): wherever one bit flips in a part,
+    metadata and column names included, the next lookup neither crashes nor returns other
+    numbers: the part's digest (in its name) no longer matches, so it is recomputed."""
+    expected = make_engine(scorer, tmp_path).compute(TEXTS, stats=STATS)
+    (part,) = parts(tmp_path)
+    original = part.read_bytes()
+    footer = original.rfind(b"n_text_tokens")
+    positions = sorted({*range(0, len(original), max(1, len(original) // 40)), footer})
+    for pos in positions:
+        for leftover in parts(tmp_path):  # the previous round's recomputed part
+            leftover.unlink()
+        damaged = bytearray(original)
+        damaged[pos] ^= 0x10
+        part.write_bytes(bytes(damaged))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = make_engine(scorer, tmp_path).compute(TEXTS, stats=STATS)
+        for s in STATS:
+            np.testing.assert_allclose(got.flat(s), expected.flat(s), rtol=1e-5, atol=1e-6)

@@ -66,15 +66,13 @@ class SignalCache:
         """Return the cached rows among ``keys`` that hold every statistic in ``stats``."""
         wanted = set(keys)
         found: dict[str, CachedRow] = {}
-        for table, shas in self._store.read(namespace, _with_keys):
+        for table, shas, n_tok, trunc in self._store.read(namespace, _decode):
             names = set(table.column_names)
             if not set(stats) <= names:
                 continue
             hits = [i for i, key in enumerate(shas) if key in wanted]
             if not hits:
                 continue
-            n_tok = table.column("n_text_tokens").to_numpy()
-            trunc = table.column("truncated").to_numpy(zero_copy_only=False)
             lists = {s: table.column(s).combine_chunks() for s in stats}
             for i in hits:
                 values = {s: lists[s][i] for s in stats}
@@ -120,6 +118,24 @@ class SignalCache:
         return self._store.append(namespace, table)
 
 
-def _with_keys(table: pa.Table) -> tuple[pa.Table, list[str]]:
-    """A part and its text keys (reading them is what tells a damaged part)."""
-    return table, table.column("text_sha256").to_pylist()
+#: The fixed columns of a part and their types; every other column is a statistic.
+_FIXED = {"text_sha256": pa.string(), "n_text_tokens": pa.int64(), "truncated": pa.bool_()}
+_STAT_TYPE = pa.list_(pa.float32())
+
+
+def _decode(table: pa.Table) -> tuple[pa.Table, list[str], np.ndarray, np.ndarray]:
+    """A part, its text keys, token counts and truncation flags, after checking every column's
+    type, so that a damaged part is caught (and recomputed) here rather than crashing later."""
+    for name, field_type in zip(table.column_names, table.schema.types, strict=True):
+        expected = _FIXED.get(name, _STAT_TYPE)
+        if field_type != expected:
+            raise TypeError(f"column {name!r} has type {field_type}, expected {expected}")
+    missing = sorted(set(_FIXED) - set(table.column_names))
+    if missing:
+        raise KeyError(f"missing columns {missing}")
+    return (
+        table,
+        table.column("text_sha256").to_pylist(),
+        table.column("n_text_tokens").to_numpy(),
+        table.column("truncated").to_numpy(zero_copy_only=False),
+    )
