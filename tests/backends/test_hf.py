@@ -131,3 +131,30 @@ def test_fingerprint_follows_in_place_training(tiny_model_dir, tiny_llama, token
     with torch.no_grad():
         next(loaded.model.parameters()).mul_(2.0)
     assert loaded.fingerprint != from_files
+
+
+def test_tokenizer_fingerprint_ignores_truncation_and_padding_state(tiny_llama, tokenizer):
+    """Calling the tokenizer with truncation or padding changes its backend's serialisation;
+    the fingerprint (part of every cache key and shard plan) must not follow it."""
+    import copy as copy_module
+
+    tok = copy_module.deepcopy(tokenizer)
+    before = HFTokenScorer(tiny_llama, tok).tokenizer_fingerprint
+    # what a call with truncation=True / padding=... leaves behind in the backend
+    tok.backend_tokenizer.enable_truncation(max_length=3)
+    tok.backend_tokenizer.enable_padding(length=8)
+    assert tok.backend_tokenizer.truncation is not None
+    assert HFTokenScorer(tiny_llama, tok).tokenizer_fingerprint == before
+
+
+def test_fingerprint_follows_edits_through_param_data(tiny_llama, tokenizer):
+    """``weight.data += delta`` (an adapter merged in place) bypasses the tensors' version
+    counters; the fingerprint must still change."""
+    import copy as copy_module
+
+    model = copy_module.deepcopy(tiny_llama)
+    scorer = HFTokenScorer(model, tokenizer)
+    before = scorer.fingerprint
+    model.get_output_embeddings().weight.data.mul_(0.1)
+    assert scorer.fingerprint != before
+    assert scorer.fingerprint == HFTokenScorer(copy_module.deepcopy(model), tokenizer).fingerprint

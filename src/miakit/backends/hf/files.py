@@ -193,7 +193,7 @@ def fingerprint_tokenizer(tokenizer: Any) -> str:
     h = hashlib.sha256(type(tokenizer).__name__.encode())
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and hasattr(backend, "to_str"):
-        h.update(backend.to_str().encode())
+        h.update(_definition(backend).encode())
     else:
         vocab = tokenizer.get_vocab()
         h.update(json.dumps(sorted(vocab.items())).encode())
@@ -202,6 +202,25 @@ def fingerprint_tokenizer(tokenizer: Any) -> str:
     }
     h.update(json.dumps(special, sort_keys=True, default=str).encode())
     return h.hexdigest()
+
+
+def _definition(backend: Any) -> str:
+    """A fast tokenizer's serialised definition without its truncation and padding state.
+
+    Calling a tokenizer with ``truncation=True`` or ``padding=...`` stores those settings in
+    its backend, and ``to_str()`` includes them, so the same tokenizer would hash differently
+    after such a call (the neighbour generator makes one). A copy with both cleared serialises
+    exactly as a tokenizer that never made such a call.
+    """
+    text = backend.to_str()
+    if backend.truncation is None and backend.padding is None:
+        return text
+    from tokenizers import Tokenizer
+
+    clean = Tokenizer.from_str(text)
+    clean.no_truncation()
+    clean.no_padding()
+    return clean.to_str()
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ statistics are always produced in fp32 (see :meth:`HFTokenScorer.logits`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -337,11 +338,30 @@ class HFTokenScorer:
         return logits
 
 
-def _weights_key(model: torch.nn.Module) -> tuple[tuple[int, int], ...]:
-    """Storage address and in-place version counter of every tensor of ``model``'s state.
+#: Values sampled per tensor (evenly spaced) for :func:`_weights_key`.
+WEIGHT_SAMPLES = 64
 
-    Every in-place change (an optimiser step, ``copy_``, ``load_state_dict``) bumps a tensor's
-    version counter, and rebinding ``param.data`` changes its address, so an unchanged key
-    means unchanged weights; the cost is one ``state_dict()`` walk, no hashing.
+
+def _weights_key(model: torch.nn.Module) -> tuple[tuple[tuple[int, int], ...], str]:
+    """What tells that ``model``'s weights changed, without hashing them all.
+
+    Two parts: each state tensor's storage address and in-place version counter (an optimiser
+    step, ``copy_``, ``load_state_dict`` bump it; rebinding ``param.data`` changes the
+    address), and a hash of :data:`WEIGHT_SAMPLES` evenly spaced values of each tensor, for
+    in-place edits made through ``param.data`` (e.g. ``weight.data += delta``, an adapter
+    merged in place), which bypass the version counter. A change that touches none of the
+    sampled values of a tensor and goes through ``.data`` is not seen: build a new scorer after
+    such an edit. Cost: one ``state_dict()`` walk, a small gather per tensor, one copy.
     """
-    return tuple((t.data_ptr(), t._version) for t in model.state_dict().values())
+    tensors = list(model.state_dict().values())
+    ident = tuple((t.data_ptr(), t._version) for t in tensors)
+    samples = []
+    for t in tensors:
+        n = t.numel()
+        if n == 0:
+            continue
+        flat = t.detach().reshape(-1)
+        index = torch.linspace(0, n - 1, steps=min(n, WEIGHT_SAMPLES), device=flat.device)
+        samples.append(flat.index_select(0, index.long()).to(torch.float32))
+    blob = torch.cat(samples).cpu().numpy().tobytes() if samples else b""
+    return ident, hashlib.sha256(blob).hexdigest()
