@@ -135,6 +135,74 @@ def test_load_from_a_local_folder(tmp_path) -> None:
     assert p.neighbours(TEXTS[:1], 2, seed=0)[0]
 
 
+def test_in_memory_models_are_fingerprinted_by_their_weights(tok) -> None:
+    """Without a fingerprint, the weights are hashed (it keys the neighbour cache): two
+    different models with one tokenizer must not share cached neighbours, and a model
+    changed in place is hashed again (review of issue 10)."""
+    a = DropoutSwapPerturber(build_bert(len(tok), seed=3), tok)
+    b = DropoutSwapPerturber(build_bert(len(tok), seed=99), tok)
+    assert a.fingerprint and a.fingerprint != b.fingerprint
+    assert a.identity["model"] != b.identity["model"]
+    assert DropoutSwapPerturber(build_bert(len(tok), seed=3), tok).fingerprint == a.fingerprint
+    before = a.fingerprint
+    with torch.no_grad():
+        next(a.model.parameters()).add_(0.5)
+    assert a.fingerprint != before
+
+
+def test_a_loaded_model_keeps_its_files_fingerprint_until_changed(tmp_path) -> None:
+    from miakit.backends.hf import fingerprint_files
+
+    folder = save_fill_mask_model(tmp_path / "bert")
+    p = DropoutSwapPerturber.load(str(folder), device="cpu")
+    assert p.fingerprint == fingerprint_files(folder, None)
+    with torch.no_grad():
+        next(p.model.parameters()).mul_(2.0)
+    assert p.fingerprint != fingerprint_files(folder, None)
+
+
+def test_the_neighbour_cache_tells_two_in_memory_models_apart(tmp_path, tok) -> None:
+    """The reviewer's reproduction: two BERTs with one tokenizer gave identical
+    ``neighborhood`` scores with the neighbour cache on."""
+    import miakit
+    from auxmodels import write_jsonl
+    from miakit.backends.hf import HFTokenScorer
+    from tinymodels import build_llama, build_tokenizer
+
+    write_jsonl(tmp_path / "m.jsonl", [*TEXTS[:2], "In 1969 humans first walked on the Moon."], "m")
+    write_jsonl(
+        tmp_path / "n.jsonl",
+        [
+            "Sourdough bread rises slowly because of wild yeast.",
+            "The committee postponed the vote until next spring.",
+            "A language model assigns probabilities to tokens.",
+        ],
+        "n",
+    )
+    causal = build_tokenizer()
+    target = HFTokenScorer(build_llama(len(causal)), causal, name="t")
+
+    def scores(seed: int, cache: bool) -> list[float]:
+        tok("reset")  # a plain call: the same tokenizer state in every run
+        result = miakit.run(
+            members=str(tmp_path / "m.jsonl"),
+            nonmembers=str(tmp_path / "n.jsonl"),
+            attacks=["neighborhood"],
+            scorers={"target": target},
+            perturber=DropoutSwapPerturber(build_bert(len(tok), seed=seed), tok, top_k=4),
+            cache_dir=str(tmp_path / "cache"),
+            no_cache=not cache,
+            write=False,
+            n_bootstrap=10,
+        )
+        return list(result.scores["neighborhood"])
+
+    first = scores(3, cache=True)
+    second = scores(99, cache=True)
+    assert second != first
+    assert second == scores(99, cache=False)
+
+
 @pytest.mark.parametrize(("kw", "match"), [({"dropout": 1.0}, r"\[0, 1\)"), ({"top_k": 0}, ">= 1")])
 def test_bad_settings(tok, model64, kw, match) -> None:
     with pytest.raises(InvalidParameterError, match=match):

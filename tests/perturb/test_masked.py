@@ -57,6 +57,27 @@ def test_identity_keys_model_and_settings(folder) -> None:
     assert a.identity["kind"] == "masked_lm_sample"
 
 
+def test_in_memory_models_are_fingerprinted_by_their_weights(folder) -> None:
+    """Without a fingerprint, the weights are hashed (it keys the neighbour cache); a loaded
+    folder keeps its files' hash; both follow in-place changes (review of issue 10)."""
+    from miakit.backends.hf import fingerprint_files
+
+    tok = build_wordpiece_tokenizer()
+    a = MaskedLMPerturber(build_bert(len(tok), seed=3), tok)
+    b = MaskedLMPerturber(build_bert(len(tok), seed=99), tok)
+    assert a.fingerprint and a.fingerprint != b.fingerprint
+    assert a.identity["model"] != b.identity["model"]
+    before = a.fingerprint
+    with torch.no_grad():
+        next(a.model.parameters()).add_(0.5)
+    assert a.fingerprint != before
+    loaded = MaskedLMPerturber.load(str(folder), device="cpu")
+    assert loaded.fingerprint == fingerprint_files(folder, None)
+    with torch.no_grad():
+        next(loaded.model.parameters()).mul_(2.0)
+    assert loaded.fingerprint != fingerprint_files(folder, None)
+
+
 def test_refuses_missing_and_pickle_only_folders(tmp_path) -> None:
     with pytest.raises(ModelLoadError, match="never downloads"):
         MaskedLMPerturber.load(str(tmp_path / "nope"))

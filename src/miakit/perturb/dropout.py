@@ -57,7 +57,7 @@ import torch
 
 from miakit.errors import InvalidParameterError, ModelLoadError
 from miakit.perturb.base import generator_for
-from miakit.perturb.masked import load_masked_lm, whole_word_table
+from miakit.perturb.masked import WeightsFingerprint, load_masked_lm, whole_word_table
 
 _WORD = re.compile(r"\w+")
 #: the most logits (rows × tokens × vocabulary) one forward pass may produce
@@ -87,7 +87,9 @@ class DropoutSwapPerturber:
         model: an ``AutoModelForMaskedLM`` model (evaluation mode is set here).
         tokenizer: its *fast* tokenizer (character offsets are needed).
         name: a label for messages.
-        fingerprint: what identifies the weights (keys the neighbour cache).
+        fingerprint: what identifies the weights (keys the neighbour cache); computed from
+            the parameters when omitted, and after any in-place change
+            (:class:`~miakit.perturb.masked.WeightsFingerprint`).
         dropout: embedding dropout rate ``p``, in ``[0, 1)`` (the paper: 0.7).
         top_k: proposals per word, the original word excluded.
         batch_size: positions per forward pass (fewer for long texts, so that the pass's
@@ -104,7 +106,7 @@ class DropoutSwapPerturber:
         tokenizer: Any,
         *,
         name: str = "fill-mask",
-        fingerprint: str = "",
+        fingerprint: str | None = None,
         dropout: float = 0.7,
         top_k: int = 10,
         batch_size: int = 32,
@@ -125,7 +127,7 @@ class DropoutSwapPerturber:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
-        self.fingerprint = fingerprint
+        self._fingerprint = WeightsFingerprint(self.model, fingerprint)
         self.dropout = float(dropout)
         self.top_k = int(top_k)
         self.batch_size = int(batch_size)
@@ -150,6 +152,11 @@ class DropoutSwapPerturber:
         return cls(
             model, tokenizer, name=str(path), fingerprint=fingerprint, dropout=dropout, top_k=top_k
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """The weights' hash (:class:`~miakit.perturb.masked.WeightsFingerprint`)."""
+        return self._fingerprint()
 
     @property
     def identity(self) -> Mapping[str, Any]:

@@ -19,6 +19,12 @@ embedding instead of masking it.
 
 Loading is local only (``local_files_only=True``), from safetensors; a folder without
 ``*.safetensors`` weights is refused rather than unpickled (:func:`load_masked_lm`).
+
+The weights' fingerprint (part of the neighbour cache's key, :class:`WeightsFingerprint`): the
+files' hash for a model loaded from a folder; for an in-memory model given without one, a hash
+of its configuration and parameters. Either is recomputed from the parameters after any
+in-place change to them, as :attr:`miakit.backends.hf.HFTokenScorer.fingerprint` is, so two
+different models, or one model trained between two runs, never share cached neighbours.
 """
 
 from __future__ import annotations
@@ -42,6 +48,36 @@ def _bare(token: str) -> str:
     return token[1:] if token[:1] in _MARKERS else token
 
 
+class WeightsFingerprint:
+    """The fingerprint of a masked LM's weights, kept in step with the model.
+
+    ``given`` (the files' hash of a loaded folder) is used while the parameters are unchanged;
+    without one (``None`` or ``""``: an in-memory model), the parameters are hashed
+    (:func:`~miakit.backends.hf.fingerprint_module`). Any in-place change to a parameter after
+    that (an optimiser step, ``copy_``, ``load_state_dict``) is detected by the scorer's
+    weights key (``miakit.backends.hf.scorer._weights_key``) and the parameters are hashed
+    again, so the neighbour cache never serves another model's neighbours.
+    """
+
+    def __init__(self, model: torch.nn.Module, given: str | None = None) -> None:
+        from miakit.backends.hf.scorer import _weights_key
+
+        self._model = model
+        self._value = given or None
+        self._key = _weights_key(model)
+
+    def __call__(self) -> str:
+        from miakit.backends.hf import fingerprint_module
+        from miakit.backends.hf.scorer import _weights_key
+
+        key = _weights_key(self._model)
+        if key != self._key:
+            self._value, self._key = None, key
+        if self._value is None:
+            self._value = fingerprint_module(self._model)
+        return self._value
+
+
 class MaskedLMPerturber:
     """Neighbours from a masked LM (module docstring).
 
@@ -49,7 +85,9 @@ class MaskedLMPerturber:
         model: an ``AutoModelForMaskedLM`` model (evaluation mode is set here).
         tokenizer: its tokenizer (with a mask token).
         name: a label for messages.
-        fingerprint: what identifies the weights (keys the neighbour cache).
+        fingerprint: what identifies the weights (keys the neighbour cache); computed from
+            the parameters when omitted, and after any in-place change
+            (:class:`WeightsFingerprint`).
         fraction: share of the words masked per neighbour, in ``(0, 1]``.
         top_k: replacements are drawn from this many most likely whole-word tokens.
         batch_size: masked texts per forward pass.
@@ -61,7 +99,7 @@ class MaskedLMPerturber:
         tokenizer: Any,
         *,
         name: str = "fill-mask",
-        fingerprint: str = "",
+        fingerprint: str | None = None,
         fraction: float = 0.15,
         top_k: int = 10,
         batch_size: int = 32,
@@ -72,7 +110,7 @@ class MaskedLMPerturber:
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
-        self.fingerprint = fingerprint
+        self._fingerprint = WeightsFingerprint(self.model, fingerprint)
         self.fraction = float(fraction)
         self.top_k = int(top_k)
         self.batch_size = int(batch_size)
@@ -103,6 +141,11 @@ class MaskedLMPerturber:
             fraction=fraction,
             top_k=top_k,
         )
+
+    @property
+    def fingerprint(self) -> str:
+        """The weights' hash (:class:`WeightsFingerprint`)."""
+        return self._fingerprint()
 
     @property
     def identity(self) -> Mapping[str, Any]:
