@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 
 import numpy as np
 import pytest
 
-from miakit.data.containment import EXACT_MAX_NGRAMS, find_contained, too_short
+from miakit.data.containment import EXACT_MAX_NGRAMS, find_contained, fold_text, too_short, words
 from miakit.errors import InvalidParameterError
 
 
@@ -28,6 +29,41 @@ def test_both_shares_and_the_direction() -> None:
     assert c.b_in_a == 1.0  # every 13-gram of base is in longer
     assert c.a_in_b == pytest.approx(28 / 68)  # 28 of longer's 68 13-grams are base's
     assert c.containment == 1.0
+
+
+EVAL = (
+    "Café owners in the old town said the new parking rules had cut their trade by half "
+    "since spring began"
+)
+
+
+@pytest.mark.parametrize(
+    "disguise",
+    [
+        lambda t: t,
+        lambda t: unicodedata.normalize("NFD", t),  # decomposed accents
+        lambda t: t.replace("owners", "ｏｗｎｅｒｓ"),  # full-width letters
+        lambda t: t.replace("parking", "park\u200bing"),  # a zero-width space
+        lambda t: t.replace("trade", "tr\u00adade"),  # a soft hyphen
+        lambda t: t.replace("since", "SINCE").replace("Café", "CAFÉ"),
+        lambda t: "\ufeff" + t.replace("town", "to\u200dwn"),  # BOM, zero-width joiner
+    ],
+    ids=["plain", "nfd", "fullwidth", "zwsp", "soft-hyphen", "case", "bom-zwj"],
+)
+def test_invisible_and_compatibility_characters_do_not_hide_a_copy(disguise) -> None:
+    """An evaluation text copied into an auxiliary one is found however its characters are
+    encoded (review of issue 10: one zero-width space hid it, full-width letters gave 0.75)."""
+    aux = disguise(EVAL) + " And then the council met again to discuss it."
+    [c] = find_contained([aux], [EVAL])
+    assert c.b_in_a == 1.0
+    assert words(disguise(EVAL)) == words(EVAL)
+
+
+def test_fold_text() -> None:
+    assert fold_text("Hello World") == "hello world"
+    assert fold_text("ＳＴＲＡßＥ") == "strasse"
+    assert fold_text("so\u00adft ze\u200bro") == "soft zero"
+    assert fold_text(unicodedata.normalize("NFD", "café")) == "café"
 
 
 @pytest.mark.parametrize("exact", [True, False])

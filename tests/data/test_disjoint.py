@@ -24,6 +24,7 @@ def test_normalise_text() -> None:
     assert normalise_text("ＦＵＬＬ width") == "full width"  # NFKC
     assert normalise_text("Straße") == normalise_text("STRASSE")  # casefold
     assert normalise_text("!!!") == ""
+    assert normalise_text("zero\u200bwidth, soft\u00adhyphen") == "zerowidth softhyphen"  # Cf
 
 
 def test_find_matches_exact_and_normalised() -> None:

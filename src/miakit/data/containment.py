@@ -4,8 +4,10 @@ Used for member/non-member near-duplicates (:mod:`miakit.data.overlap`) and for 
 that must not hold evaluation text (:mod:`miakit.data.disjoint`,
 :mod:`miakit.pipeline.providers.frequency`).
 
-The measure. Texts are lowercased and split into word tokens (``\\w+``, so case, punctuation
-and whitespace never matter); each becomes the set ``G`` of its word n-grams (default
+The measure. Texts are normalised by :func:`fold_text` (Unicode NFKC, case folding, format
+characters such as zero-width spaces and soft hyphens removed) and split into word tokens
+(``\\w+``, so case, punctuation, whitespace, full-width letters, decomposed accents and
+invisible characters never matter); each becomes the set ``G`` of its word n-grams (default
 ``n = 13``, the contamination n-gram of GPT-3's and later overlap studies). For texts ``a`` and
 ``b`` two shares are computed::
 
@@ -43,7 +45,10 @@ normalised copies instead.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,9 +88,25 @@ class Contained:
         return max(self.a_in_b, self.b_in_a)
 
 
+@functools.cache
+def _format_characters() -> dict[int, None]:
+    """``str.translate`` table deleting every Unicode format character (category ``Cf``:
+    zero-width spaces and joiners, soft hyphens, direction marks, the byte-order mark)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Cf"}
+
+
+def fold_text(text: str) -> str:
+    """``text`` with format characters (``Cf``) removed, then NFKC-normalised and case-folded:
+    the one normalisation of every overlap check (here and
+    :func:`miakit.data.disjoint.normalise_text`). ASCII text is only lowercased (the same)."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKC", text.translate(_format_characters())).casefold()
+
+
 def words(text: str) -> list[str]:
-    """Lowercase word tokens (``\\w+``) of a text."""
-    return _WORD.findall(text.lower())
+    """Word tokens (``\\w+``) of :func:`fold_text` of a text."""
+    return _WORD.findall(fold_text(text))
 
 
 def word_ngrams(tokens: Sequence[str], n: int) -> set[str]:

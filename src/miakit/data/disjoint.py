@@ -7,10 +7,12 @@ its prefix from the evaluation non-members), and a calibration set holding evalu
 tunes on the test set. Such overlaps are refused.
 
 Two texts *match* when they are identical strings (``exact``) or equal after
-:func:`normalise_text` (``normalised``): Unicode NFKC, case folding, punctuation removed
-(every character of a Unicode ``P*`` category) and runs of whitespace collapsed to one space,
-then stripped. So ``"Hello, World!"`` and ``"hello world"`` match; a copy that differs in
-punctuation, case or line breaks is still a copy.
+:func:`normalise_text` (``normalised``): format characters removed (Unicode ``Cf``: zero-width
+spaces, soft hyphens, ...), Unicode NFKC, case folding, punctuation removed (every character of
+a Unicode ``P*`` category) and runs of whitespace collapsed to one space, then stripped. So
+``"Hello, World!"`` and ``"hello world"`` match; a copy that differs in punctuation, case, line
+breaks, invisible characters or full-width letters is still a copy. The containment check uses
+the same normalisation (:func:`miakit.data.containment.fold_text`) before it splits words.
 
 Equality is not enough: WikiMIA's longer splits extend its shorter ones, so a prefix drawn from
 another split holds an evaluation text verbatim plus a sentence or two.
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from miakit.data._messages import listing
-from miakit.data.containment import find_contained
+from miakit.data.containment import find_contained, fold_text
 from miakit.data.schema import Sample
 from miakit.errors import DataError
 
@@ -58,9 +60,9 @@ def _punctuation() -> dict[int, None]:
 
 
 def normalise_text(text: str) -> str:
-    """NFKC, casefold, drop punctuation (Unicode ``P*``), collapse whitespace, strip."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(folded.translate(_punctuation()).split())
+    """:func:`~miakit.data.containment.fold_text` (format characters removed, NFKC,
+    casefold), then drop punctuation (Unicode ``P*``), collapse whitespace, strip."""
+    return " ".join(fold_text(text).translate(_punctuation()).split())
 
 
 def text_hash(text: str) -> int:

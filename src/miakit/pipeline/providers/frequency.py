@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from miakit._core.io import atomic_path, discard_unreadable
+from miakit._core.io import atomic_path, clean_stale_temporaries, discard_unreadable
 from miakit.attacks import AttackSpec
 from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
 from miakit.backends.base import TokenScorer
@@ -68,8 +68,9 @@ from miakit.errors import DataError, InvalidParameterError
 from miakit.pipeline.inputs import Input, InputProvider, register_provider
 from miakit.signals.plan import SignalPlanner
 
-#: Bumped whenever a change here can change cached counts (2: normalised hashes, word count).
-FREQUENCY_VERSION = "2"
+#: Bumped whenever a change here can change cached counts (2: normalised hashes, word count;
+#: 3: format characters removed by the normaliser and the word split).
+FREQUENCY_VERSION = "3"
 #: Corpora of at most this many words are also checked by containment (see the module
 #: docstring). Measured against 2,000 evaluation texts of 30-250 words: 1.4-3.7 s and about
 #: 250 MB for a million words (2 shared CPU cores), linear in the corpus size.
@@ -227,6 +228,7 @@ def build_frequency_table(
     )
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(cache_file.parent)
         with atomic_path(cache_file) as tmp, open(tmp, "wb") as fh:
             np.savez(
                 fh,
