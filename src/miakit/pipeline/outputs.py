@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from miakit._core.io import atomic_write
+from miakit._core.io import atomic_write, clean_stale_temporaries
 from miakit._core.version import __version__
 from miakit.attacks import AttackOutput
 from miakit.config import BUILTIN_ROLES, RunConfig, dump_yaml
@@ -194,6 +194,7 @@ def write_outputs(
 ) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out)  # leftovers of an earlier run that crashed while writing
     atomic_write(out / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
     per_sample = pd.DataFrame(
         {

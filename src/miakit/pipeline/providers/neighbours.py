@@ -47,6 +47,26 @@ CAUSAL = Input(
     "neighbour texts resampled from the target (a variant; built in)",
 )
 
+#: The identity kind of the paper's generator (:class:`~miakit.perturb.DropoutSwapPerturber`).
+PAPER_KIND = "mlm_dropout_swap"
+#: The identity kind of the built-in variant's generator
+#: (:class:`~miakit.perturb.CausalLMPerturber`).
+CAUSAL_KIND = "causal_lm"
+
+
+def _fits(perturber: Perturber, spec: Input) -> bool:
+    """Whether an in-memory ``perturber`` may write the neighbours of ``spec``'s extra: the
+    paper's generator only those of the paper's attack, the built-in causal variant only the
+    variant's; any other (custom) perturber either, with a warning when it feeds the paper's
+    attack (see :meth:`Neighbours._perturber`)."""
+    kind = perturber.identity.get("kind")
+    if kind == PAPER_KIND:
+        return spec is PAPER
+    if kind == CAUSAL_KIND:
+        return spec is CAUSAL
+    return True
+
+
 #: perturber kind -> what ``metrics.json`` and the report say about it
 GENERATORS = {
     "mlm_dropout_swap": "paper (arXiv 2305.18462): masked-LM embedding-dropout single-word swaps",
@@ -209,8 +229,16 @@ class Neighbours(InputProvider):
         """The generator of ``spec``'s extra: the in-memory ``perturber`` if given, else the
         paper's (from ``--fill-mask-model``) or the causal-LM variant's."""
         given = self.run.stand_ins.get("perturber")
-        if given is not None:
+        if given is not None and _fits(given, spec):
             self.perturbers.update(dict.fromkeys(users, given))
+            kind = given.identity.get("kind")
+            if spec is PAPER and kind != PAPER_KIND:
+                self.run.warnings.append(
+                    f"{', '.join(users)}: the neighbours come from the perturber passed to "
+                    f"miakit.run (kind {kind!r}), not from the paper's generator (arXiv "
+                    "2305.18462, masked-LM embedding-dropout swaps); the scores are not the "
+                    "paper's method"
+                )
         missing = [u for u in users if u not in self.perturbers]
         if missing:
             config = self.run.config
