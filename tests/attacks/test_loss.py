@@ -14,9 +14,7 @@ def test_known_answers(make_view) -> None:
     out = LOSS(view)
     np.testing.assert_array_equal(out.scores[[0, 1, 3, 4]], [-2.0, -0.5, -2.0, 0.0])
     assert np.isnan(out.scores[2])
-    assert out.reasons[2] == (
-        "no scored tokens in target/plain:token_log_prob (text shorter than 2 tokens?)"
-    )
+    assert out.reasons[2] == "no scored tokens in target/plain (text shorter than 2 tokens?)"
     assert out.reasons[0] is None
 
 

@@ -27,10 +27,8 @@ def test_known_answers_with_different_token_counts(make_view) -> None:
     np.testing.assert_array_equal(out.scores[:2], [2.0, 1.0])
     assert np.isnan(out.scores[2:]).all()
     assert "NLL of the original text is 0" in out.reasons[2]
-    assert out.reasons[3] == (
-        "no scored tokens in target/lowercase:token_log_prob (text shorter than 2 tokens?)"
-    )
-    assert "no scored tokens in target/plain:token_log_prob" in out.reasons[4]
+    assert out.reasons[3] == "no scored tokens in target/lowercase (text shorter than 2 tokens?)"
+    assert "no scored tokens in target/plain (" in out.reasons[4]
 
 
 def test_memorised_casing_scores_higher(make_view) -> None:
@@ -60,4 +58,6 @@ def test_truncation_that_covers_different_characters_is_nan() -> None:
     np.testing.assert_allclose(out.scores[[0, 3]], [3.0, 3.0])
     assert np.isnan(out.scores[[1, 2]]).all()
     assert "first 7 characters" in out.reasons[1] and "first 6 characters" in out.reasons[1]
+    # the id is attached by the warnings and metrics; the reason does not carry a position
+    assert out.reasons[1].startswith("truncation to max_length left target/plain with")
     assert "the whole text" in out.reasons[2] and "--max-length" in out.reasons[2]

@@ -11,7 +11,7 @@ def _attack(n: int, n_nan: int) -> dict:
 
 def test_nan_warning_once_per_reason_with_ids_and_attacks():
     short = "too short for k=0.2: needs at least 5 scored tokens"
-    empty = "no scored tokens in target/plain:token_log_prob (text shorter than 2 tokens?)"
+    empty = "no scored tokens in target/plain (text shorter than 2 tokens?)"
     samples = {
         "n": 20,
         "nan": {
@@ -59,12 +59,12 @@ def test_reasons_that_differ_only_in_numbers_share_a_line():
         "n": 9,
         "nan": {
             "lowercase": [
-                {"id": "m1", "reason": "sample 1: truncation left 10 characters"},
-                {"id": "m3", "reason": "sample 3: truncation left 23 characters"},
+                {"id": "m1", "reason": "truncation left 10 characters"},
+                {"id": "m3", "reason": "truncation left 23 characters"},
             ]
         },
     }
     warnings = run_warnings(samples, {"lowercase": _attack(9, 2)})
     assert len(warnings) == 1
     assert "2 sample(s)" in warnings[0] and ": m1, m3" in warnings[0]
-    assert "e.g. m1: sample 1: truncation left 10 characters" in warnings[0]
+    assert "e.g. m1: truncation left 10 characters" in warnings[0]

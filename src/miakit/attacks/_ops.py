@@ -157,8 +157,12 @@ def too_short_reason(setting: str, need: int) -> str:
     return f"too short for {setting}: needs at least {need} scored tokens"
 
 
-def no_tokens_reason(signal: str) -> str:
-    return f"no scored tokens in {signal} (text shorter than 2 tokens?)"
+def no_tokens_reason(table: str) -> str:
+    """The NaN reason of a sample with no scored tokens in ``table`` (``"model/context"``).
+    It names the table, not the signal read from it, so that attacks reading different
+    signals (``loss``: ``token_log_prob``, ``entropy``: ``mean_log_prob``) give one reason for
+    one cause, which warnings and the report then group."""
+    return f"no scored tokens in {table} (text shorter than 2 tokens?)"
 
 
 class Reasons:
@@ -201,7 +205,7 @@ def token_values(
     """
     values, offsets = signals.flat(stat, model=model, context=context)
     name = str(SignalRef(stat, model=model, context=context))
-    reasons.add(np.diff(offsets) == 0, no_tokens_reason(name))
+    reasons.add(np.diff(offsets) == 0, no_tokens_reason(f"{model}/{context}"))
     reasons.add(segment_any(np.isnan(values), offsets), f"NaN in {name} (corrupt signal table?)")
     return values, offsets
 

@@ -70,7 +70,7 @@ def common_span_means(
             for ref, r in zip(refs, reads, strict=True)
         )
         return (
-            f"sample {i}: the common span is empty, no text token is scored in every context "
+            "the common span is empty, no text token is scored in every context "
             f"({spans}; truncation to max_length cut the text after a prefix); {fix}"
         )
 
@@ -110,7 +110,7 @@ def require_same_characters(
             return f"its first {int(chars[i])} characters" if chars[i] >= 0 else "an unknown part"
 
         return (
-            f"sample {i}: truncation to max_length left {_name(a)} with "
+            f"truncation to max_length left {_name(a)} with "
             f"{cover(ta.truncated, chars_a)} and {_name(b)} with {cover(tb.truncated, chars_b)} "
             f"({why}), so they score different text; raise --max-length so the text fits"
         )
