@@ -362,6 +362,8 @@ def _weights_key(model: torch.nn.Module) -> tuple[tuple[tuple[int, int], ...], s
             continue
         flat = t.detach().reshape(-1)
         index = torch.linspace(0, n - 1, steps=min(n, WEIGHT_SAMPLES), device=flat.device)
-        samples.append(flat.index_select(0, index.long()).to(torch.float32))
+        # float32 linspace rounds n - 1 up past the end for large n (an embedding of 28M)
+        index = index.long().clamp_(max=n - 1)
+        samples.append(flat.index_select(0, index).to(torch.float32))
     blob = torch.cat(samples).cpu().numpy().tobytes() if samples else b""
     return ident, hashlib.sha256(blob).hexdigest()
