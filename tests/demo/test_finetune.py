@@ -92,3 +92,15 @@ def test_cache_key_depends_on_everything():
     assert k != FinetuneSettings(epochs=3).key("base", TEXTS)
     assert k != s.key("other-base", TEXTS)
     assert k != s.key("base", TEXTS[:-1])
+
+
+def test_cli_epochs_default_is_the_library_default():
+    """``miakit demo`` without ``--epochs`` trains as :class:`FinetuneSettings` says (the CLI
+    repeats the default as a literal, so the two must not drift apart)."""
+    import argparse
+
+    from miakit.cli import demo as cli_demo
+
+    parser = argparse.ArgumentParser()
+    cli_demo.add_parser(parser.add_subparsers())
+    assert parser.parse_args(["demo"]).epochs == FinetuneSettings().epochs

@@ -17,7 +17,7 @@ def add_parser(sub: Any) -> None:
     d.add_argument(
         "--n-articles", type=integer(160), default=160, help="articles, half members (160)"
     )
-    d.add_argument("--epochs", type=integer(2), default=2, help="fine-tuning epochs (default 2)")
+    d.add_argument("--epochs", type=integer(1), default=1, help="fine-tuning epochs (default 1)")
     d.add_argument("--seed", type=integer(0), default=0, help="seed of every random choice (0)")
     d.add_argument("--device", default="auto", help="auto (default), cpu or cuda")
     d.add_argument(
