@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from miakit._core import timing as _timing  # noqa: F401  (notes when miakit was imported)
 from miakit._core.version import __version__
 
 # A library logs and never prints: without this, Python's last-resort handler would write

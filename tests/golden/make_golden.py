@@ -221,8 +221,11 @@ def flat_numbers(obj: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, _number(obj)
 
 
-#: Numbers of metrics.json that describe the machine or the run's history, not its results.
-VOLATILE = re.compile(r"(^|/)(from_cache|elapsed\w*|seconds|\w*_s|duration\w*|time\w*)$")
+#: Numbers of metrics.json that describe the machine or the run's history, not its results
+#: (``setup/timings/<stage>``: the wall time per stage, issue 15).
+VOLATILE = re.compile(
+    r"(^|/)(from_cache|elapsed\w*|seconds|\w*_s|duration\w*|time\w*)$|(^|/)setup/timings/"
+)
 
 
 def metrics_numbers(metrics: Mapping[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from miakit._core.timing import stage
 from miakit.blind._cv import (
     DEFAULT_ALPHA,
     DEFAULT_PERMUTATIONS,
@@ -99,14 +100,15 @@ def evaluation_integrity(
     blind_warning = None
     blind_scores = None
     if blind:
-        result = run_blind_baselines(
-            samples.texts,
-            samples.label_array(),
-            seed=seed,
-            n_resamples=n_resamples,
-            n_permutations=n_permutations,
-            alpha=alpha,
-        )
+        with stage("blind_baselines"):
+            result = run_blind_baselines(
+                samples.texts,
+                samples.label_array(),
+                seed=seed,
+                n_resamples=n_resamples,
+                n_permutations=n_permutations,
+                alpha=alpha,
+            )
         sections["blind"] = result.metrics
         sections["blind_summary"] = result.summary()
         blind_scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
@@ -115,7 +117,8 @@ def evaluation_integrity(
         blind_warning = result.warning
         if blind_warning:
             warnings.append(blind_warning)
-    report = overlap_report(samples, seed=seed)
+    with stage("overlap"):
+        report = overlap_report(samples, seed=seed)
     sections["overlap"] = report.to_dict(max_pairs=MAX_PAIRS)
     if report.fraction_nonmembers > overlap_warn_fraction:
         warnings.append(

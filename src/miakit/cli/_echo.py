@@ -4,7 +4,8 @@
 what a terminal shows. Here that result is printed: the leaderboard on stdout, then each
 warning on stderr (the blind baselines' shift warning and "scored nothing" in a box, the
 others on one ``warning:`` line), the skipped attacks on stderr, and the output folder on
-stdout. While the run goes, progress bars and each shard's line go to stderr.
+stdout; with ``--timings``, the wall time per stage on stderr. While the run goes, progress
+bars and each shard's line go to stderr.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import Any
 
 from miakit._core.progress import ProgressCallback, print_messages
+from miakit._core.timing import table
 from miakit.blind import boxed
 from miakit.config import RunConfig
 from miakit.pipeline import RunResult, WriteFailedError, run
@@ -36,6 +38,14 @@ def print_summary(result: RunResult) -> None:
         )
     if result.out_dir is not None:
         print(f"outputs written to {result.out_dir}")
+
+
+def print_timings(result: RunResult) -> None:
+    """``--timings``: the run's ``setup.timings`` as a table on stderr."""
+    timings = result.metrics.get("setup", {}).get("timings")
+    if timings:
+        print("timings (wall seconds per stage):", file=sys.stderr)
+        print(table(timings), file=sys.stderr)
 
 
 def terminal_progress(bars: bool) -> bool | ProgressCallback:
@@ -70,4 +80,6 @@ def run_and_print(
         print(exc.result.leaderboard())
         raise
     print_summary(result)
+    if config.timings if config is not None else kwargs.get("timings", False):
+        print_timings(result)
     return result

@@ -47,9 +47,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def main(args: argparse.Namespace) -> int:
+    from miakit._core.timing import count_startup
     from miakit.cli._echo import run_and_print
 
     config = config_from_args(args)
+    count_startup()  # setup.timings["startup"]: from `import miakit` to the run's start
     result = run_and_print(config)  # the library prints nothing: the CLI prints the summary
     outputs = result.outputs
     if outputs and all(o.n_nan == len(o.scores) for o in outputs.values()):

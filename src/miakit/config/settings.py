@@ -156,6 +156,11 @@ class RunConfig:
     )
     no_cache: bool = setting(False, group="cache", help="neither read nor write the signal cache")
     progress: bool = setting(True, help="show progress bars", off_help="hide progress bars")
+    timings: bool = setting(
+        False,
+        help="print the wall time of each stage on stderr at the end (always recorded in "
+        "metrics.json under setup.timings)",
+    )
     # -- evaluation ---------------------------------------------------------------------------
     seed: int = setting(0, group="evaluation", ge=0, help="seed of every random choice (bootstrap)")
     n_bootstrap: int = setting(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from miakit._core.io import atomic_write, clean_stale_temporaries
+from miakit._core.timing import stage
 from miakit._core.version import __version__
 from miakit.attacks import AttackOutput
 from miakit.config import BUILTIN_ROLES, RunConfig, dump_yaml
@@ -214,15 +215,21 @@ def write_outputs(
     for name, o in outputs.items():
         per_sample[f"nan_reason:{name}"] = list(o.reasons)
     atomic_write(out / "samples.parquet", lambda p: per_sample.to_parquet(p, index=False))
-    text = json.dumps(metrics, indent=2, default=_json_default, allow_nan=True)
-    atomic_write(out / "metrics.json", lambda p: Path(p).write_text(text + "\n", "utf-8"))
+    write_metrics(out, metrics)
     atomic_write(
         out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")
     )
-    from miakit.report.html import write_report  # matplotlib and jinja2 load only here
+    with stage("report"):
+        from miakit.report.html import write_report  # matplotlib and jinja2 load only here
 
-    write_report(out)
+        write_report(out)
     return out
+
+
+def write_metrics(out: Path, metrics: Mapping[str, Any]) -> None:
+    """``OUT/metrics.json`` (written again after the report, with the final timings)."""
+    text = json.dumps(metrics, indent=2, default=_json_default, allow_nan=True)
+    atomic_write(out / "metrics.json", lambda p: Path(p).write_text(text + "\n", "utf-8"))
 
 
 def write_blind_scores(out: Path, blind_scores: pd.DataFrame | None) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from miakit._core import timing
 from miakit._core.progress import Progress, ProgressCallback, ProgressEvent
 from miakit._core.version import __version__
 from miakit.attacks import AttackOutput, SignalView
@@ -47,6 +48,7 @@ from miakit.pipeline.outputs import (
     setup_section,
     write_blind_scores,
     write_failed_message,
+    write_metrics,
     write_outputs,
 )
 from miakit.pipeline.roles import load_scorer, model_paths, role_aliases, shared_model_aliases
@@ -164,6 +166,24 @@ def run(
         MiakitError: for every input and configuration problem, with a message naming the fix.
         WriteFailedError: when writing the outputs fails; ``.result`` holds the results.
     """
+    timings = timing.for_run()  # metrics.json's setup.timings (miakit._core.timing)
+    with timings.active():
+        return _run(config, scorers, perturber, write, progress, echo, fields, timings)
+
+
+def _run(
+    config: RunConfig | None,
+    scorers: Mapping[str, TokenScorer] | None,
+    perturber: Perturber | None,
+    write: bool,
+    progress: bool | ProgressCallback,
+    echo: bool | None,
+    fields: dict[str, Any],
+    timings: timing.Timings,
+) -> RunResult:
+    """:func:`run`'s body, its stages timed into ``timings``."""
+    validation = timings.stage("validation")
+    validation.__enter__()
     if config is None:
         config = make_config(fields)
     elif fields:
@@ -177,7 +197,7 @@ def run(
             "result.leaderboard() (and result.warnings) yourself, or use the command line "
             "`miakit run`, which prints the whole summary.",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     scorers = dict(scorers or {})
     roles = set(scorers)
@@ -214,11 +234,21 @@ def run(
         check_writable(Path(config.out))
     if not config.no_cache:
         check_writable(config.resolved_cache_dir(), flag="--cache-dir")
+    validation.__exit__(None, None, None)
     # the providers' inputs (prefixes, calibration...), checked against the evaluation samples
-    aux = AuxiliaryRun.prepare(config, samples, stand_ins=stand_ins)
+    with timings.stage("auxiliary"):
+        aux = AuxiliaryRun.prepare(config, samples, stand_ins=stand_ins)
     cache = None if config.no_cache else SignalCache(config.resolved_cache_dir() / "signals")
+
+    def scorer_for(role: str) -> TokenScorer:
+        given = scorers.get(role)
+        if given:
+            return given
+        with timings.stage(f"load:{role}"):  # the backend fingerprints the weights here too
+            return load_scorer(config, role)
+
     planner = SignalPlanner(
-        scorer_for=lambda role: scorers.get(role) or load_scorer(config, role),
+        scorer_for=scorer_for,
         options=EngineOptions(
             max_length=config.max_length,
             batch_tokens=config.batch_tokens,
@@ -245,23 +275,26 @@ def run(
     tick("signals", len(texts), len(texts))
     models_meta = planner.models_meta()
 
-    extras = aux.extras(planner, texts, specs, evaluation=list(samples))
-    view = SignalView(tables, texts, n_samples=len(samples), extras=extras)
-    params = aux.calibrate(planner, specs, config.attack_params)  # calibration set only
+    with timings.stage("auxiliary"):
+        extras = aux.extras(planner, texts, specs, evaluation=list(samples))
+        view = SignalView(tables, texts, n_samples=len(samples), extras=extras)
+        params = aux.calibrate(planner, specs, config.attack_params)  # calibration set only
     outputs: dict[str, AttackOutput] = {}
     tick("attacks", 0, len(specs))
-    for i, spec in enumerate(specs, 1):
-        outputs[spec.name] = spec(view, **params.get(spec.name, {}))
-        tick("attacks", i, len(specs))
+    with timings.stage("attacks"):
+        for i, spec in enumerate(specs, 1):
+            outputs[spec.name] = spec(view, **params.get(spec.name, {}))
+            tick("attacks", i, len(specs))
 
     labels = samples.label_array()
     attack_metrics: dict[str, Any] = {}
     tick("metrics", 0, len(outputs))
-    for i, (name, out) in enumerate(outputs.items(), 1):
-        attack_metrics[name] = evaluate(
-            out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed
-        )
-        tick("metrics", i, len(outputs))
+    with timings.stage("metrics"):
+        for i, (name, out) in enumerate(outputs.items(), 1):
+            attack_metrics[name] = evaluate(
+                out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed
+            )
+            tick("metrics", i, len(outputs))
     scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
     for name, out in outputs.items():
         scores[name] = out.scores
@@ -297,12 +330,16 @@ def run(
     result = RunResult(
         scores, metrics, outputs, samples, None, tables, integrity.blind_scores, boxed
     )
+    metrics["setup"]["timings"] = timings.as_dict()
     if write:
         tick("outputs", 0, 1)
         try:
-            write_blind_scores(Path(config.out), integrity.blind_scores)
-            aux.write(Path(config.out), samples.ids)
-            result.out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+            with timings.stage("outputs"):  # the report is its own stage, inside
+                write_blind_scores(Path(config.out), integrity.blind_scores)
+                aux.write(Path(config.out), samples.ids)
+                result.out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+            metrics["setup"]["timings"] = timings.as_dict()  # now with outputs and report
+            write_metrics(Path(config.out), metrics)
         except OSError as exc:  # the signals are safe in the cache: say so, no traceback
             if echo:
                 print(result.leaderboard())

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from miakit._core.timing import stage
 from miakit.backends.base import TokenScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import SignalCache
@@ -146,23 +147,25 @@ class SignalPlanner:
                 continue  # computed by the paired pass that reads the same forward passes
             context = self.context(ctx)
             if not is_paired_role(role):
-                computed[(role, ctx)] = self.engine(role).compute(
-                    texts, stats=real[(role, ctx)], context=context, desc=f"{role}:{ctx}"
-                )
+                with stage(f"signals:{role}/{ctx}"):  # a model's load inside is its own stage
+                    computed[(role, ctx)] = self.engine(role).compute(
+                        texts, stats=real[(role, ctx)], context=context, desc=f"{role}:{ctx}"
+                    )
                 continue
             sides = split_role(role)
             own = [
                 real[(side, ctx)] if fused.get((side, ctx)) == (role, ctx) else set()
                 for side in sides
             ]
-            tables = self.paired_engine(role).compute_with_own(
-                texts,
-                stats=real[(role, ctx)],
-                own_p=own[0],
-                own_q=own[1] if sides[1] != sides[0] else set(),
-                context=context,
-                desc=f"{role}:{ctx}",
-            )
+            with stage(f"signals:{role}/{ctx}"):
+                tables = self.paired_engine(role).compute_with_own(
+                    texts,
+                    stats=real[(role, ctx)],
+                    own_p=own[0],
+                    own_q=own[1] if sides[1] != sides[0] else set(),
+                    context=context,
+                    desc=f"{role}:{ctx}",
+                )
             computed[(role, ctx)] = tables[0]
             for side, table in zip(sides, tables[1:], strict=True):
                 if table is not None:
