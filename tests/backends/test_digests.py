@@ -363,13 +363,13 @@ def test_stale_temporaries_of_killed_writers_are_removed(tmp_path):
 
 
 def test_runner_passes_the_cache_folder_and_no_cache_passes_none(tmp_path, monkeypatch):
-    from miakit.backends.hf import HFTokenScorer
+    from miakit.backends.hf import LazyHFTokenScorer
     from miakit.config import make_config
     from miakit.pipeline.roles import load_scorer
 
     specs = []
     monkeypatch.setattr(
-        HFTokenScorer, "load", classmethod(lambda cls, spec, name: specs.append(spec))
+        LazyHFTokenScorer, "load", classmethod(lambda cls, spec, name: specs.append(spec))
     )
     for no_cache in (False, True):
         config = make_config(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from miakit.backends.hf import HFTokenScorer
+from miakit.backends.hf import HFTokenScorer, LazyHFTokenScorer
 from miakit.cli.main import main
 
 MEMBERS = [
@@ -59,15 +59,15 @@ def short_inputs(tmp_path):
 
 @pytest.fixture()
 def loads(monkeypatch):
-    """Counts model loads (``HFTokenScorer.load``)."""
+    """Counts model loads (``LazyHFTokenScorer.load``, what the pipeline calls)."""
     count = {"n": 0}
-    real = HFTokenScorer.load.__func__  # type: ignore[attr-defined]
+    real = LazyHFTokenScorer.load.__func__  # type: ignore[attr-defined]
 
     def counting(cls, spec, *, name=None):
         count["n"] += 1
         return real(cls, spec, name=name)
 
-    monkeypatch.setattr(HFTokenScorer, "load", classmethod(counting))
+    monkeypatch.setattr(LazyHFTokenScorer, "load", classmethod(counting))
     return count
 
 

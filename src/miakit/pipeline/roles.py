@@ -69,8 +69,11 @@ def worker_device(config: RunConfig) -> str:
 
 
 def load_scorer(config: RunConfig, role: str) -> TokenScorer:
-    """The model of ``role``, loaded from its configured path (Hugging Face backend)."""
-    from miakit.backends.hf import HFTokenScorer, ModelSpec
+    """The model of ``role``, from its configured path (Hugging Face backend).
+
+    A model folder's weights load on first use (:class:`~miakit.backends.hf.LazyHFTokenScorer`),
+    so a rerun whose signals are all cached loads no weights; GGUF files load eagerly."""
+    from miakit.backends.hf import LazyHFTokenScorer, ModelSpec
 
     path, gguf = model_paths(config).get(role, (None, None))
     if path is None:
@@ -86,4 +89,4 @@ def load_scorer(config: RunConfig, role: str) -> TokenScorer:
         progress=config.progress,
         fingerprint_cache=None if config.no_cache else config.resolved_cache_dir() / "fingerprints",
     )
-    return HFTokenScorer.load(spec, name=path)
+    return LazyHFTokenScorer.load(spec, name=path)

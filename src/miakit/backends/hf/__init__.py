@@ -2,6 +2,8 @@
 
 - :mod:`~miakit.backends.hf.scorer`: :class:`HFTokenScorer`, every protocol of
   :mod:`miakit.backends.base`, its :class:`~miakit.backends.base.Capabilities` decided once;
+- :mod:`~miakit.backends.hf.lazy`: :class:`LazyHFTokenScorer`, the same scorer with its weights
+  loaded on first use (a run whose signals are all cached loads none);
 - :mod:`~miakit.backends.hf.loading`: loading from local files with the safety rules (no hub,
   no pickle, no remote code without opt-in);
 - :mod:`~miakit.backends.hf.files`: where a model is, whether it is safe, its fingerprints
@@ -21,10 +23,12 @@ from miakit.backends.hf.files import (
     resolve_dtype,
     transformers_progress,
 )
+from miakit.backends.hf.lazy import LazyHFTokenScorer
 from miakit.backends.hf.scorer import HFTokenScorer
 
 __all__ = [
     "HFTokenScorer",
+    "LazyHFTokenScorer",
     "ModelSpec",
     "fingerprint_files",
     "fingerprint_module",

@@ -13,6 +13,7 @@ Safety rules, enforced here and nowhere else:
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -40,33 +41,62 @@ def load_local(spec: ModelSpec) -> tuple[Any, Any, str, torch.device]:
         ModelLoadError: missing or unreadable files.
         UnsafeModelError: pickle weights or custom code without the opt-in.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    folder, gguf, tokenizer, device, dtype = load_tokenizer(spec)
+    model = load_weights(spec, folder, gguf, dtype)
+    return model, tokenizer, cached_fingerprint(folder, gguf, spec.fingerprint_cache), device
 
-    folder, gguf = locate(spec)
-    device = resolve_device(spec.device)
-    dtype = resolve_dtype(spec.dtype, device)
+
+def _kwargs(spec: ModelSpec, gguf: str | None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "local_files_only": True,
         "trust_remote_code": spec.trust_remote_code,
     }
     if gguf is not None:
         kwargs["gguf_file"] = gguf
-    cfg_path = folder / "config.json"
-    if gguf is None and not spec.trust_remote_code and cfg_path.is_file():
-        try:
-            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"cannot read {cfg_path}: {exc}") from exc
-        if "auto_map" in cfg:
-            raise UnsafeModelError(
-                f"{folder} defines custom model code (auto_map in config.json); pass "
-                "--trust-remote-code to run it, only if you trust its author."
-            )
+    return kwargs
+
+
+def load_tokenizer(spec: ModelSpec) -> tuple[Path, str | None, Any, torch.device, torch.dtype]:
+    """The safety checks and the tokenizer of ``spec``, without the weights.
+
+    Returns:
+        ``(folder, gguf file name or None, tokenizer, device, dtype)``, device and dtype
+        resolved.
+    """
+    from transformers import AutoTokenizer
+
+    folder, gguf = locate(spec)
+    device = resolve_device(spec.device)
+    dtype = resolve_dtype(spec.dtype, device)
+    local_code = gguf is None and not spec.trust_remote_code
+    if local_code and (folder / "config.json").is_file() and "auto_map" in read_config(folder):
+        raise UnsafeModelError(
+            f"{folder} defines custom model code (auto_map in config.json); pass "
+            "--trust-remote-code to run it, only if you trust its author."
+        )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), **_kwargs(spec, gguf))
     except Exception as exc:  # transformers raises many types here
         raise ModelLoadError(f"cannot load the tokenizer from {folder}: {exc}") from exc
-    model_kwargs = dict(kwargs)
+    return folder, gguf, tokenizer, device, dtype
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """``folder/config.json`` as a dict (no weights read)."""
+    cfg_path = folder / "config.json"
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"cannot read {cfg_path}: {exc}") from exc
+    return cfg if isinstance(cfg, dict) else {}
+
+
+def load_weights(spec: ModelSpec, folder: Path, gguf: str | None, dtype: torch.dtype) -> Any:
+    """The model of ``spec`` (already checked by :func:`load_tokenizer`) in ``dtype``, on the
+    CPU."""
+    from transformers import AutoModelForCausalLM
+
+    model_kwargs = _kwargs(spec, gguf)
     if gguf is None:
         model_kwargs["use_safetensors"] = not spec.allow_pickle or has_safetensors(folder)
     try:
@@ -81,5 +111,4 @@ def load_local(spec: ModelSpec) -> tuple[Any, Any, str, torch.device]:
                 )
     except Exception as exc:  # transformers raises many types here
         raise ModelLoadError(f"cannot load the model from {folder}: {exc}") from exc
-    model = model.to(dtype=dtype)  # type: ignore[call-arg]
-    return model, tokenizer, cached_fingerprint(folder, gguf, spec.fingerprint_cache), device
+    return model.to(dtype=dtype)  # type: ignore[call-arg]

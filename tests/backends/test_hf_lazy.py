@@ -1,0 +1,54 @@
+"""LazyHFTokenScorer: the eager scorer's identity and capabilities, weights loaded on first use."""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForCausalLM
+
+from miakit.backends.base import check_capabilities
+from miakit.backends.hf import HFTokenScorer, LazyHFTokenScorer, ModelSpec
+
+
+def count_weight_loads(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    original = AutoModelForCausalLM.from_pretrained
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", counting)
+    return calls
+
+
+def test_lazy_matches_eager_and_loads_on_first_forward(tiny_model_dir, monkeypatch):
+    spec = ModelSpec(path=str(tiny_model_dir), device="cpu")
+    eager = HFTokenScorer.load(spec)
+    calls = count_weight_loads(monkeypatch)
+    lazy = LazyHFTokenScorer.load(spec)
+    assert isinstance(lazy, LazyHFTokenScorer) and not lazy.loaded
+    assert check_capabilities(lazy) == check_capabilities(eager)
+    for attr in ("fingerprint", "tokenizer_fingerprint", "dtype", "device", "vocab_size", "name"):
+        assert getattr(lazy, attr) == getattr(eager, attr), attr
+    for bos in ("auto", "never"):
+        assert lazy.lead_ids(bos) == eager.lead_ids(bos)
+    assert lazy.encode(["hello world"]) == eager.encode(["hello world"])
+    assert lazy.char_ends(["hello world"], 1) == eager.char_ends(["hello world"], 1)
+    assert calls == [] and not lazy.loaded
+    ids = torch.tensor([lazy.encode(["the cat sat on the mat"])[0]])
+    mask = torch.ones_like(ids)
+    hidden = lazy.hidden_states(ids, mask)
+    assert calls == [1] and lazy.loaded
+    torch.testing.assert_close(hidden, eager.hidden_states(ids, mask), rtol=0, atol=0)
+    torch.testing.assert_close(lazy.logits(hidden[0]), eager.logits(hidden[0]), rtol=0, atol=0)
+    assert lazy.fingerprint == eager.fingerprint and lazy.dtype == eager.dtype
+    lazy.logits(hidden[0])
+    assert calls == [1]  # once
+
+
+def test_lazy_rehashes_after_in_place_edit(tiny_model_dir):
+    lazy = LazyHFTokenScorer.load(ModelSpec(path=str(tiny_model_dir), device="cpu"))
+    before = lazy.fingerprint
+    with torch.no_grad():
+        next(lazy.model.parameters()).add_(1.0)
+    assert lazy.fingerprint != before
