@@ -135,7 +135,8 @@ def test_echo_true_is_deprecated_and_prints_only_the_leaderboard(scorer, tmp_pat
 def test_echo_false_is_accepted_silently(scorer, tmp_path, files):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*echo", category=DeprecationWarning)
-        run(scorer, tmp_path, files, echo=False, write=False)
+        result = run(scorer, tmp_path, files, echo=False, write=False)
+    assert result.out_dir is None and "attacks" in result.metrics
 
 
 def test_a_failed_write_raises_with_the_results(scorer, tmp_path, files, capfd, monkeypatch):
