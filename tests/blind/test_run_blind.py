@@ -224,15 +224,15 @@ def test_shift_warning_follows_the_test_or_else_the_lower_bound():
     def m(auroc, lo, hi):
         return {"auroc": auroc, "auroc_ci": [lo, hi]}
 
-    def test(p, alpha=0.05):
+    def perm(p, alpha=0.05):
         return {"permutation_p": p, "alpha": alpha, "n_permutations": 199}
 
     # with the permutation test: the family-wise p-value decides, whatever the interval
-    warned = shift_warning("x", m(0.58, 0.54, 0.62), test=test(0.01))
+    warned = shift_warning("x", m(0.58, 0.54, 0.62), test=perm(0.01))
     assert warned is not None and "p = 0.01 <= alpha = 0.05" in warned
-    assert shift_warning("x", m(0.58, 0.54, 0.62), test=test(0.05)) is not None  # p <= alpha
-    assert shift_warning("x", m(0.9, 0.8, 0.95), test=test(0.06)) is None
-    assert shift_warning("x", m(0.58, 0.54, 0.62), test=test(0.06, alpha=0.1)) is not None
+    assert shift_warning("x", m(0.58, 0.54, 0.62), test=perm(0.05)) is not None  # p <= alpha
+    assert shift_warning("x", m(0.9, 0.8, 0.95), test=perm(0.06)) is None
+    assert shift_warning("x", m(0.58, 0.54, 0.62), test=perm(0.06, alpha=0.1)) is not None
     # without it: the lower bound must exceed 0.6
     assert shift_warning("x", m(0.9, 0.61, 0.95)) is not None
     assert shift_warning("x", m(0.9, 0.6, 0.95)) is None

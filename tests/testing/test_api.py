@@ -23,4 +23,5 @@ def test_parametrize_makes_one_case_per_attack_and_check() -> None:
 
 def test_importing_miakit_testing_does_not_import_pytest() -> None:
     code = "import sys, miakit.testing; assert 'pytest' not in sys.modules, 'pytest imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
