@@ -5,14 +5,58 @@ by ``torch.compile(dynamic=True)`` (one fused kernel instead of one kernel per o
 each operand is read about once); on CPU, and for the rest of the process after any
 compilation failure (no Triton, an unsupported GPU), it runs the function eagerly. Both give
 the same numbers up to floating-point rounding.
+
+Compiling costs seconds in every fresh process, even when torch's on-disk caches (Inductor's
+FX-graph and Triton kernel caches, on by default) hold the kernels; it saves a few extra
+passes over each logits chunk. A job too small to repay it runs eagerly: the forward loop
+declares its size (:func:`job_tokens`), and a function not yet compiled in this process is
+compiled only when the job's ``tokens x row width`` reaches :data:`MIN_COMPILE_WORK`
+(``benchmarks/compile_cost.py`` measures the break-even). ``MIAKIT_COMPILE=always`` or
+``never`` overrides the choice (for benchmarks and debugging).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
+
+#: ``scored tokens x row width`` (the vocabulary, for logits) from which a job compiles the
+#: statistics; below it they run eagerly (see the module docstring).
+MIN_COMPILE_WORK = 2_000_000 * 50_304
+
+_job_tokens: ContextVar[int | None] = ContextVar("miakit_job_tokens", default=None)
+_MODES = ("auto", "always", "never")
+
+
+@contextmanager
+def job_tokens(n: int) -> Iterator[None]:
+    """Declare that the work inside scores ``n`` tokens (the forward loop does, per pass)."""
+    token = _job_tokens.set(int(n))
+    try:
+        yield
+    finally:
+        _job_tokens.reset(token)
+
+
+def compile_mode() -> str:
+    """``MIAKIT_COMPILE``: ``auto`` (default), ``always`` or ``never``."""
+    mode = os.environ.get("MIAKIT_COMPILE", "auto").strip().lower() or "auto"
+    if mode not in _MODES:
+        raise ValueError(f"MIAKIT_COMPILE must be one of {', '.join(_MODES)}, got {mode!r}")
+    return mode
+
+
+def worth_compiling(tokens: int | None, width: int, mode: str = "auto") -> bool:
+    """Whether a job of ``tokens`` scored tokens over rows of ``width`` values repays
+    compiling (``tokens`` ``None``: the size is unknown, so compile)."""
+    if mode != "auto":
+        return mode == "always"
+    return tokens is None or tokens * width >= MIN_COMPILE_WORK
 
 
 class CudaCompiled:
@@ -27,6 +71,9 @@ class CudaCompiled:
         if not first.is_cuda or self.failed:
             return self.fn(first, *args)
         if self._compiled is None:
+            width = int(first.shape[-1]) if first.dim() else 1
+            if not worth_compiling(_job_tokens.get(), width, compile_mode()):
+                return self.fn(first, *args)  # too small a job to repay compiling
             self._compiled = torch.compile(self.fn, dynamic=True)
         try:
             return self._compiled(first, *args)

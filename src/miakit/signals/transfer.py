@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from miakit.backends.compiled import job_tokens
 from miakit.signals.cache import CachedRow
 from miakit.signals.prepare import ScoringInput
 
@@ -107,7 +108,9 @@ def run_pipeline(
                 table[i] = row
         bar.update(sum(len(inputs[i].ids) for i in unit))
 
-    with tqdm(total=total, desc=desc, unit="tok", disable=not progress, leave=False) as bar:
+    scored = sum(len(x.ids) - x.first_scored for x in inputs)
+    bar_ = tqdm(total=total, desc=desc, unit="tok", disable=not progress, leave=False)
+    with job_tokens(scored), bar_ as bar:  # a small job runs the statistics eagerly
         pending: tuple[Sequence[int], Sequence[ScoredUnit]] | None = None
         for unit in units:
             launched = score_unit([inputs[i] for i in unit])
