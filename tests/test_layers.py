@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("data",),  # samples, readers, loaders, splits, overlap checks: no model
     ("backends",),  # capability protocols and the HF backend: nothing of signals
     ("signals",),  # the forward loop, signal tables, plan, cache, shards
-    ("perturb",),  # neighbour generators, on the signals loop
+    ("perturb",),  # neighbor generators, on the signals loop
     ("attacks",),  # pure functions of signal tables, registered with their needs
     ("results",),  # planned: the typed run record
     ("blind", "inference", "testing", "report", "shadow", "audit"),  # shadow, audit: planned

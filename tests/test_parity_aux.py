@@ -43,8 +43,8 @@ AUX_MEMBERS = [
     "Bees make honey.",
 ]
 CORPUS = ["the dog sat on the log and the cat sat on the mat", "Berlin is a city in Germany."]
-NEIGHBOURS = {t: [t.replace("the", "a", 1), t.upper(), t + " Indeed."] for t in MEMBERS}
-NEIGHBOURS[NONMEMBERS[0]] = [NONMEMBERS[0].lower()]
+NEIGHBORS = {t: [t.replace("the", "a", 1), t.upper(), t + " Indeed."] for t in MEMBERS}
+NEIGHBORS[NONMEMBERS[0]] = [NONMEMBERS[0].lower()]
 A = 0.05  # DC-PDD clip: some tokens clipped, some not
 
 
@@ -53,8 +53,8 @@ class FixedPerturber:
     def identity(self):
         return {"kind": "fixed"}
 
-    def neighbours(self, texts, m, seed):
-        return [NEIGHBOURS.get(t, [])[:m] for t in texts]
+    def neighbors(self, texts, m, seed):
+        return [NEIGHBORS.get(t, [])[:m] for t in texts]
 
 
 def mean(values):
@@ -128,7 +128,7 @@ def test_auxiliary_attacks_match_fp64_full_logits(tmp_path, bos) -> None:
                 alphas.append(min(math.exp(logp) * math.log(1 / freq(t)), A))
         hood = [
             mean(scored_log_probs(model, lead + tok(n, add_special_tokens=False).input_ids, first))
-            for n in NEIGHBOURS.get(text, [])
+            for n in NEIGHBORS.get(text, [])
         ]
         expected = {
             "recall": ll_nm / ll_plain,
@@ -140,7 +140,7 @@ def test_auxiliary_attacks_match_fp64_full_logits(tmp_path, bos) -> None:
             got = result.scores[attack].iloc[i]
             if math.isnan(value):
                 assert math.isnan(got), (attack, text)
-                assert "no neighbour" in result.outputs[attack].reasons[i]
+                assert "no neighbor" in result.outputs[attack].reasons[i]
             else:
                 np.testing.assert_allclose(got, value, rtol=1e-4, atol=1e-5, err_msg=attack)
 

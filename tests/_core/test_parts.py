@@ -20,16 +20,16 @@ import pytest
 
 from miakit._core.io import STALE_AFTER_S
 from miakit._core.parts import PartStore
-from miakit.perturb.cache import NeighbourCache
+from miakit.perturb.cache import NeighborCache
 from miakit.signals.cache import CachedRow, SignalCache, text_key
 
 BASE = Path(__file__).parent / "data" / "base_parts"
 # the inputs make_base_parts.py wrote them from
 SIGNAL_NS_PARTS = {"model": "tiny-llama@abc123", "context": "plain", "max_length": 64}
-NEIGHBOUR_IDENTITY = {"kind": "fixed", "model": "t5-small@def456"}
+NEIGHBOR_IDENTITY = {"kind": "fixed", "model": "t5-small@def456"}
 TEXTS = ["The cat sat on the mat.", "Ünïcödé text, with a tab\tand a newline\n."]
 SIGNAL_NS = "d77d844d13ad774df1f7d1b7"
-NEIGHBOUR_NS = "00f55d1e1c4b5c64352967e4"
+NEIGHBOR_NS = "00f55d1e1c4b5c64352967e4"
 
 
 def _keys(table: pa.Table) -> list[str]:
@@ -91,9 +91,9 @@ def base_cache(tmp_path):
 
 def test_the_namespaces_and_keys_are_unchanged():
     assert SignalCache.namespace(SIGNAL_NS_PARTS) == SIGNAL_NS
-    assert NeighbourCache.namespace(NEIGHBOUR_IDENTITY, m=2, seed=7) == NEIGHBOUR_NS
+    assert NeighborCache.namespace(NEIGHBOR_IDENTITY, m=2, seed=7) == NEIGHBOR_NS
     assert [p.name for p in (BASE / "signals").iterdir()] == [SIGNAL_NS]
-    assert [p.name for p in (BASE / "neighbours").iterdir()] == [NEIGHBOUR_NS]
+    assert [p.name for p in (BASE / "neighbors").iterdir()] == [NEIGHBOR_NS]
 
 
 def test_a_signal_part_written_before_the_store_still_hits(base_cache):
@@ -143,15 +143,19 @@ def test_a_signal_part_written_now_equals_the_old_one(tmp_path):
     assert after.equals(before)
 
 
-def test_a_neighbour_part_written_before_the_store_still_hits(base_cache, tmp_path):
-    cache = NeighbourCache(base_cache / "neighbours")
+def test_a_neighbor_part_written_before_the_store_still_hits(base_cache, tmp_path):
+    cache = NeighborCache(base_cache / "neighbors")
     keys = [text_key(t) for t in TEXTS]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = cache.lookup(NEIGHBOUR_NS, [*keys, text_key("absent")])
+        got = cache.lookup(NEIGHBOR_NS, [*keys, text_key("absent")])
     assert got == {keys[0]: ["a cat", "the mat"], keys[1]: ["ü"]}
-    (old,) = (BASE / "neighbours" / NEIGHBOUR_NS).glob("part-*.parquet")
-    new = NeighbourCache(tmp_path).append(NEIGHBOUR_NS, keys, [["a cat", "the mat"], ["ü"]])
+    (old,) = (BASE / "neighbors" / NEIGHBOR_NS).glob("part-*.parquet")
+    new = NeighborCache(tmp_path).append(NEIGHBOR_NS, keys, [["a cat", "the mat"], ["ü"]])
     assert new is not None
-    assert pq.read_table(new).equals(pq.read_table(old))
-    assert pq.read_table(new).schema.equals(pq.read_table(old).schema, check_metadata=True)
+    # the one change since: the column's spelling (issue 11); the old name still reads (above)
+    before = pq.read_table(old)
+    assert before.column_names == ["text_sha256", "neighbours"]
+    before = before.rename_columns(["text_sha256", "neighbors"])
+    assert pq.read_table(new).equals(before)
+    assert pq.read_table(new).schema.equals(before.schema, check_metadata=True)

@@ -1,4 +1,4 @@
-"""Neighbourhood: mean neighbour NLL minus the text's NLL, higher = member."""
+"""Neighborhood: mean neighbor NLL minus the text's NLL, higher = member."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from miakit.errors import MissingSignalError
 HOOD = default_registry().get("neighborhood")
 
 
-def view(make_view, log_probs, neighbour_nll) -> SignalView:
+def view(make_view, log_probs, neighbor_nll) -> SignalView:
     base = make_view(token_log_prob=log_probs)
     return SignalView(
         {("target", "plain"): base.table()},
         n_samples=len(log_probs),
-        extras={"neighbor_nll": neighbour_nll},
+        extras={"neighbor_nll": neighbor_nll},
     )
 
 
@@ -25,14 +25,14 @@ def test_formula_and_sign(make_view) -> None:
     nbr = PerSample.of([3.0, 2.0])
     out = HOOD(view(make_view, [[-1.0, -2.0], [-2.0]], nbr))
     np.testing.assert_allclose(out.scores, [3.0 - 1.5, 2.0 - 2.0])
-    assert out.scores[0] > out.scores[1]  # its neighbours are much worse than itself
+    assert out.scores[0] > out.scores[1]  # its neighbors are much worse than itself
     assert not HOOD.default  # costly: runs only when asked for
 
 
 def test_reason_of_the_extra_is_kept(make_view) -> None:
-    nbr = PerSample.of([np.nan, 1.0], ["no neighbour could be generated", None])
+    nbr = PerSample.of([np.nan, 1.0], ["no neighbor could be generated", None])
     out = HOOD(view(make_view, [[-1.0], []], nbr))
-    assert "no neighbour could be generated" in out.reasons[0]
+    assert "no neighbor could be generated" in out.reasons[0]
     assert "no scored tokens" in out.reasons[1]
 
 

@@ -73,12 +73,12 @@ def test_run_with_every_auxiliary_input(tmp_path, tiny_model_dir, fill_mask_dir,
     assert prefixes["recall_nonmember"]["n_shots"] == 2
     assert prefixes["recall_member"]["separator"] == "\n\n"
     assert metrics["auxiliary"]["frequency_corpus"]["n_documents"] == 3
-    assert metrics["auxiliary"]["neighbours"]["neighborhood"]["perturber"]["kind"] == (
+    assert metrics["auxiliary"]["neighbors"]["neighborhood"]["perturber"]["kind"] == (
         "mlm_dropout_swap"
     )
     assert "con_recall.gamma" in metrics["calibration"]["chosen"]
-    neighbours = pd.read_parquet(out / "neighbors.parquet")
-    assert set(neighbours["id"]) == set(scores["id"]) and len(neighbours) == 2 * len(scores)
+    neighbors = pd.read_parquet(out / "neighbors.parquet")
+    assert set(neighbors["id"]) == set(scores["id"]) and len(neighbors) == 2 * len(scores)
     resolved = yaml.safe_load((out / "config.resolved.yaml").read_text())
     assert resolved["recall_shots"] == 2 and resolved["fill_mask_model"] == str(fill_mask_dir)
     # a second run reads the frequency table from the cache

@@ -101,7 +101,7 @@ FREQUENCY_CORPUS = {
 #: attacks; ``reference*`` (a model with another tokenizer); ``binoculars`` and
 #: ``fast_detectgpt_ref`` (paired statistics); ``recall``/``con_recall`` (auxiliary prefixes,
 #: a calibrated gamma, a small ``--max-length`` so truncation spans matter); ``dc_pdd``
-#: (a frequency corpus); ``lowercase``, ``zlib``; ``neighborhood`` (masked-LM neighbours) and
+#: (a frequency corpus); ``lowercase``, ``zlib``; ``neighborhood`` (masked-LM neighbors) and
 #: ``neighborhood_causal``; and the blind baselines with their permutation test.
 RUNS: dict[str, list[str]] = {
     "models": [
@@ -144,7 +144,7 @@ def fill_mask_vocab() -> list[str]:
 def save_fill_mask_model(folder: Path) -> Path:
     """A tiny BERT fill-mask model folder. Its tokenizer has the fixed vocabulary of
     :func:`fill_mask_vocab`: a *trained* WordPiece vocabulary (``tests/auxmodels.py``) breaks
-    frequency ties differently in each process, which would make the neighbours, and so
+    frequency ties differently in each process, which would make the neighbors, and so
     ``neighborhood``'s scores, differ from run to run."""
     from tokenizers import BertWordPieceTokenizer
     from transformers import BertTokenizerFast

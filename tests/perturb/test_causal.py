@@ -53,12 +53,12 @@ def test_word_initial_tokens() -> None:
 
 def test_deterministic_with_a_seed_and_independent_of_batching(setup) -> None:
     _, _, scorer = setup
-    a = CausalLMPerturber(scorer).neighbours(TEXTS, 4, seed=7)
-    assert a == CausalLMPerturber(scorer).neighbours(TEXTS, 4, seed=7)
-    # each text's neighbours depend only on the text and the seed: not on order or batching
-    rev = CausalLMPerturber(scorer, batch_tokens=16).neighbours(TEXTS[::-1], 4, seed=7)
+    a = CausalLMPerturber(scorer).neighbors(TEXTS, 4, seed=7)
+    assert a == CausalLMPerturber(scorer).neighbors(TEXTS, 4, seed=7)
+    # each text's neighbors depend only on the text and the seed: not on order or batching
+    rev = CausalLMPerturber(scorer, batch_tokens=16).neighbors(TEXTS[::-1], 4, seed=7)
     assert rev[::-1] == a
-    assert a != CausalLMPerturber(scorer).neighbours(TEXTS, 4, seed=8)
+    assert a != CausalLMPerturber(scorer).neighbors(TEXTS, 4, seed=8)
     assert text_seed(7, TEXTS[0]) != text_seed(7, TEXTS[1])
     assert a[2] == []  # one token: nothing replaceable
     assert all(len(n) == 4 and all(t != text for t in n) for n, text in zip(a, TEXTS) if n)
@@ -70,7 +70,7 @@ def test_replacements_exclude_the_original_and_follow_the_original_context(setup
     spy = Spy(tok)
     perturber.tokenizer = spy
     text = TEXTS[1]
-    perturber.neighbours([text], 5, seed=0)
+    perturber.neighbors([text], 5, seed=0)
     ids = tok(text, add_special_tokens=False).input_ids
     word_initial = perturber.word_initial()
     eligible = [j for j in range(len(ids)) if word_initial[ids[j]]]

@@ -1,4 +1,4 @@
-"""The paper's neighbour generator (arXiv 2305.18462): embedding dropout, ranked single swaps."""
+"""The paper's neighbor generator (arXiv 2305.18462): embedding dropout, ranked single swaps."""
 
 from __future__ import annotations
 
@@ -48,33 +48,33 @@ def test_single_word_swaps_ranked_by_mlm_score(tok, model64) -> None:
             assert s.replacement.casefold() != s.original.casefold()
             assert text[s.start : s.end] == s.original
         assert max(per_word.values()) <= 4
-        # the neighbours are the best distinct swaps, in rank order, each one word changed
-        neighbours = p.neighbours([text], 6, seed=0)[0]
+        # the neighbors are the best distinct swaps, in rank order, each one word changed
+        neighbors = p.neighbors([text], 6, seed=0)[0]
         expected: list[str] = []
         for s in ranked:
             if s.apply(text) not in expected:
                 expected.append(s.apply(text))
-        assert neighbours == expected[:6]
-        for n in neighbours:
+        assert neighbors == expected[:6]
+        for n in neighbors:
             old, new = words(text), words(n)
             assert len(new) == len(old)
             assert sum(a != b for a, b in zip(old, new, strict=True)) == 1
             assert re.sub(r"\w+", "W", n) == re.sub(r"\w+", "W", text)  # the rest unchanged
-    assert p.neighbours(["..."], 5, seed=0) == [[]]  # no word, no neighbour
+    assert p.neighbors(["..."], 5, seed=0) == [[]]  # no word, no neighbor
 
 
 def test_deterministic_with_a_seed(tok, model64, monkeypatch) -> None:
     p = DropoutSwapPerturber(model64, tok, top_k=5)
-    a = p.neighbours(TEXTS, 5, seed=1)
-    assert a == DropoutSwapPerturber(model64, tok, top_k=5, batch_size=3).neighbours(TEXTS, 5, 1)
-    assert a[::-1] == p.neighbours(TEXTS[::-1], 5, seed=1)  # independent of order/batching
+    a = p.neighbors(TEXTS, 5, seed=1)
+    assert a == DropoutSwapPerturber(model64, tok, top_k=5, batch_size=3).neighbors(TEXTS, 5, 1)
+    assert a[::-1] == p.neighbors(TEXTS[::-1], 5, seed=1)  # independent of order/batching
     with monkeypatch.context() as mp:  # one position per pass (the logit budget of long texts)
         mp.setattr("miakit.perturb.dropout._LOGIT_BUDGET", 1)
-        assert p.neighbours(TEXTS, 5, seed=1) == a
-    assert a != p.neighbours(TEXTS, 5, seed=2)  # the dropout masks come from the seed
+        assert p.neighbors(TEXTS, 5, seed=1) == a
+    assert a != p.neighbors(TEXTS, 5, seed=2)  # the dropout masks come from the seed
     # without dropout the ranking does not depend on the seed at all
     plain = DropoutSwapPerturber(model64, tok, dropout=0.0, top_k=5)
-    assert plain.neighbours(TEXTS, 5, seed=1) == plain.neighbours(TEXTS, 5, seed=2)
+    assert plain.neighbors(TEXTS, 5, seed=1) == plain.neighbors(TEXTS, 5, seed=2)
 
 
 def _slow_ranked_swaps(model, tok, text, seed, *, p, k):
@@ -132,12 +132,12 @@ def test_load_from_a_local_folder(tmp_path) -> None:
     p = DropoutSwapPerturber.load(str(folder), device="cpu", top_k=3)
     assert p.identity["kind"] == "mlm_dropout_swap" and p.identity["dropout"] == 0.7
     assert p.identity != DropoutSwapPerturber.load(str(folder), device="cpu").identity
-    assert p.neighbours(TEXTS[:1], 2, seed=0)[0]
+    assert p.neighbors(TEXTS[:1], 2, seed=0)[0]
 
 
 def test_in_memory_models_are_fingerprinted_by_their_weights(tok) -> None:
-    """Without a fingerprint, the weights are hashed (it keys the neighbour cache): two
-    different models with one tokenizer must not share cached neighbours, and a model
+    """Without a fingerprint, the weights are hashed (it keys the neighbor cache): two
+    different models with one tokenizer must not share cached neighbors, and a model
     changed in place is hashed again (review of issue 10)."""
     a = DropoutSwapPerturber(build_bert(len(tok), seed=3), tok)
     b = DropoutSwapPerturber(build_bert(len(tok), seed=99), tok)
@@ -161,9 +161,9 @@ def test_a_loaded_model_keeps_its_files_fingerprint_until_changed(tmp_path) -> N
     assert p.fingerprint != fingerprint_files(folder, None)
 
 
-def test_the_neighbour_cache_tells_two_in_memory_models_apart(tmp_path, tok) -> None:
+def test_the_neighbor_cache_tells_two_in_memory_models_apart(tmp_path, tok) -> None:
     """The reviewer's reproduction: two BERTs with one tokenizer gave identical
-    ``neighborhood`` scores with the neighbour cache on."""
+    ``neighborhood`` scores with the neighbor cache on."""
     import miakit
     from auxmodels import write_jsonl
     from miakit.backends.hf import HFTokenScorer

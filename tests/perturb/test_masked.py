@@ -30,16 +30,16 @@ def words(text: str) -> list[str]:
 
 def test_load_and_perturb_deterministically(folder) -> None:
     p = MaskedLMPerturber.load(str(folder), device="cpu", fraction=0.3, top_k=5)
-    a = p.neighbours(TEXTS, 4, seed=1)
+    a = p.neighbors(TEXTS, 4, seed=1)
     again = MaskedLMPerturber.load(str(folder), device="cpu", fraction=0.3, top_k=5)
-    assert a == again.neighbours(TEXTS, 4, seed=1)
-    assert a != p.neighbours(TEXTS, 4, seed=2)
+    assert a == again.neighbors(TEXTS, 4, seed=1)
+    assert a != p.neighbors(TEXTS, 4, seed=2)
     assert a[2] == []  # no word at all
-    for text, neighbours in zip(TEXTS[:2], a[:2], strict=True):
+    for text, neighbors in zip(TEXTS[:2], a[:2], strict=True):
         original = words(text)
         k = n_replacements(0.3, len(original))
-        assert neighbours
-        for n in neighbours:
+        assert neighbors
+        for n in neighbors:
             new = words(n)
             assert len(new) == len(original)  # words are swapped one for one
             changed = [i for i, (x, y) in enumerate(zip(original, new)) if x != y]
@@ -58,7 +58,7 @@ def test_identity_keys_model_and_settings(folder) -> None:
 
 
 def test_in_memory_models_are_fingerprinted_by_their_weights(folder) -> None:
-    """Without a fingerprint, the weights are hashed (it keys the neighbour cache); a loaded
+    """Without a fingerprint, the weights are hashed (it keys the neighbor cache); a loaded
     folder keeps its files' hash; both follow in-place changes (review of issue 10)."""
     from miakit.backends.hf import fingerprint_files
 

@@ -1,4 +1,4 @@
-"""Auxiliary inputs through ``miakit.run``: disjointness, selection, calibration, neighbours."""
+"""Auxiliary inputs through ``miakit.run``: disjointness, selection, calibration, neighbors."""
 
 from __future__ import annotations
 
@@ -245,7 +245,7 @@ def test_calibration_errors(scorer, tmp_path, files):
     assert any("--calibrate was given" in w for w in r.metrics["warnings"])
 
 
-def test_neighbours_written_and_cached(scorer, tmp_path, files, monkeypatch):
+def test_neighbors_written_and_cached(scorer, tmp_path, files, monkeypatch):
     common = {**files, "attacks": ["neighborhood_causal"], "neighbors": 3, "write": True}
     a = run(scorer, tmp_path, **common)
     table = pd.read_parquet(tmp_path / "out" / "neighbors.parquet")
@@ -254,15 +254,15 @@ def test_neighbours_written_and_cached(scorer, tmp_path, files, monkeypatch):
     assert set(table["id"]) <= set(a.samples.ids)
     assert table.groupby("id")["neighbor_index"].max().max() == 2
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["auxiliary"]["neighbours"]["neighborhood_causal"]["m"] == 3
-    # the mean neighbour NLL minus the text's NLL, from the written file
+    assert metrics["auxiliary"]["neighbors"]["neighborhood_causal"]["m"] == 3
+    # the mean neighbor NLL minus the text's NLL, from the written file
     nll = -a.tables[("target", "plain")].rows("token_log_prob")[0].mean()
     mean_nbr = table[table["id"] == "m0"]["nll"].mean()
     assert a.scores["neighborhood_causal"].iloc[0] == pytest.approx(mean_nbr - nll, rel=1e-6)
 
     def boom(self, texts, m, seed):
-        raise AssertionError("neighbours were generated again although they were cached")
+        raise AssertionError("neighbors were generated again although they were cached")
 
-    monkeypatch.setattr(CausalLMPerturber, "neighbours", boom)
+    monkeypatch.setattr(CausalLMPerturber, "neighbors", boom)
     b = run(scorer, tmp_path, **common)
     pd.testing.assert_frame_equal(b.scores, a.scores)

@@ -1,5 +1,5 @@
 """Leftover temporary files of crashed writes are removed from the output folder and the
-frequency cache too, not only from the signal and neighbour caches."""
+frequency cache too, not only from the signal and neighbor caches."""
 
 from __future__ import annotations
 

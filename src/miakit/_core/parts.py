@@ -5,7 +5,7 @@ folder named by a hash of everything that changes the cached values (the caller 
 it); inside it, each append writes one new, immutable part, and a read goes over the parts in
 sorted name order.
 What a row holds and how it is keyed (normally a text's SHA-256) is the caller's business:
-:class:`miakit.signals.cache.SignalCache` and :class:`miakit.perturb.cache.NeighbourCache`
+:class:`miakit.signals.cache.SignalCache` and :class:`miakit.perturb.cache.NeighborCache`
 are thin users that build and decode the tables.
 
 Durability (see :mod:`miakit._core.io`): every part is written through

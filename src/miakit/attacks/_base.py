@@ -17,7 +17,7 @@ from miakit.signals.table import TokenSignals
 @dataclass(frozen=True)
 class PerSample:
     """One float per sample with the reason for each NaN: an *extra* input computed per sample
-    outside the signal tables (e.g. the mean NLL of a text's neighbours).
+    outside the signal tables (e.g. the mean NLL of a text's neighbors).
 
     Attributes:
         values: shape ``(n_samples,)``, float64; NaN where the value could not be computed.
@@ -92,7 +92,7 @@ class SignalView:
     declared signals" a property the conformance suite checks for every attack.
 
     *Extras* are inputs that are not per-token signals (a token-frequency table, per-sample
-    neighbour NLLs, ...), keyed by name. They follow the same rule: an attack declares them
+    neighbor NLLs, ...), keyed by name. They follow the same rule: an attack declares them
     (``register_attack(..., extras=(...))``) and may read only those, through :attr:`extras`.
     A :class:`PerSample` extra is per sample and must hold ``n_samples`` values.
 

@@ -12,7 +12,7 @@ and freezes it once. Tests may build a fresh :class:`Registry`. The name-to-spec
 (sorted iteration, "did you mean" errors, freezing, discovery) are the generic
 :class:`miakit._core.registry.Registry`, shared with the blind baselines.
 
-Inputs that are not per-token signals (a token-frequency table, neighbour NLLs) are declared
+Inputs that are not per-token signals (a token-frequency table, neighbor NLLs) are declared
 as ``extras=("token_frequency",)`` and read through ``signals.extras[...]``; like signals, an
 attack may read only what it declared. :attr:`AttackSpec.inputs` lists what a run must supply
 besides models (user-built contexts and extras) as input keys; the run finds the provider of

@@ -14,7 +14,7 @@ record it got back, never on probes of the object. Each capability is a small
 - :class:`CharOffsetScorer`: how many characters of a text its first ``n`` tokens cover
   (the ``kept_chars`` of truncated texts).
 - :class:`TokenizerScorer`: exposes a Hugging Face tokenizer (vocabulary, ``decode``,
-  ``convert_ids_to_tokens``), for paired statistics and the built-in neighbour generator.
+  ``convert_ids_to_tokens``), for paired statistics and the built-in neighbor generator.
 
 :func:`check_capabilities` validates a scorer's record against these protocols, once, at
 construction of whatever uses it (the signal engine, a perturber); the record is reported in

@@ -243,13 +243,13 @@ class RunConfig:
         group="auxiliary",
         ge=1,
         metavar="M",
-        help="neighbours per text for neighborhood / neighborhood_causal",
+        help="neighbors per text for neighborhood / neighborhood_causal",
     )
     fill_mask_model: str | None = setting(
         None,
         group="auxiliary",
         metavar="PATH",
-        help="local masked LM (BERT-style) for neighborhood's neighbours: the paper's "
+        help="local masked LM (BERT-style) for neighborhood's neighbors: the paper's "
         "embedding-dropout single-word swaps (neighborhood needs it)",
     )
     neighbor_fraction: float = setting(
@@ -258,7 +258,7 @@ class RunConfig:
         gt=0,
         le=1,
         metavar="F",
-        help="share of words replaced per neighbour, neighborhood_causal only",
+        help="share of words replaced per neighbor, neighborhood_causal only",
     )
     neighbor_top_k: int = setting(
         10,

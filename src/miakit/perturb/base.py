@@ -1,14 +1,19 @@
-"""The perturber interface: a text in, ``m`` neighbours (slightly altered copies) out.
+"""The perturber interface: a text in, ``m`` neighbors (slightly altered copies) out.
 
-A neighbour replaces a few words of a text by plausible alternatives, so that it stays
-fluent and close in meaning (arXiv 2305.18462). The neighbourhood attack compares a text's
-NLL with its neighbours' NLLs.
+A neighbor replaces a few words of a text by plausible alternatives, so that it stays
+fluent and close in meaning (arXiv 2305.18462). The neighborhood attack compares a text's
+NLL with its neighbors' NLLs.
 
-Determinism: each text's neighbours are drawn from a ``torch.Generator`` seeded with
+Determinism: each text's neighbors are drawn from a ``torch.Generator`` seeded with
 :func:`text_seed` (the run seed and a hash of the text), so they do not depend on the other
 texts, their order or the batching; the same perturber, settings, seed and text give the same
-neighbours. :attr:`Perturber.identity` names everything else that changes them (model
-fingerprints, settings) and keys the neighbour cache.
+neighbors. :attr:`Perturber.identity` names everything else that changes them (model
+fingerprints, settings) and keys the neighbor cache.
+
+Spelling (issue 11): the method is ``neighbors``. A perturber written before the rename, with a
+``neighbours`` method only, still works through :func:`as_perturber` (with a
+``DeprecationWarning``); the built-in perturbers keep a ``neighbours`` alias
+(:class:`LegacySpelling`).
 """
 
 from __future__ import annotations
@@ -20,21 +25,83 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from miakit._core.deprecation import warn_renamed
+from miakit._core.errors import InvalidParameterError
+
 
 @runtime_checkable
 class Perturber(Protocol):
-    """Generates neighbours of texts."""
+    """Generates neighbors of texts."""
 
     @property
     def identity(self) -> Mapping[str, Any]:
-        """JSON-ready description of what determines the neighbours (kind, model
+        """JSON-ready description of what determines the neighbors (kind, model
         fingerprints, settings); two perturbers with the same identity give the same ones."""
         ...
 
-    def neighbours(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
-        """Up to ``m`` neighbours of each text (fewer, possibly none, when the text has too
+    def neighbors(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+        """Up to ``m`` neighbors of each text (fewer, possibly none, when the text has too
         few replaceable words), in the order of ``texts``."""
         ...
+
+
+@runtime_checkable
+class _OldSpellingPerturber(Protocol):
+    """A perturber of the spelling before issue 11 (``neighbours``)."""
+
+    @property
+    def identity(self) -> Mapping[str, Any]: ...
+
+    def neighbours(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]: ...
+
+
+class _Respelled:
+    """A :class:`Perturber` calling an old-spelling perturber's ``neighbours``."""
+
+    def __init__(self, inner: _OldSpellingPerturber) -> None:
+        self._inner = inner
+
+    @property
+    def identity(self) -> Mapping[str, Any]:
+        return self._inner.identity
+
+    def neighbors(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+        return self._inner.neighbours(texts, m, seed)
+
+
+def as_perturber(obj: object) -> Perturber:
+    """``obj`` as a :class:`Perturber`: itself when it has ``identity`` and ``neighbors``; an
+    adapter, with a ``DeprecationWarning``, when it has the old ``neighbours`` method only.
+
+    Raises:
+        InvalidParameterError: ``obj`` is neither.
+    """
+    if isinstance(obj, Perturber):
+        return obj
+    if isinstance(obj, _OldSpellingPerturber):
+        warn_renamed("neighbours", "neighbors", what="perturber method", stacklevel=3)
+        return _Respelled(obj)
+    raise InvalidParameterError(
+        f"perturber= must have an 'identity' property and a 'neighbors(texts, m, seed)' method "
+        f"(miakit.perturb.Perturber); got {type(obj).__name__}"
+    )
+
+
+class LegacySpelling:
+    """Mixin of the built-in perturbers: ``neighbours`` is the deprecated old name of
+    ``neighbors``."""
+
+    def neighbors(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+        raise NotImplementedError
+
+    def neighbours(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+        """Deprecated: :meth:`neighbors`."""
+        warn_renamed(
+            f"{type(self).__name__}.neighbours",
+            f"{type(self).__name__}.neighbors",
+            what="method",
+        )
+        return self.neighbors(texts, m, seed)
 
 
 def text_seed(seed: int, text: str) -> int:

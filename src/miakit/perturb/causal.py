@@ -1,11 +1,11 @@
 """The built-in perturber of the ``neighborhood_causal`` attack: word-initial tokens resampled
-from the target model itself. It is a miakit *variant*, not the neighbourhood paper's generator
+from the target model itself. It is a miakit *variant*, not the neighborhood paper's generator
 (arXiv 2305.18462 uses a masked LM with embedding dropout and ranked single-word swaps:
 :mod:`miakit.perturb.dropout`, the ``neighborhood`` attack), which is why its results carry
 their own attack name.
 
 For each text, one forward pass of the causal LM over the original tokens gives, at every
-position, the next-token distribution given the *original* left context. A neighbour replaces
+position, the next-token distribution given the *original* left context. A neighbor replaces
 ``round(fraction · n)`` (at least 1) of the text's ``n`` replaceable tokens, chosen at random,
 each by a token drawn from that position's distribution restricted to the ``top_k`` most
 likely *word-initial* tokens other than the original (renormalised over them).
@@ -21,11 +21,11 @@ and batched as for scoring (:func:`~miakit.signals.prepare.truncate`,
 :func:`~miakit.signals.batching.padded_batches`), and the hidden states of the predicting
 positions from its forward step (:class:`~miakit.signals.forward.Forward`).
 
-Simplification (documented, deliberate): all replacements of a neighbour are drawn from the
+Simplification (documented, deliberate): all replacements of a neighbor are drawn from the
 distributions of the one pass over the original text, not re-conditioned on the replacements
-made to their left, so ``m`` neighbours cost one forward pass instead of one per replaced
+made to their left, so ``m`` neighbors cost one forward pass instead of one per replaced
 token. Replacing a word-initial piece of a multi-piece word keeps the word's other pieces.
-Neighbours are decoded with the tokenizer (``decode`` of the edited ids), so a tokenizer whose
+Neighbors are decoded with the tokenizer (``decode`` of the edited ids), so a tokenizer whose
 decode does not reproduce the text exactly (some SentencePiece normalisers) also changes
 whitespace elsewhere; byte-level BPE tokenizers reproduce it exactly.
 """
@@ -45,6 +45,7 @@ from miakit.backends.base import (
 )
 from miakit.errors import BackendCapabilityError
 from miakit.perturb.base import (
+    LegacySpelling,
     check_settings,
     generator_for,
     n_replacements,
@@ -64,15 +65,15 @@ def is_word_initial(token: str | None) -> bool:
     return bool(token and len(token) > 1 and token[0] in WORD_MARKERS and token[1:2].isalnum())
 
 
-class CausalLMPerturber:
-    """Neighbours from the target model's own next-token distributions (module docstring).
+class CausalLMPerturber(LegacySpelling):
+    """Neighbors from the target model's own next-token distributions (module docstring).
 
     Args:
         scorer: the target backend; it needs the ``tokenizer`` capability (a Hugging Face
             tokenizer: ``convert_ids_to_tokens``, ``decode``,
             :class:`~miakit.backends.base.TokenizerScorer`), as
             :class:`~miakit.backends.hf.HFTokenScorer` has.
-        fraction: share of the replaceable tokens replaced per neighbour, in ``(0, 1]``.
+        fraction: share of the replaceable tokens replaced per neighbor, in ``(0, 1]``.
         top_k: replacements are drawn from this many most likely word-initial tokens.
         max_length: the most input tokens of one forward pass (later tokens are kept but
             never replaced).
@@ -102,7 +103,7 @@ class CausalLMPerturber:
             raise BackendCapabilityError(
                 f"the built-in perturber needs the target's Hugging Face tokenizer; backend "
                 f"{scorer.name!r} has none. Run --attacks neighborhood --fill-mask-model PATH "
-                "to generate neighbours with a masked LM instead."
+                "to generate neighbors with a masked LM instead."
             )
         self.scorer = scorer
         self.tokenizer = cast(TokenizerScorer, scorer).tokenizer
@@ -142,8 +143,8 @@ class CausalLMPerturber:
             self._word_initial = mask
         return self._word_initial
 
-    def neighbours(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
-        """Up to ``m`` neighbours per text; none for a text without a replaceable token."""
+    def neighbors(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+        """Up to ``m`` neighbors per text; none for a text without a replaceable token."""
         word_initial = self.word_initial()
         flags = word_initial.tolist()
         encoded = self.scorer.encode(list(texts))
@@ -182,7 +183,7 @@ class CausalLMPerturber:
         from one forward pass over the original tokens (``unit``, one input per text)."""
         predicting = self._forward.unit(unit, packed=False)
         if predicting is None:  # every text here has a replaceable, hence scored, token
-            raise RuntimeError("internal error: a neighbour batch without a scored token")
+            raise RuntimeError("internal error: a neighbor batch without a scored token")
         hidden = predicting.hidden  # (N, d): the states predicting each scored token, in order
         device = hidden.device
         allowed = word_initial.to(device)
@@ -212,7 +213,7 @@ class CausalLMPerturber:
     ) -> list[str]:
         generator = generator_for(seed, text)
         k = n_replacements(self.fraction, len(positions))
-        neighbours = []
+        neighbors = []
         for _ in range(m):
             chosen = sorted(torch.randperm(len(positions), generator=generator)[:k].tolist())
             new = list(ids)
@@ -223,9 +224,9 @@ class CausalLMPerturber:
                     new[positions[p]] = token
                     changed = True
             if changed:
-                neighbours.append(
+                neighbors.append(
                     self.tokenizer.decode(
                         new, skip_special_tokens=False, clean_up_tokenization_spaces=False
                     )
                 )
-        return neighbours
+        return neighbors

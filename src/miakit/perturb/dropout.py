@@ -1,4 +1,4 @@
-"""The neighbourhood paper's neighbour generator: ranked single-word swaps from a masked LM
+"""The neighborhood paper's neighbor generator: ranked single-word swaps from a masked LM
 whose input embedding of the swapped word is dropped out (arXiv 2305.18462, Mattern et al.).
 
 For a text ``x`` and each of its swappable words ``w_i`` (below), the masked LM reads the
@@ -15,7 +15,7 @@ proposals, each scored by the MLM probability renormalised without the original 
 (``x̃_i``: ``x`` with ``w_i``'s embedding dropped out), computed as a softmax over the vocabulary
 without ``w_i``'s id, so it stays exact when ``p(w_i)`` rounds to 1. All swaps of all positions
 are ranked by score (ties: earlier word, then the MLM's own order) and the best ``m`` distinct
-texts are the neighbours: each differs from ``x`` in exactly one word. The attack then scores
+texts are the neighbors: each differs from ``x`` in exactly one word. The attack then scores
 ``mean_j NLL(x̃_j) − NLL(x)`` under the target (:mod:`miakit.attacks.neighborhood`).
 
 Confirmed against the authors' released code (github.com/justusmattern27/neighbour-mia,
@@ -42,7 +42,7 @@ input length (at most 512 tokens) are never swapped.
 
 Determinism: the dropout masks are drawn from the text's generator (:func:`text_seed`) in word
 order, one ``torch.rand(hidden)`` vector per swappable word (kept where ``≥ p``), before any
-forward pass; the neighbours depend on the model, settings, seed and text only.
+forward pass; the neighbors depend on the model, settings, seed and text only.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from typing import Any
 import torch
 
 from miakit.errors import InvalidParameterError, ModelLoadError
-from miakit.perturb.base import generator_for
+from miakit.perturb.base import LegacySpelling, generator_for
 from miakit.perturb.masked import WeightsFingerprint, load_masked_lm, whole_word_table
 
 _WORD = re.compile(r"\w+")
@@ -80,14 +80,14 @@ class Swap:
         return text[: self.start] + self.replacement + text[self.end :]
 
 
-class DropoutSwapPerturber:
+class DropoutSwapPerturber(LegacySpelling):
     """The paper's generator (module docstring) for any Hugging Face masked LM.
 
     Args:
         model: an ``AutoModelForMaskedLM`` model (evaluation mode is set here).
         tokenizer: its *fast* tokenizer (character offsets are needed).
         name: a label for messages.
-        fingerprint: what identifies the weights (keys the neighbour cache); computed from
+        fingerprint: what identifies the weights (keys the neighbor cache); computed from
             the parameters when omitted, and after any in-place change
             (:class:`~miakit.perturb.masked.WeightsFingerprint`).
         dropout: embedding dropout rate ``p``, in ``[0, 1)`` (the paper: 0.7).
@@ -173,7 +173,7 @@ class DropoutSwapPerturber:
             "max_length": self.max_length,
         }
 
-    def neighbours(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+    def neighbors(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
         """The ``m`` best-ranked distinct single-word swaps of each text (fewer when it has
         fewer; none without a swappable word)."""
         out = []
@@ -181,10 +181,10 @@ class DropoutSwapPerturber:
             seen: set[str] = set()
             kept: list[str] = []
             for swap in self.ranked_swaps(text, seed):
-                neighbour = swap.apply(text)
-                if neighbour != text and neighbour not in seen:
-                    seen.add(neighbour)
-                    kept.append(neighbour)
+                neighbor = swap.apply(text)
+                if neighbor != text and neighbor not in seen:
+                    seen.add(neighbor)
+                    kept.append(neighbor)
                     if len(kept) == m:
                         break
             out.append(kept)

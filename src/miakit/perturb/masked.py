@@ -1,7 +1,7 @@
-"""A sampling masked-LM perturber (several masked words per neighbour): a *variant*, not the
-neighbourhood paper's generator, which is :class:`~miakit.perturb.dropout.DropoutSwapPerturber`.
+"""A sampling masked-LM perturber (several masked words per neighbor): a *variant*, not the
+neighborhood paper's generator, which is :class:`~miakit.perturb.dropout.DropoutSwapPerturber`.
 
-A neighbour masks ``round(fraction · n)`` (at least 1) of the text's ``n`` words, chosen at
+A neighbor masks ``round(fraction · n)`` (at least 1) of the text's ``n`` words, chosen at
 random (a *word* is a run of Unicode word characters, ``\\w+``: punctuation and whitespace stay
 as they are), with one mask token each, runs the masked LM once over the masked text, and
 replaces each masked word by a token drawn from the model's prediction at its mask, restricted
@@ -14,17 +14,17 @@ No attack of the command line uses it (``neighborhood`` uses the paper's generat
 ``neighborhood_causal`` the target model); pass it as ``miakit.run(perturber=...)`` to try
 it, and its identity (``kind: masked_lm_sample``) is recorded in ``metrics.json``. Masking
 several words at once is the common generalisation (the SoK benchmark uses RoBERTa with top-k
-10); the paper (arXiv 2305.18462) swaps one word per neighbour and drops out the word's input
+10); the paper (arXiv 2305.18462) swaps one word per neighbor and drops out the word's input
 embedding instead of masking it.
 
 Loading is local only (``local_files_only=True``), from safetensors; a folder without
 ``*.safetensors`` weights is refused rather than unpickled (:func:`load_masked_lm`).
 
-The weights' fingerprint (part of the neighbour cache's key, :class:`WeightsFingerprint`): the
+The weights' fingerprint (part of the neighbor cache's key, :class:`WeightsFingerprint`): the
 files' hash for a model loaded from a folder; for an in-memory model given without one, a hash
 of its configuration and parameters. Either is recomputed from the parameters after any
 in-place change to them, as :attr:`miakit.backends.hf.HFTokenScorer.fingerprint` is, so two
-different models, or one model trained between two runs, never share cached neighbours.
+different models, or one model trained between two runs, never share cached neighbors.
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ from typing import Any
 import torch
 
 from miakit.errors import ModelLoadError
-from miakit.perturb.base import check_settings, generator_for, n_replacements, sample_candidate
+from miakit.perturb.base import (
+    LegacySpelling,
+    check_settings,
+    generator_for,
+    n_replacements,
+    sample_candidate,
+)
 
 _WORD = re.compile(r"\w+")
 _MARKERS = ("Ġ", "▁")
@@ -56,7 +62,7 @@ class WeightsFingerprint:
     (:func:`~miakit.backends.hf.fingerprint_module`). Any in-place change to a parameter after
     that (an optimiser step, ``copy_``, ``load_state_dict``) is detected by the scorer's
     weights key (``miakit.backends.hf.scorer._weights_key``) and the parameters are hashed
-    again, so the neighbour cache never serves another model's neighbours.
+    again, so the neighbor cache never serves another model's neighbors.
     """
 
     def __init__(self, model: torch.nn.Module, given: str | None = None) -> None:
@@ -78,17 +84,17 @@ class WeightsFingerprint:
         return self._value
 
 
-class MaskedLMPerturber:
-    """Neighbours from a masked LM (module docstring).
+class MaskedLMPerturber(LegacySpelling):
+    """Neighbors from a masked LM (module docstring).
 
     Args:
         model: an ``AutoModelForMaskedLM`` model (evaluation mode is set here).
         tokenizer: its tokenizer (with a mask token).
         name: a label for messages.
-        fingerprint: what identifies the weights (keys the neighbour cache); computed from
+        fingerprint: what identifies the weights (keys the neighbor cache); computed from
             the parameters when omitted, and after any in-place change
             (:class:`WeightsFingerprint`).
-        fraction: share of the words masked per neighbour, in ``(0, 1]``.
+        fraction: share of the words masked per neighbor, in ``(0, 1]``.
         top_k: replacements are drawn from this many most likely whole-word tokens.
         batch_size: masked texts per forward pass.
     """
@@ -170,12 +176,12 @@ class MaskedLMPerturber:
                     self._by_word.setdefault(w.casefold(), []).append(i)
         return self._words
 
-    def neighbours(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
-        """Up to ``m`` neighbours per text; none for a text without a word."""
+    def neighbors(self, texts: Sequence[str], m: int, seed: int) -> list[list[str]]:
+        """Up to ``m`` neighbors per text; none for a text without a word."""
         words = self.whole_words()
         allowed = torch.tensor([w is not None for w in words], dtype=torch.bool)
-        # one job per (text, neighbour): the word spans it masks, chosen with the text's
-        # generator in neighbour order
+        # one job per (text, neighbor): the word spans it masks, chosen with the text's
+        # generator in neighbor order
         generators = [generator_for(seed, t) for t in texts]
         jobs: list[tuple[int, list[tuple[int, int]]]] = []
         for i, text in enumerate(texts):
@@ -191,9 +197,9 @@ class MaskedLMPerturber:
                 [_masked(texts[i], spans, self.tokenizer.mask_token) for i, spans in batch]
             )
             for (i, spans), logits in zip(batch, predictions, strict=True):
-                neighbour = self._fill(texts[i], spans, logits, allowed, words, generators[i])
-                if neighbour is not None:
-                    out[i].append(neighbour)
+                neighbor = self._fill(texts[i], spans, logits, allowed, words, generators[i])
+                if neighbor is not None:
+                    out[i].append(neighbor)
         return out
 
     # -- internals ---------------------------------------------------------------------

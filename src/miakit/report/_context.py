@@ -116,10 +116,12 @@ def setup_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
         detail = ", ".join(x for x in (f"fingerprint {fp}…" if fp else "", meta.get("device")) if x)
         name = str(meta.get("name") or "—")
         rows.append((f"Model '{role}'", f"{name} ({detail})" if detail else name))
-    # which generator wrote each neighbourhood attack's neighbours (paper or variant)
-    for attack, info in ((metrics.get("auxiliary") or {}).get("neighbours") or {}).items():
+    # which generator wrote each neighborhood attack's neighbors (paper or variant)
+    aux = metrics.get("auxiliary") or {}
+    # "neighbours": the key's spelling in a metrics.json written before issue 11
+    for attack, info in (aux.get("neighbors") or aux.get("neighbours") or {}).items():
         if isinstance(info, Mapping):
-            rows.append((f"Neighbours of '{attack}'", str(info.get("generator") or "—")))
+            rows.append((f"Neighbors of '{attack}'", str(info.get("generator") or "—")))
     return rows
 
 

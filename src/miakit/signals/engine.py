@@ -1,7 +1,7 @@
 """The signal engine: texts in, per-token statistics out, one forward pass per (model, context).
 
 One forward loop, each step in its own module, shared by the plain engine (here), the paired
-engine (:mod:`miakit.signals.paired`) and the causal neighbour generator
+engine (:mod:`miakit.signals.paired`) and the causal neighbor generator
 (:mod:`miakit.perturb.causal`):
 
 1. *prepare* (:mod:`~miakit.signals.prepare`): tokenize each text under the context, put the

@@ -20,8 +20,8 @@ import numpy as np
 
 from miakit.attacks import AttackSpec, PerSample, SignalView
 from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
-from miakit.attacks.neighborhood import NEIGHBOUR_EXTRA
-from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOUR_EXTRA
+from miakit.attacks.neighborhood import NEIGHBOR_EXTRA
+from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOR_EXTRA
 from miakit.signals.spec import PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
 from miakit.signals.table import TokenSignals
 
@@ -55,15 +55,15 @@ VOCAB = 50_000
 ALPHABET = list("abcdefghij klmnopqrsXYZ.,;éüßñ漢字🙂\n")
 
 
-def _random_neighbour_nll(rng: np.random.Generator, n: int) -> PerSample:
+def _random_neighbor_nll(rng: np.random.Generator, n: int) -> PerSample:
     values = rng.uniform(0.5, 6.0, n)
-    values[rng.random(n) < 0.1] = np.nan  # some samples without neighbours
+    values[rng.random(n) < 0.1] = np.nan  # some samples without neighbors
     return PerSample.of(
-        values, ["no neighbour (synthetic)" if np.isnan(v) else None for v in values]
+        values, ["no neighbor (synthetic)" if np.isnan(v) else None for v in values]
     )
 
 
-def _leaky_neighbour_nll(rng: np.random.Generator, n: int) -> PerSample:
+def _leaky_neighbor_nll(rng: np.random.Generator, n: int) -> PerSample:
     # label-independent: members' own NLL is lower (leaky_synth), so their gap is larger
     return PerSample.of(rng.normal(1.7, 0.05, n))
 
@@ -78,8 +78,8 @@ EXTRA_BUILDERS: Mapping[str, tuple[ExtraBuilder, ExtraBuilder]] = {
         lambda rng, n: rng.dirichlet(np.ones(VOCAB)),
         lambda rng, n: rng.uniform(0.95, 0.9999, VOCAB),
     ),
-    NEIGHBOUR_EXTRA: (_random_neighbour_nll, _leaky_neighbour_nll),
-    CAUSAL_NEIGHBOUR_EXTRA: (_random_neighbour_nll, _leaky_neighbour_nll),
+    NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
+    CAUSAL_NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
 }
 
 Builders = Mapping[str, tuple[ExtraBuilder, ExtraBuilder]]

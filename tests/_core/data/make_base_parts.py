@@ -1,6 +1,6 @@
 """Write the part files of ``base_parts/`` with the code of a given checkout (not a test).
 
-The files pin the on-disk formats and cache keys of the signal and neighbour caches as they
+The files pin the on-disk formats and cache keys of the signal and neighbor caches as they
 were before the part-file store was shared (commit 23acaf3). Regenerate only on purpose, when
 a format changes and its cache version is bumped::
 
@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from miakit.perturb.cache import NeighbourCache
+from miakit.perturb.cache import NeighborCache
 from miakit.signals.cache import CachedRow, SignalCache, text_key
 
 HERE = Path(__file__).parent / "base_parts"
 SIGNAL_NS_PARTS = {"model": "tiny-llama@abc123", "context": "plain", "max_length": 64}
-NEIGHBOUR_IDENTITY = {"kind": "fixed", "model": "t5-small@def456"}
+NEIGHBOR_IDENTITY = {"kind": "fixed", "model": "t5-small@def456"}
 TEXTS = ["The cat sat on the mat.", "Ünïcödé text, with a tab\tand a newline\n."]
 
 
@@ -47,9 +47,9 @@ def main() -> None:
         ),
     ]
     signals.append(ns, [text_key(t) for t in TEXTS], rows, meta={"written_by": "23acaf3"})
-    neighbours = NeighbourCache(HERE / "neighbours")
-    nns = NeighbourCache.namespace(NEIGHBOUR_IDENTITY, m=2, seed=7)
-    neighbours.append(nns, [text_key(t) for t in TEXTS], [["a cat", "the mat"], ["ü"]])
+    neighbors = NeighborCache(HERE / "neighbors")
+    nns = NeighborCache.namespace(NEIGHBOR_IDENTITY, m=2, seed=7)
+    neighbors.append(nns, [text_key(t) for t in TEXTS], [["a cat", "the mat"], ["ü"]])
     print(ns, nns)
 
 

@@ -209,7 +209,7 @@ def _definition(backend: Any) -> str:
 
     Calling a tokenizer with ``truncation=True`` or ``padding=...`` stores those settings in
     its backend, and ``to_str()`` includes them, so the same tokenizer would hash differently
-    after such a call (the neighbour generator makes one). A copy with both cleared serialises
+    after such a call (the neighbor generator makes one). A copy with both cleared serialises
     exactly as a tokenizer that never made such a call.
     """
     text = backend.to_str()

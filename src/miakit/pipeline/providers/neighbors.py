@@ -1,13 +1,13 @@
-"""Neighbours for the neighbourhood attacks: generated (or read from the cache), scored with
+"""Neighbors for the neighborhood attacks: generated (or read from the cache), scored with
 the target, and summarised per sample as an extra: ``neighbor_nll`` (the paper's masked-LM
 generator, from ``--fill-mask-model``, or the in-memory ``perturber=`` of :func:`miakit.run`)
 and ``neighbor_nll_causal`` (the causal-LM variant, built from the target). The evaluation
-neighbours are recorded per attack reading the extra: ``metrics.json``
-(``auxiliary.neighbours.<attack>``) and ``neighbors.parquet``.
+neighbors are recorded per attack reading the extra: ``metrics.json``
+(``auxiliary.neighbors.<attack>``) and ``neighbors.parquet``.
 
-Each neighbour's NLL is ``−mean_t ℓ_t`` over its own scored tokens, computed by the target's
+Each neighbor's NLL is ``−mean_t ℓ_t`` over its own scored tokens, computed by the target's
 signal engine under the plain context (so the signal cache serves reruns); a sample's value
-is the mean over its neighbours that have at least one scored token.
+is the mean over its neighbors that have at least one scored token.
 """
 
 from __future__ import annotations
@@ -23,28 +23,28 @@ import pandas as pd
 from miakit._core.io import atomic_write
 from miakit.attacks import AttackSpec
 from miakit.attacks._base import PerSample
-from miakit.attacks.neighborhood import NEIGHBOUR_EXTRA
-from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOUR_EXTRA
+from miakit.attacks.neighborhood import NEIGHBOR_EXTRA
+from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOR_EXTRA
 from miakit.data import Sample
 from miakit.errors import InvalidParameterError
-from miakit.perturb.base import Perturber
-from miakit.perturb.cache import NeighbourCache
+from miakit.perturb.base import Perturber, as_perturber
+from miakit.perturb.cache import NeighborCache
 from miakit.pipeline.inputs import Input, InputProvider, register_provider
 from miakit.signals.cache import text_key
 from miakit.signals.engine import SignalEngine
 from miakit.signals.plan import SignalPlanner
 from miakit.signals.spec import PLAIN
 
-#: The inputs this module provides: the paper's neighbours, then the causal-LM variant's.
+#: The inputs this module provides: the paper's neighbors, then the causal-LM variant's.
 PAPER = Input(
-    f"extra:{NEIGHBOUR_EXTRA}",
-    "neighbour texts from a masked LM (the paper's embedding-dropout swaps)",
+    f"extra:{NEIGHBOR_EXTRA}",
+    "neighbor texts from a masked LM (the paper's embedding-dropout swaps)",
     "fill_mask_model",
     stand_in="perturber",
 )
 CAUSAL = Input(
-    f"extra:{CAUSAL_NEIGHBOUR_EXTRA}",
-    "neighbour texts resampled from the target (a variant; built in)",
+    f"extra:{CAUSAL_NEIGHBOR_EXTRA}",
+    "neighbor texts resampled from the target (a variant; built in)",
 )
 
 #: The identity kind of the paper's generator (:class:`~miakit.perturb.DropoutSwapPerturber`).
@@ -55,10 +55,10 @@ CAUSAL_KIND = "causal_lm"
 
 
 def _fits(perturber: Perturber, spec: Input) -> bool:
-    """Whether an in-memory ``perturber`` may write the neighbours of ``spec``'s extra: the
+    """Whether an in-memory ``perturber`` may write the neighbors of ``spec``'s extra: the
     paper's generator only those of the paper's attack, the built-in causal variant only the
     variant's; any other (custom) perturber either, with a warning when it feeds the paper's
-    attack (see :meth:`Neighbours._perturber`)."""
+    attack (see :meth:`Neighbors._perturber`)."""
     kind = perturber.identity.get("kind")
     if kind == PAPER_KIND:
         return spec is PAPER
@@ -76,11 +76,11 @@ GENERATORS = {
 
 
 @dataclass(frozen=True)
-class Neighbourhood:
-    """Neighbours of ``n`` samples and their NLLs.
+class Neighborhood:
+    """Neighbors of ``n`` samples and their NLLs.
 
     Attributes:
-        texts: ``texts[i]`` are sample ``i``'s neighbours.
+        texts: ``texts[i]`` are sample ``i``'s neighbors.
         nlls: ``nlls[i][j]``: NLL of ``texts[i][j]`` under the target (NaN: no scored token).
         mean_nll: the extra passed to the attack.
     """
@@ -90,7 +90,7 @@ class Neighbourhood:
     mean_nll: PerSample
 
     def records(self, ids: Sequence[str]) -> pd.DataFrame:
-        """One row per neighbour: ``id``, ``neighbor_index``, ``text``, ``nll``."""
+        """One row per neighbor: ``id``, ``neighbor_index``, ``text``, ``nll``."""
         rows = [
             (sid, j, t, float(nll))
             for sid, texts, nlls in zip(ids, self.texts, self.nlls, strict=True)
@@ -107,19 +107,19 @@ def generate(
     *,
     m: int,
     seed: int,
-    cache: NeighbourCache | None,
+    cache: NeighborCache | None,
 ) -> list[list[str]]:
-    """``m`` neighbours per text (fewer when a text has too few replaceable words), read from
+    """``m`` neighbors per text (fewer when a text has too few replaceable words), read from
     the cache where present; each distinct text is perturbed once."""
     keys = [text_key(t) for t in texts]
-    namespace = NeighbourCache.namespace(perturber.identity, m=m, seed=seed)
+    namespace = NeighborCache.namespace(perturber.identity, m=m, seed=seed)
     found = cache.lookup(namespace, keys) if cache is not None else {}
     todo: dict[str, str] = {}
     for k, t in zip(keys, texts, strict=True):
         if k not in found:
             todo.setdefault(k, t)
     if todo:
-        fresh = perturber.neighbours(list(todo.values()), m, seed)
+        fresh = perturber.neighbors(list(todo.values()), m, seed)
         new = dict(zip(todo, fresh, strict=True))
         if cache is not None:
             cache.append(namespace, list(new), list(new.values()))
@@ -127,34 +127,34 @@ def generate(
     return [list(found[k]) for k in keys]
 
 
-def score(engine: SignalEngine, neighbours: list[list[str]]) -> Neighbourhood:
-    """NLLs of every neighbour under ``engine`` (plain context) and their per-sample mean."""
-    flat = [t for texts in neighbours for t in texts]
-    owners = np.repeat(np.arange(len(neighbours)), [len(t) for t in neighbours])
-    per_neighbour = np.zeros(0, dtype=np.float64)
+def score(engine: SignalEngine, neighbors: list[list[str]]) -> Neighborhood:
+    """NLLs of every neighbor under ``engine`` (plain context) and their per-sample mean."""
+    flat = [t for texts in neighbors for t in texts]
+    owners = np.repeat(np.arange(len(neighbors)), [len(t) for t in neighbors])
+    per_neighbor = np.zeros(0, dtype=np.float64)
     if flat:
-        table = engine.compute(flat, stats=["token_log_prob"], context=PLAIN, desc="neighbours")
-        per_neighbour = np.array(
+        table = engine.compute(flat, stats=["token_log_prob"], context=PLAIN, desc="neighbors")
+        per_neighbor = np.array(
             [-r.mean() if len(r) else np.nan for r in table.rows("token_log_prob")],
             dtype=np.float64,
         )
-    nlls = [per_neighbour[owners == i] for i in range(len(neighbours))]
-    values = np.full(len(neighbours), np.nan)
+    nlls = [per_neighbor[owners == i] for i in range(len(neighbors))]
+    values = np.full(len(neighbors), np.nan)
     reasons: list[str | None] = []
     for i, v in enumerate(nlls):
         finite = v[np.isfinite(v)]
-        if not len(neighbours[i]):
-            reasons.append("no neighbour could be generated (no replaceable word)")
+        if not len(neighbors[i]):
+            reasons.append("no neighbor could be generated (no replaceable word)")
         elif not len(finite):
-            reasons.append("no neighbour has a scored token")
+            reasons.append("no neighbor has a scored token")
         else:
             values[i] = finite.mean()
             reasons.append(None)
-    return Neighbourhood(neighbours, nlls, PerSample.of(values, reasons))
+    return Neighborhood(neighbors, nlls, PerSample.of(values, reasons))
 
 
-def summary(hood: Neighbourhood, perturber: Perturber, *, m: int, seed: int) -> dict[str, Any]:
-    """The ``metrics.json`` entry of one attack's neighbours (``auxiliary.neighbours.<attack>``):
+def summary(hood: Neighborhood, perturber: Perturber, *, m: int, seed: int) -> dict[str, Any]:
+    """The ``metrics.json`` entry of one attack's neighbors (``auxiliary.neighbors.<attack>``):
     which generator wrote them (``generator``, in words, and the perturber's identity), how many
     were asked for and made, and the file holding them."""
     identity = dict(perturber.identity)
@@ -171,8 +171,8 @@ def summary(hood: Neighbourhood, perturber: Perturber, *, m: int, seed: int) -> 
     }
 
 
-def records(hoods: Mapping[str, Neighbourhood], ids: Sequence[str]) -> pd.DataFrame:
-    """``neighbors.parquet``: one row per neighbour of every attack, with columns ``attack``,
+def records(hoods: Mapping[str, Neighborhood], ids: Sequence[str]) -> pd.DataFrame:
+    """``neighbors.parquet``: one row per neighbor of every attack, with columns ``attack``,
     ``id``, ``neighbor_index``, ``text``, ``nll``."""
     frames = []
     for attack, hood in hoods.items():
@@ -182,13 +182,13 @@ def records(hoods: Mapping[str, Neighbourhood], ids: Sequence[str]) -> pd.DataFr
     return pd.concat(frames, ignore_index=True).astype({"attack": str})
 
 
-@register_provider("neighbours", inputs=[PAPER, CAUSAL], order=30)
-class Neighbours(InputProvider):
-    """Each neighbour extra the attacks ask for: its generator, its neighbours and their NLLs
+@register_provider("neighbors", inputs=[PAPER, CAUSAL], order=30)
+class Neighbors(InputProvider):
+    """Each neighbor extra the attacks ask for: its generator, its neighbors and their NLLs
     under the target (the evaluation ones kept for the outputs)."""
 
-    #: attack name -> its evaluation neighbours, and the perturber that wrote them
-    neighbourhoods: dict[str, Neighbourhood]
+    #: attack name -> its evaluation neighbors, and the perturber that wrote them
+    neighborhoods: dict[str, Neighborhood]
     perturbers: dict[str, Perturber]
 
     def prepare(self) -> None:
@@ -196,7 +196,7 @@ class Neighbours(InputProvider):
             raise InvalidParameterError(
                 f"--neighbors must be an integer >= 1; got {self.run.config.neighbors}"
             )
-        self.neighbourhoods, self.perturbers = {}, {}
+        self.neighborhoods, self.perturbers = {}, {}
 
     def extras(
         self,
@@ -214,27 +214,28 @@ class Neighbours(InputProvider):
             if extra not in wanted:
                 continue
             users = [s.name for s in specs if extra in s.extras]
-            cache = NeighbourCache(cache_dir / "neighbours") if cache_dir is not None else None
+            cache = NeighborCache.in_cache_dir(cache_dir) if cache_dir is not None else None
             perturber = self._perturber(planner, spec, users)
-            neighbours = generate(
+            neighbors = generate(
                 perturber, texts, m=config.neighbors, seed=config.seed, cache=cache
             )
-            hood = score(planner.engine("target"), neighbours)
+            hood = score(planner.engine("target"), neighbors)
             if evaluation is not None:
-                self.neighbourhoods.update(dict.fromkeys(users, hood))
+                self.neighborhoods.update(dict.fromkeys(users, hood))
             out[extra] = hood.mean_nll
         return out
 
     def _perturber(self, planner: SignalPlanner, spec: Input, users: list[str]) -> Perturber:
         """The generator of ``spec``'s extra: the in-memory ``perturber`` if given, else the
         paper's (from ``--fill-mask-model``) or the causal-LM variant's."""
-        given = self.run.stand_ins.get("perturber")
+        stand_in = self.run.stand_ins.get("perturber")
+        given = as_perturber(stand_in) if stand_in is not None else None
         if given is not None and _fits(given, spec):
             self.perturbers.update(dict.fromkeys(users, given))
             kind = given.identity.get("kind")
             if spec is PAPER and kind != PAPER_KIND:
                 self.run.warnings.append(
-                    f"{', '.join(users)}: the neighbours come from the perturber passed to "
+                    f"{', '.join(users)}: the neighbors come from the perturber passed to "
                     f"miakit.run (kind {kind!r}), not from the paper's generator (arXiv "
                     "2305.18462, masked-LM embedding-dropout swaps); the scores are not the "
                     "paper's method"
@@ -249,7 +250,7 @@ class Neighbours(InputProvider):
                 if config.fill_mask_model is None:
                     raise InvalidParameterError(
                         f"attack {missing[0]!r} needs {PAPER.flag} (a local masked LM for "
-                        "the paper's neighbours); without one, run the variant "
+                        "the paper's neighbors); without one, run the variant "
                         f"--attacks {_reader_of(CAUSAL)}"
                     )
                 perturber = DropoutSwapPerturber.load(
@@ -267,29 +268,29 @@ class Neighbours(InputProvider):
         return self.perturbers[users[0]]
 
     def sections(self) -> dict[str, Any]:
-        if not self.neighbourhoods:
+        if not self.neighborhoods:
             return {}
         config = self.run.config
         return {
             "auxiliary": {
-                "neighbours": {
+                "neighbors": {
                     attack: summary(
                         hood, self.perturbers[attack], m=config.neighbors, seed=config.seed
                     )
-                    for attack, hood in self.neighbourhoods.items()
+                    for attack, hood in self.neighborhoods.items()
                 }
             }
         }
 
     def write(self, out_dir: Path, ids: Sequence[str]) -> None:
-        """Write ``neighbors.parquet`` (when neighbours were generated) to ``out_dir``;
+        """Write ``neighbors.parquet`` (when neighbors were generated) to ``out_dir``;
         remove a stale one otherwise."""
         path = out_dir / "neighbors.parquet"
-        if not self.neighbourhoods:
+        if not self.neighborhoods:
             path.unlink(missing_ok=True)
             return
         out_dir.mkdir(parents=True, exist_ok=True)
-        frame = records(self.neighbourhoods, ids)
+        frame = records(self.neighborhoods, ids)
         atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 

@@ -26,9 +26,9 @@ def args_for(tmp_path, model_dir) -> list[str]:
     return [*args, "--n-bootstrap", "20", "--no-progress", "--no-blind", "--neighbors", "3"]
 
 
-def one_word_changed(text: str, neighbour: str) -> bool:
-    old, new = re.findall(r"\w+", text), re.findall(r"\w+", neighbour)
-    same_rest = re.sub(r"\w+", "W", text) == re.sub(r"\w+", "W", neighbour)
+def one_word_changed(text: str, neighbor: str) -> bool:
+    old, new = re.findall(r"\w+", text), re.findall(r"\w+", neighbor)
+    same_rest = re.sub(r"\w+", "W", text) == re.sub(r"\w+", "W", neighbor)
     if not same_rest or len(old) != len(new):
         return False
     return sum(a != b for a, b in zip(old, new, strict=True)) == 1
@@ -39,7 +39,7 @@ def test_fill_mask_model_gives_the_papers_generator(tmp_path, tiny_model_dir, fi
     args = [*args_for(tmp_path, tiny_model_dir), "--fill-mask-model", str(fill_mask_dir)]
     assert main([*args, "--attacks", "neighborhood", "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    info = metrics["auxiliary"]["neighbours"]["neighborhood"]
+    info = metrics["auxiliary"]["neighbors"]["neighborhood"]
     assert info["perturber"]["kind"] == "mlm_dropout_swap"
     assert info["perturber"]["dropout"] == 0.7 and info["generator"].startswith("paper")
     table = pd.read_parquet(out / "neighbors.parquet")
@@ -49,8 +49,8 @@ def test_fill_mask_model_gives_the_papers_generator(tmp_path, tiny_model_dir, fi
         zip([f"m{i}" for i in range(4)] + [f"n{i}" for i in range(4)], MEMBERS + NONMEMBERS)
     )
     assert len(table) == 3 * len(texts)
-    for sid, neighbour in zip(table["id"], table["text"], strict=True):
-        assert one_word_changed(texts[sid], neighbour), (texts[sid], neighbour)
+    for sid, neighbor in zip(table["id"], table["text"], strict=True):
+        assert one_word_changed(texts[sid], neighbor), (texts[sid], neighbor)
 
 
 def test_causal_variant_is_named_in_scores_metrics_and_report(tmp_path, tiny_model_dir):
@@ -61,7 +61,7 @@ def test_causal_variant_is_named_in_scores_metrics_and_report(tmp_path, tiny_mod
     assert list(scores.columns) == ["id", "label", "loss", "neighborhood_causal"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["attacks"]) == {"loss", "neighborhood_causal"}
-    info = metrics["auxiliary"]["neighbours"]["neighborhood_causal"]
+    info = metrics["auxiliary"]["neighbors"]["neighborhood_causal"]
     assert info["perturber"]["kind"] == "causal_lm"
     assert info["generator"].startswith("variant, not the paper's")
     assert set(pd.read_parquet(out / "neighbors.parquet")["attack"]) == {"neighborhood_causal"}
@@ -84,13 +84,13 @@ def test_list_attacks_marks_the_variant(capsys):
     assert "--fill-mask-model" not in rows["neighborhood_causal"]
 
 
-def test_both_in_one_run_keep_their_own_neighbours(tmp_path, tiny_model_dir, fill_mask_dir):
+def test_both_in_one_run_keep_their_own_neighbors(tmp_path, tiny_model_dir, fill_mask_dir):
     out = tmp_path / "out"
     args = [*args_for(tmp_path, tiny_model_dir), "--fill-mask-model", str(fill_mask_dir)]
     attacks = "loss,neighborhood,neighborhood_causal"
     assert main([*args, "--attacks", attacks, "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    kinds = {a: v["perturber"]["kind"] for a, v in metrics["auxiliary"]["neighbours"].items()}
+    kinds = {a: v["perturber"]["kind"] for a, v in metrics["auxiliary"]["neighbors"].items()}
     assert kinds == {"neighborhood": "mlm_dropout_swap", "neighborhood_causal": "causal_lm"}
     table = pd.read_parquet(out / "neighbors.parquet")
     assert table.groupby("attack").size().to_dict() == {
@@ -98,7 +98,7 @@ def test_both_in_one_run_keep_their_own_neighbours(tmp_path, tiny_model_dir, fil
         "neighborhood_causal": 24,
     }
     scores = pd.read_parquet(out / "scores.parquet").set_index("id")
-    for attack in ("neighborhood", "neighborhood_causal"):  # each from its own neighbours
+    for attack in ("neighborhood", "neighborhood_causal"):  # each from its own neighbors
         mean_nbr = table[(table["attack"] == attack) & (table["id"] == "m0")]["nll"].mean()
         nll = -scores.loc["m0", "loss"]
         assert scores.loc["m0", attack] == pytest.approx(mean_nbr - nll, rel=1e-6)
