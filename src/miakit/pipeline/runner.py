@@ -33,7 +33,7 @@ from miakit.attacks import AttackOutput, SignalView
 from miakit.attacks._registry import split_scorable
 from miakit.backends.base import TokenScorer
 from miakit.blind import check_options as check_integrity_options
-from miakit.blind import evaluation_integrity, in_background, start_evaluation_integrity
+from miakit.blind import evaluation_integrity
 from miakit.config import RunConfig, make_config, merge
 from miakit.data import SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError, MiakitError
@@ -46,6 +46,7 @@ from miakit.pipeline.outputs import (
     samples_section_of,
     scored_nothing_warnings,
     setup_section,
+    write_blind_scores,
     write_failed_message,
     write_metrics,
     write_outputs,
@@ -54,7 +55,6 @@ from miakit.pipeline.roles import load_scorer, model_paths, role_aliases, shared
 from miakit.pipeline.select import check_params, select_attacks
 from miakit.pipeline.sharded import compute_sharded
 from miakit.report.table import leaderboard
-from miakit.results import RunRecord
 from miakit.signals.cache import SignalCache
 from miakit.signals.plan import EngineOptions, SignalPlanner
 from miakit.signals.spec import BUILTIN_CONTEXTS
@@ -83,9 +83,6 @@ class RunResult:
             (``blind_scores.parquet``), or ``None`` when the baselines did not run.
         boxed_warnings: the :attr:`warnings` a terminal shows in a box, not on one line: the
             blind baselines' distribution-shift warning and "an attack scored nothing".
-        record: the typed :class:`~miakit.results.RunRecord` every output file is written
-            from (``scores``, ``metrics`` and ``blind_scores`` are its tables and sections);
-            ``None`` for a sharded worker other than rank 0.
     """
 
     scores: pd.DataFrame
@@ -96,7 +93,6 @@ class RunResult:
     tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
     blind_scores: pd.DataFrame | None = None
     boxed_warnings: tuple[str, ...] = ()
-    record: RunRecord | None = None
 
     @property
     def worker_done(self) -> bool:
@@ -239,19 +235,6 @@ def _run(
     if not config.no_cache:
         check_writable(config.resolved_cache_dir(), flag="--cache-dir")
     validation.__exit__(None, None, None)
-    # model-free checks of the member/non-member sets (blind baselines, near-duplicates): they
-    # need only the samples, so they run on a background thread while the models load and
-    # score where that pays (blind.in_background: a GPU target), else after the attacks
-    integrity_options: dict[str, Any] = {
-        "blind": config.blind,
-        "seed": config.seed,
-        "n_resamples": config.n_bootstrap,
-        "n_permutations": config.blind_permutations,
-        "alpha": config.blind_alpha,
-        "overlap_warn_fraction": config.overlap_warn_fraction,
-    }
-    background = not config.shard_size and in_background(_device_type(config, scorers))
-    job = start_evaluation_integrity(samples, **integrity_options) if background else None
     # the providers' inputs (prefixes, calibration...), checked against the evaluation samples
     with timings.stage("auxiliary"):
         aux = AuxiliaryRun.prepare(config, samples, stand_ins=stand_ins)
@@ -312,14 +295,21 @@ def _run(
                 out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed
             )
             tick("metrics", i, len(outputs))
-    record = RunRecord.of_run(samples, outputs, tables)  # positions meet ids here, once
-    samples_section = samples_section_of(report, record)
-    tick("integrity", 0, 1)  # sent from this thread only, also when the work is in the background
-    if job is None:
-        integrity = evaluation_integrity(samples, **integrity_options)
-    else:
-        with timings.stage("integrity_wait"):  # its own stages were timed on the worker
-            integrity = job.result()  # re-raises the worker's exception, if any
+    scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
+    for name, out in outputs.items():
+        scores[name] = out.scores
+    samples_section = samples_section_of(samples, report, tables, outputs)
+    # model-free checks of the member/non-member sets: blind baselines and near-duplicates
+    tick("integrity", 0, 1)
+    integrity = evaluation_integrity(
+        samples,
+        blind=config.blind,
+        seed=config.seed,
+        n_resamples=config.n_bootstrap,
+        n_permutations=config.blind_permutations,
+        alpha=config.blind_alpha,
+        overlap_warn_fraction=config.overlap_warn_fraction,
+    )
     tick("integrity", 1, 1)
     loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal
     metrics = {
@@ -337,22 +327,19 @@ def _run(
         + run_warnings(samples_section, attack_metrics, max_length=config.max_length),
     }
     boxed = tuple(w for w in (integrity.blind_warning, *loud) if w)
-    metrics["setup"]["timings"] = timings.as_dict()
-    record = record.with_blind(integrity.blind_scores).with_metrics(metrics)
-    frames = record.frames()
     result = RunResult(
-        frames.scores, record.to_metrics(), outputs, samples, None, tables, frames.blind, boxed,
-        record,
-    )  # fmt: skip
+        scores, metrics, outputs, samples, None, tables, integrity.blind_scores, boxed
+    )
+    metrics["setup"]["timings"] = timings.as_dict()
     if write:
         tick("outputs", 0, 1)
         try:
             with timings.stage("outputs"):  # the report is its own stage, inside
-                aux.write(Path(config.out), record.ids)
-                result.out_dir = write_outputs(config, record)  # every file from the record
-            record = record.with_timings(timings.as_dict())  # now with outputs and report
-            write_metrics(Path(config.out), record)
-            result.record, result.metrics = record, record.to_metrics()
+                write_blind_scores(Path(config.out), integrity.blind_scores)
+                aux.write(Path(config.out), samples.ids)
+                result.out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
+            metrics["setup"]["timings"] = timings.as_dict()  # now with outputs and report
+            write_metrics(Path(config.out), metrics)
         except OSError as exc:  # the signals are safe in the cache: say so, no traceback
             if echo:
                 print(result.leaderboard())
@@ -364,18 +351,6 @@ def _run(
     if echo:
         print(result.leaderboard())
     return result
-
-
-def _device_type(config: RunConfig, scorers: Mapping[str, TokenScorer]) -> str:
-    """Where the target model runs: ``"cuda"``, ``"cpu"``... (nothing is loaded to know it)."""
-    given = scorers.get("target")
-    if given is not None:
-        return given.device.type
-    if config.device == "auto":
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return config.device.split(":")[0]
 
 
 def _log_summary(result: RunResult) -> None:
