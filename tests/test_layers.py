@@ -41,7 +41,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("signals",),  # the forward loop, signal tables, plan, cache, shards
     ("perturb",),  # neighbor generators, on the signals loop
     ("attacks",),  # pure functions of signal tables, registered with their needs
-    ("results",),  # planned: the typed run record
+    ("results",),  # the typed run record that every output file is written from
     ("blind", "inference", "testing", "report", "shadow", "audit"),  # shadow, audit: planned
     ("pipeline",),  # the run: selection, roles, input providers, sharding, outputs
     ("runner",),  # the old import path of miakit.run: a re-export of pipeline.runner

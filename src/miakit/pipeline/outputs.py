@@ -8,7 +8,6 @@ output that looks complete.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import re
 from collections import Counter
@@ -16,17 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from miakit._core.io import atomic_write, clean_stale_temporaries
 from miakit._core.timing import stage
 from miakit._core.version import __version__
-from miakit.attacks import AttackOutput
 from miakit.config import BUILTIN_ROLES, RunConfig, dump_yaml
 from miakit.data import Label, SampleSet, ValidationReport
 from miakit.errors import InvalidParameterError
-from miakit.signals.table import TokenSignals
+from miakit.results import RunRecord
 
 
 def setup_section(
@@ -165,81 +160,55 @@ def run_warnings(
     return out
 
 
-def samples_section_of(
-    samples: SampleSet,
-    report: ValidationReport,
-    tables: Mapping[tuple[str, str], TokenSignals],
-    outputs: Mapping[str, AttackOutput],
-) -> dict[str, Any]:
-    ids = samples.ids
+def samples_section_of(report: ValidationReport, record: RunRecord) -> dict[str, Any]:
+    """``metrics.json``'s ``samples``: the validation counts, and by sample id the texts each
+    signal table truncated and each attack's NaN reasons (from the record, in sample order)."""
     section: dict[str, Any] = dict(report.to_dict())
-    section["n"] = len(samples)
-    section["truncated"] = {
-        f"{m}:{c}": [ids[i] for i in np.flatnonzero(t.truncated)] for (m, c), t in tables.items()
-    }
+    section["n"] = len(record)
+    section["truncated"] = {key: list(ids) for key, ids in record.truncated_ids.items()}
     section["n_truncated"] = {k: len(v) for k, v in section["truncated"].items()}
     section["nan"] = {
-        name: [{"id": ids[i], "reason": r} for i, r in enumerate(out.reasons) if r is not None]
-        for name, out in outputs.items()
+        name: [{"id": i, "reason": r} for i, r in record.nan_reasons(name).items()]
+        for name in record.attacks
     }
     return section
 
 
-def write_outputs(
-    config: RunConfig,
-    samples: SampleSet,
-    scores: pd.DataFrame,
-    metrics: dict[str, Any],
-    outputs: Mapping[str, AttackOutput],
-    tables: Mapping[tuple[str, str], TokenSignals],
-) -> Path:
+def write_outputs(config: RunConfig, record: RunRecord) -> Path:
+    """Write a run folder from ``record``, and the report rendered from it in memory.
+
+    ``scores.parquet``, ``samples.parquet``, ``blind_scores.parquet`` (removed when the blind
+    baselines did not run: a stale one would mislead), ``metrics.json``,
+    ``config.resolved.yaml`` and ``report.html``. No file is read back.
+    """
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(out)  # leftovers of an earlier run that crashed while writing
-    atomic_write(out / "scores.parquet", lambda p: scores.to_parquet(p, index=False))
-    per_sample = pd.DataFrame(
-        {
-            "id": samples.ids,
-            "label": [s.label.value for s in samples],
-            "source": [s.source for s in samples],
-            "text": samples.texts,
-            "group": [s.group for s in samples],
-            "doc_id": [s.doc_id for s in samples],
-        }
-    )
-    target = tables.get(("target", "plain"))
-    if target is not None:
-        per_sample["n_text_tokens"] = target.n_text_tokens
-        per_sample["n_scored_tokens"] = target.n_scored
-        per_sample["truncated"] = target.truncated
-    for name, o in outputs.items():
-        per_sample[f"nan_reason:{name}"] = list(o.reasons)
-    atomic_write(out / "samples.parquet", lambda p: per_sample.to_parquet(p, index=False))
-    write_metrics(out, metrics)
+    frames = record.frames()
+    blind_path = out / "blind_scores.parquet"
+    if frames.blind is None:
+        blind_path.unlink(missing_ok=True)
+    else:
+        blind = frames.blind  # kept apart: scores.parquet holds attacks only
+        atomic_write(blind_path, lambda p: blind.to_parquet(p, index=False))
+    atomic_write(out / "scores.parquet", lambda p: frames.scores.to_parquet(p, index=False))
+    atomic_write(out / "samples.parquet", lambda p: frames.samples.to_parquet(p, index=False))
+    write_metrics(out, record)
     atomic_write(
         out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")
     )
     with stage("report"):
         from miakit.report.html import write_report  # matplotlib and jinja2 load only here
 
-        write_report(out)
+        write_report(out, record=record)
     return out
 
 
-def write_metrics(out: Path, metrics: Mapping[str, Any]) -> None:
-    """``OUT/metrics.json`` (written again after the report, with the final timings)."""
-    text = json.dumps(metrics, indent=2, default=_json_default, allow_nan=True)
-    atomic_write(out / "metrics.json", lambda p: Path(p).write_text(text + "\n", "utf-8"))
-
-
-def write_blind_scores(out: Path, blind_scores: pd.DataFrame | None) -> None:
-    """``blind_scores.parquet`` (kept apart: ``scores.parquet`` holds attacks only)."""
-    path = out / "blind_scores.parquet"
-    if blind_scores is None:
-        path.unlink(missing_ok=True)  # a stale file from an earlier run would mislead
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda p: blind_scores.to_parquet(p, index=False))
+def write_metrics(out: Path, record: RunRecord) -> None:
+    """``OUT/metrics.json`` from ``record`` (written again after the report, with the final
+    timings)."""
+    text = record.metrics_json()
+    atomic_write(out / "metrics.json", lambda p: Path(p).write_text(text, "utf-8"))
 
 
 _WHY = {
@@ -293,11 +262,3 @@ def write_failed_message(out: Path, exc: OSError, cache: Path | None) -> str:
             "--no-cache to keep them."
         )
     return f"could not write the results to {out}: {os_reason(exc)}. {kept}"
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Label):
-        return obj.value
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

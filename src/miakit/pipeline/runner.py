@@ -46,7 +46,6 @@ from miakit.pipeline.outputs import (
     samples_section_of,
     scored_nothing_warnings,
     setup_section,
-    write_blind_scores,
     write_failed_message,
     write_metrics,
     write_outputs,
@@ -55,6 +54,7 @@ from miakit.pipeline.roles import load_scorer, model_paths, role_aliases, shared
 from miakit.pipeline.select import check_params, select_attacks
 from miakit.pipeline.sharded import compute_sharded
 from miakit.report.table import leaderboard
+from miakit.results import RunRecord
 from miakit.signals.cache import SignalCache
 from miakit.signals.plan import EngineOptions, SignalPlanner
 from miakit.signals.spec import BUILTIN_CONTEXTS
@@ -83,6 +83,9 @@ class RunResult:
             (``blind_scores.parquet``), or ``None`` when the baselines did not run.
         boxed_warnings: the :attr:`warnings` a terminal shows in a box, not on one line: the
             blind baselines' distribution-shift warning and "an attack scored nothing".
+        record: the typed :class:`~miakit.results.RunRecord` every output file is written
+            from (``scores``, ``metrics`` and ``blind_scores`` are its tables and sections);
+            ``None`` for a sharded worker other than rank 0.
     """
 
     scores: pd.DataFrame
@@ -93,6 +96,7 @@ class RunResult:
     tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
     blind_scores: pd.DataFrame | None = None
     boxed_warnings: tuple[str, ...] = ()
+    record: RunRecord | None = None
 
     @property
     def worker_done(self) -> bool:
@@ -295,10 +299,8 @@ def _run(
                 out.scores, labels, n_resamples=config.n_bootstrap, seed=config.seed
             )
             tick("metrics", i, len(outputs))
-    scores = pd.DataFrame({"id": samples.ids, "label": [s.label.value for s in samples]})
-    for name, out in outputs.items():
-        scores[name] = out.scores
-    samples_section = samples_section_of(samples, report, tables, outputs)
+    record = RunRecord.of_run(samples, outputs, tables)  # positions meet ids here, once
+    samples_section = samples_section_of(report, record)
     # model-free checks of the member/non-member sets: blind baselines and near-duplicates
     tick("integrity", 0, 1)
     integrity = evaluation_integrity(
@@ -327,19 +329,22 @@ def _run(
         + run_warnings(samples_section, attack_metrics, max_length=config.max_length),
     }
     boxed = tuple(w for w in (integrity.blind_warning, *loud) if w)
-    result = RunResult(
-        scores, metrics, outputs, samples, None, tables, integrity.blind_scores, boxed
-    )
     metrics["setup"]["timings"] = timings.as_dict()
+    record = record.with_blind(integrity.blind_scores).with_metrics(metrics)
+    frames = record.frames()
+    result = RunResult(
+        frames.scores, record.to_metrics(), outputs, samples, None, tables, frames.blind, boxed,
+        record,
+    )  # fmt: skip
     if write:
         tick("outputs", 0, 1)
         try:
             with timings.stage("outputs"):  # the report is its own stage, inside
-                write_blind_scores(Path(config.out), integrity.blind_scores)
-                aux.write(Path(config.out), samples.ids)
-                result.out_dir = write_outputs(config, samples, scores, metrics, outputs, tables)
-            metrics["setup"]["timings"] = timings.as_dict()  # now with outputs and report
-            write_metrics(Path(config.out), metrics)
+                aux.write(Path(config.out), record.ids)
+                result.out_dir = write_outputs(config, record)  # every file from the record
+            record = record.with_timings(timings.as_dict())  # now with outputs and report
+            write_metrics(Path(config.out), record)
+            result.record, result.metrics = record, record.to_metrics()
         except OSError as exc:  # the signals are safe in the cache: say so, no traceback
             if echo:
                 print(result.leaderboard())

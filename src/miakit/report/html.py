@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -23,12 +22,11 @@ from typing import Any
 import pandas as pd
 
 from miakit._core.io import atomic_write_text
-from miakit.errors import DataError
+from miakit.results import RunRecord
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_record", "render_report", "write_report"]
 
 REPORT_NAME = "report.html"
-_REQUIRED = ("metrics.json", "scores.parquet", "samples.parquet")
 
 
 def _env() -> Any:
@@ -103,46 +101,22 @@ def render_report(
     return env.get_template("report.html.j2").render(**context, script_hash=_sha256_source(script))
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"cannot read {path}: {exc}") from None
+def render_record(record: RunRecord) -> str:
+    """The report of a run's in-memory record (nothing is read from disk).
 
-
-def _read_run(
-    run_dir: Path,
-) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    if not run_dir.is_dir():
-        raise DataError(
-            f"no run folder at {run_dir}: pass the --out folder of `miakit run` "
-            "(it holds metrics.json, scores.parquet and samples.parquet)"
-        )
-    missing = [name for name in _REQUIRED if not (run_dir / name).is_file()]
-    if missing:
-        raise DataError(
-            f"{run_dir} has no {' or '.join(missing)}; a report needs {', '.join(_REQUIRED)} "
-            "as written by `miakit run`. Pass the run's --out folder, or re-run it."
-        )
-    try:
-        metrics = json.loads((run_dir / "metrics.json").read_text("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{run_dir / 'metrics.json'} is not valid JSON: {exc}") from None
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("attacks"), dict):
-        raise DataError(
-            f"{run_dir / 'metrics.json'} has no 'attacks' object; is it a miakit run's output?"
-        )
-    blind = run_dir / "blind_scores.parquet"
-    return (
-        metrics,
-        _read_parquet(run_dir / "scores.parquet"),
-        _read_parquet(run_dir / "samples.parquet"),
-        _read_parquet(blind) if blind.is_file() else None,
+    The same page as :func:`render_report` on the files written from ``record``.
+    """
+    frames = record.frames()
+    return render_report(
+        record.metrics, frames.scores, frames.samples, blind_scores_df=frames.blind
     )
 
 
 def write_report(
-    run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None
+    run_dir: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    record: RunRecord | None = None,
 ) -> Path:
     """Render the report of a run folder and write it atomically.
 
@@ -150,6 +124,9 @@ def write_report(
         run_dir: a folder written by ``miakit run`` (``metrics.json``, ``scores.parquet``,
             ``samples.parquet``; ``blind_scores.parquet`` when blind baselines ran).
         out: the file to write; default ``run_dir / "report.html"``.
+        record: the run's record in memory (the run itself passes it): the report is
+            rendered from it and nothing in ``run_dir`` is read. Default: read the folder
+            (:meth:`miakit.results.RunRecord.load`).
 
     Returns:
         The path of the written report.
@@ -158,8 +135,9 @@ def write_report(
         DataError: if a file is missing or unreadable (the message names it).
     """
     run_dir = Path(run_dir)
-    metrics, scores_df, samples_df, blind_scores_df = _read_run(run_dir)
-    html = render_report(metrics, scores_df, samples_df, blind_scores_df=blind_scores_df)
+    if record is None:
+        record = RunRecord.load(run_dir)
+    html = render_record(record)
     target = Path(out) if out is not None else run_dir / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target, html)
