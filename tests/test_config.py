@@ -129,7 +129,7 @@ def test_python_api_keys_keep_working():
 def test_role_flags_for_messages():
     from miakit.config import role_flag
 
-    assert role_flag("target") == "--model" and role_flag("sampling") == "--sampling-model"
+    assert role_flag("target") == "--model" and role_flag("sampling_model") == "--sampling-model"
     assert role_flag("shadow_3") == "--model-role shadow_3=PATH"
 
 

@@ -81,7 +81,7 @@ def test_two_model_attacks_match_fp64_full_logits(tmp_path, own_performer):
     scorers = {
         "target": HFTokenScorer(target, tok, name="target"),
         "observer": HFTokenScorer(observer, tok, name="observer"),
-        "sampling": HFTokenScorer(sampling, tok, name="sampling"),
+        "sampling_model": HFTokenScorer(sampling, tok, name="sampling"),
     }
     if own_performer:
         scorers["performer"] = HFTokenScorer(performer, tok, name="performer")
@@ -115,7 +115,7 @@ def test_sampling_model_equal_to_the_target_reproduces_fast_detectgpt(tmp_path):
     target = HFTokenScorer(build_llama(len(tok)), tok, name="target")
     result = miakit.run(
         **write_inputs(tmp_path),
-        scorers={"target": target, "sampling": target},
+        scorers={"target": target, "sampling_model": target},
         attacks=["fast_detectgpt", "fast_detectgpt_ref"],
         no_cache=True,
         write=False,

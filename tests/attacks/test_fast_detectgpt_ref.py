@@ -13,7 +13,7 @@ def _view(make_view, log_prob, cross_mean, cross_second):
     return make_view(
         tables={
             "target/plain": {"token_log_prob": log_prob},
-            "target@sampling/plain": {
+            "target@sampling_model/plain": {
                 "cross_mean_log_prob": cross_mean,
                 "cross_second_moment": cross_second,
             },

@@ -68,8 +68,8 @@ OLD_ROLE_FLAGS = [
     (["--performer", "p", "--performer-gguf-file", "g"], "performer", ModelRef("p", "g")),
     (["--observer", "o"], "observer", ModelRef("o")),
     (["--observer", "o", "--observer-gguf-file", "g"], "observer", ModelRef("o", "g")),
-    (["--sampling-model", "s"], "sampling", ModelRef("s")),
-    (["--sampling-model", "s", "--sampling-model-gguf-file", "g"], "sampling", ModelRef("s", "g")),
+    (["--sampling-model", "s"], "sampling_model", ModelRef("s")),
+    (["--sampling-model", "s", "--sampling-model-gguf-file", "g"], "sampling_model", ModelRef("s", "g")),
 ]
 
 

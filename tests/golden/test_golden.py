@@ -41,6 +41,9 @@ METRIC_RTOL = 1e-12
 #: values stay those of the fixture, read under the new name (add the issue to each entry).
 KEY_RENAMES: dict[str, str] = {
     "auxiliary/neighbours": "auxiliary/neighbors",  # issue 11: one spelling, American
+    # issue 11: the sampling model's role is named as its flag and YAML key (sampling_model)
+    "models/sampling": "models/sampling_model",
+    "samples/n_truncated/target@sampling:plain": "samples/n_truncated/target@sampling_model:plain",
 }
 
 #: Numeric keys of ``metrics.json`` added on purpose since the fixture was captured (regular

@@ -245,11 +245,11 @@ def test_signal_refs_for_paired_roles():
     with pytest.raises(InvalidParameterError, match="paired model role"):
         SignalRef.parse("cross_mean_log_prob")  # the target alone has no paired statistics
     with pytest.raises(InvalidParameterError, match="single-model statistic"):
-        SignalRef.parse("target@sampling/plain:token_log_prob")
+        SignalRef.parse("target@sampling_model/plain:token_log_prob")
     with pytest.raises(InvalidParameterError, match="invalid paired model role"):
         SignalRef.parse("a@b@c/plain:cross_mean_log_prob")
     with pytest.raises(InvalidParameterError, match="Did you mean 'cross_mean_log_prob'"):
-        SignalRef.parse("target@sampling/plain:cross_mean_logprob")
+        SignalRef.parse("target@sampling_model/plain:cross_mean_logprob")
 
 
 @pytest.mark.parametrize("packing", ["padded", "packed"])

@@ -8,7 +8,7 @@ from miakit.attacks import _ops
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.attacks._registry import register_attack
 
-_PAIR = "target@sampling"
+_PAIR = "target@sampling_model"
 
 
 @register_attack(
@@ -26,7 +26,7 @@ def fast_detectgpt_ref(signals: SignalView) -> AttackOutput:
     Formula: ``score = (Σ_t ℓ_t − Σ_t μ̃_t) / sqrt(Σ_t σ̃²_t)`` where ``ℓ_t`` is the target's
     token log-prob and, with ``p_t`` the target's and ``q_t`` the sampling model's next-token
     distribution, ``μ̃_t = Σ_v q_t(v) log p_t(v)`` (signal ``cross_mean_log_prob`` of the
-    paired role ``target@sampling``) and ``σ̃²_t = Σ_v q_t(v) (log p_t(v))² − μ̃_t²``
+    paired role ``target@sampling_model``) and ``σ̃²_t = Σ_v q_t(v) (log p_t(v))² − μ̃_t²``
     (``cross_second_moment − μ̃_t²``): the mean and variance of the target's log-prob of a
     token sampled from ``q_t``. As in the official code the variance is the raw second moment
     minus the squared mean; its float32 rounding can make it slightly negative, so each
@@ -45,7 +45,7 @@ def fast_detectgpt_ref(signals: SignalView) -> AttackOutput:
 
     Args:
         signals: a view with ``target/plain:token_log_prob`` and
-            ``target@sampling/plain:`` ``cross_mean_log_prob`` and ``cross_second_moment``.
+            ``target@sampling_model/plain:`` ``cross_mean_log_prob`` and ``cross_second_moment``.
 
     Returns:
         Scores of shape ``(n_samples,)``, float64.

@@ -14,6 +14,10 @@ The five built-in roles keep their shorthands (:data:`BUILTIN_ROLES`): the flags
 ``--*-gguf-file`` variants, and the same flat YAML keys (``model``, ``reference_gguf_file``...).
 They fill the same mapping. Any role can be given on the command line with
 ``--model-role ROLE=PATH`` (and ``--model-role ROLE.gguf_file=FILE``).
+
+A role's name is its flat key (``--reference`` is role ``reference``, ``--sampling-model`` role
+``sampling_model``), except the target's (``--model``). Names renamed since are accepted with a
+``DeprecationWarning`` (:data:`RENAMED_ROLES`: ``sampling`` is ``sampling_model`` since issue 11).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from miakit._core.deprecation import warn_renamed
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ BUILTIN_ROLES: tuple[Shorthand, ...] = (
         "observer", "observer", "observer model for binoculars (shares the performer's tokenizer)"
     ),
     Shorthand(
-        "sampling",
+        "sampling_model",
         "sampling_model",
         "sampling model for fast_detectgpt_ref (shares the target's tokenizer)",
     ),
@@ -92,6 +98,21 @@ SHORTHAND_KEYS: dict[str, tuple[str, str]] = {
 
 #: A role name: lower case, digits and underscores (``@`` joins the roles of a paired signal).
 ROLE_PATTERN = r"[a-z][a-z0-9_]*"
+
+#: Old role name -> its name now. The old one is accepted with a ``DeprecationWarning`` in
+#: ``models:``, ``--model-role`` and ``miakit.run(scorers=...)``.
+RENAMED_ROLES: dict[str, str] = {"sampling": "sampling_model"}  # issue 11: one name per role
+
+
+def canonical_role(role: str, *, where: str, stacklevel: int = 4) -> str:
+    """``role``'s name now (:data:`RENAMED_ROLES`), with a ``DeprecationWarning`` naming
+    ``where`` it was written when it is an old one (``stacklevel``: the frame the warning
+    names, 1 being the caller of this function)."""
+    new = RENAMED_ROLES.get(role)
+    if new is None:
+        return role
+    warn_renamed(role, new, what=f"model role in {where}", stacklevel=stacklevel + 2)
+    return new
 
 
 def role_flag(role: str) -> str:
@@ -124,6 +145,7 @@ def raw_models(value: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
         )
         return {}
     out: dict[str, dict[str, Any]] = {}
+    spelled: dict[str, str] = {}  # role -> the name it was given under
     for role, spec in value.items():
         if not isinstance(role, str) or re.fullmatch(ROLE_PATTERN, role) is None:
             problems.append(
@@ -131,6 +153,14 @@ def raw_models(value: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
                 f"{role!r}; e.g. {example}"
             )
             continue
+        given, role = role, canonical_role(role, where="models: / --model-role")
+        if role in out:  # the old and the new name of one role
+            problems.append(
+                f"models: role {role!r} is given twice, as {spelled[role]!r} and as {given!r} "
+                f"(an old name of it); keep {role!r} only"
+            )
+            continue
+        spelled[role] = given
         if isinstance(spec, ModelRef):
             spec = {k: getattr(spec, k) for k in SPEC_KEYS}
         elif isinstance(spec, str | Path):

@@ -267,7 +267,7 @@ def run_demo(
             ),
             # the base model is the reference, Binoculars' observer and Fast-DetectGPT's
             # sampling model: one object, so it loads and runs once per signal
-            **dict.fromkeys(("reference", "observer", "sampling"), base_scorer),
+            **dict.fromkeys(("reference", "observer", "sampling_model"), base_scorer),
         },
         aux_nonmembers=str(an_path),
         aux_members=str(am_path),

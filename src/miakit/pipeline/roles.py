@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from miakit.backends.base import TokenScorer
 from miakit.config import BUILTIN_ROLES, RunConfig, role_flag
+from miakit.config.models import canonical_role
 from miakit.errors import InvalidParameterError
 
 #: What each built-in model role is called on the command line (for error messages); any
@@ -16,6 +17,28 @@ ROLE_FLAGS = {s.role: s.flag for s in BUILTIN_ROLES}
 #: Roles that stand for another role when the user gives no model of their own
 #: (``binoculars``' performer is the target unless ``--performer`` is given).
 DEFAULT_ALIASES = {"performer": "target"}
+
+
+def canonical_scorers(scorers: Mapping[str, TokenScorer] | None) -> dict[str, TokenScorer]:
+    """``miakit.run``'s ``scorers=`` keyed by today's role names: an old name
+    (:data:`~miakit.config.models.RENAMED_ROLES`, e.g. ``"sampling"``) is accepted with a
+    ``DeprecationWarning``.
+
+    Raises:
+        InvalidParameterError: one role given under its old and its new name.
+    """
+    out: dict[str, TokenScorer] = {}
+    spelled: dict[str, str] = {}  # role -> the name it was given under
+    for given, scorer in (scorers or {}).items():
+        # the warning points at the caller of miakit.run: run -> _run -> here
+        role = canonical_role(given, where="miakit.run(scorers=...)", stacklevel=4)
+        if role in out:
+            raise InvalidParameterError(
+                f"scorers= gives role {role!r} twice, as {spelled[role]!r} and as {given!r} "
+                f"(an old name of it); keep {role!r} only"
+            )
+        out[role], spelled[role] = scorer, given
+    return out
 
 
 def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:

@@ -50,7 +50,13 @@ from miakit.pipeline.outputs import (
     write_metrics,
     write_outputs,
 )
-from miakit.pipeline.roles import load_scorer, model_paths, role_aliases, shared_model_aliases
+from miakit.pipeline.roles import (
+    canonical_scorers,
+    load_scorer,
+    model_paths,
+    role_aliases,
+    shared_model_aliases,
+)
 from miakit.pipeline.select import check_params, select_attacks
 from miakit.pipeline.sharded import compute_sharded
 from miakit.report.table import leaderboard
@@ -146,7 +152,9 @@ def run(
     Args:
         config: a :class:`RunConfig`; or give its fields as keyword arguments.
         scorers: in-memory backends by role (``"target"``, ``"reference"``, ``"performer"``,
-            ``"observer"``, ``"sampling"``), used instead of loading the configured paths.
+            ``"observer"``, ``"sampling_model"``; any role of ``models:``), used instead of
+            loading the configured paths. The old name ``"sampling"`` still works, with a
+            ``DeprecationWarning``.
         perturber: generates the neighbors of ``neighborhood`` and ``neighborhood_causal``
             instead of the configured generators (:mod:`miakit.perturb`; it stands in for
             ``--fill-mask-model``); its identity is recorded in ``metrics.json``.
@@ -203,7 +211,7 @@ def _run(
             DeprecationWarning,
             stacklevel=3,
         )
-    scorers = dict(scorers or {})
+    scorers = canonical_scorers(scorers)  # old role names warn
     roles = set(scorers)
     roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
     if "target" not in roles:

@@ -51,10 +51,10 @@ ALL_STATS: tuple[str, ...] = (*TOKEN_STATS, *PAIRED_STATS)
 TEXT = "text"
 
 #: Model roles known to the runner. ``target`` is the model under audit.
-MODEL_ROLES: tuple[str, ...] = ("target", "reference", "performer", "observer", "sampling")
+MODEL_ROLES: tuple[str, ...] = ("target", "reference", "performer", "observer", "sampling_model")
 
 #: Separates the two roles of a paired role: ``"p@q"`` = statistic of ``p``'s log-probs
-#: weighted by ``q``'s probabilities (e.g. ``"performer@observer"``, ``"target@sampling"``).
+#: weighted by ``q``'s probabilities (e.g. ``"performer@observer"``, ``"target@sampling_model"``).
 PAIR_SEP = "@"
 
 

@@ -39,7 +39,7 @@ ALL_KEYS: tuple[Key, ...] = (
     ("reference", "plain"),
     ("performer", "plain"),
     ("performer@observer", "plain"),
-    ("target@sampling", "plain"),
+    ("target@sampling_model", "plain"),
     ("target", "recall_nonmember"),
     ("target", "recall_member"),
 )
