@@ -27,10 +27,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from miakit._core.progress import ProgressEvent
+    from miakit.cli.dataset_inference import dataset_inference
     from miakit.config import RunConfig
     from miakit.pipeline import RunResult, run
 
-__all__ = ["ProgressEvent", "RunConfig", "RunResult", "__version__", "run"]
+__all__ = ["ProgressEvent", "RunConfig", "RunResult", "__version__", "dataset_inference", "run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -42,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from miakit._core.progress import ProgressEvent
 
         return ProgressEvent
+    if name == "dataset_inference":  # was this set of texts trained on? (docs/dataset-inference.md)
+        from miakit.cli.dataset_inference import dataset_inference
+
+        return dataset_inference
     if name == "RunConfig":
         from miakit.config import RunConfig
 

@@ -1,0 +1,382 @@
+"""``miakit dataset-inference``: was this set of texts used to train the model?
+
+Also the Python API :func:`dataset_inference` (``miakit.dataset_inference``): the same steps,
+printing nothing. It lives here, the one layer above both the run (:mod:`miakit.pipeline`)
+and the blind baselines (:mod:`miakit.blind`) that it composes; the statistics are
+:mod:`miakit.inference` and nothing of them is re-implemented here. The steps:
+
+1. load the suspect and validation texts (any label column is ignored: the flag gives the
+   role) and check their counts and ids;
+2. the model-free checks of the assumption (:mod:`miakit.inference.assumptions`): the blind
+   baselines' family-wise permutation test and the overlap check, suspect vs validation;
+   when they tell the sets apart the verdict is ``withheld`` and no model is loaded;
+3. the features: every attack of :func:`miakit.run` on both sets (suspect texts in the
+   members' slot, validation texts in the non-members', internally only: no membership
+   metric is reported or written), or the columns of an earlier ``scores.parquet``
+   (``--scores``);
+4. the test (:func:`miakit.inference.dataset_inference_from_features`);
+5. with ``--out DIR``: ``DIR/dataset_inference.json`` and ``DIR/scores.parquet`` (per text:
+   id, set, fold, combined held-out score, every attack score).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from miakit.cli._types import integer, number
+from miakit.cli.flags import add_model_flags, add_setting, values_of
+from miakit.config.settings import KEYS
+
+#: Run settings that ``dataset-inference`` accepts as flags (the others: ``--config``).
+RUN_FLAGS = (
+    "attacks",
+    "max_length",
+    "batch_tokens",
+    "device",
+    "dtype",
+    "bos",
+    "allow_pickle",
+    "trust_remote_code",
+    "cache_dir",
+    "no_cache",
+    "progress",
+    "text_field",
+    "id_field",
+    "seed",
+    "aux_nonmembers",
+    "frequency_corpus",
+    "fill_mask_model",
+    "blind_permutations",
+    "blind_alpha",
+    "overlap_warn_fraction",
+)
+#: A label column that no input has: the role of a text comes from --suspect/--validation,
+#: so a label column in either file is kept as metadata and never conflicts with the role.
+IGNORED_LABEL = "\x00miakit-dataset-inference-ignores-labels"
+
+HELP = """\
+Dataset inference (arXiv 2406.06443): were the SUSPECT texts used to train the model?
+
+VALIDATION must hold texts known NOT to be in the training data, drawn from the same
+distribution as the suspect texts (same source, period and format). Every attack scores both
+sets; a linear combiner fitted on part of the texts scores the rest, and a permutation test
+(the combiner refitted on every permutation of the set labels) gives a p-value that is valid at
+any sample size. First, model-free blind baselines and an overlap check test the assumption:
+when they tell the sets apart, the verdict is 'withheld'. Verdicts: member (p <= alpha),
+not_detected, withheld. See docs/dataset-inference.md."""
+
+
+def add_parser(sub: Any) -> None:
+    """The ``dataset-inference`` subcommand and its flags."""
+    p = sub.add_parser(
+        "dataset-inference",
+        help="was this set of texts used to train the model? (a verdict with a p-value)",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--suspect", required=True, metavar="FILE", help="the suspect texts")
+    p.add_argument(
+        "--validation", required=True, metavar="FILE", help="known non-members, same distribution"
+    )
+    p.add_argument("--out", dest="di_out", metavar="DIR", help="write dataset_inference.json here")
+    p.add_argument(
+        "--scores",
+        dest="di_scores",
+        metavar="FILE",
+        help="reuse attack scores (a scores.parquet with an id column) instead of a model",
+    )
+    p.add_argument("--alpha", dest="di_alpha", type=number(0.01), default=0.01, help="level (0.01)")
+    p.add_argument(
+        "--permutations", dest="di_permutations", type=integer(999), default=999,
+        help="label permutations of the test (999)",
+    )  # fmt: skip
+    p.add_argument(
+        "--folds", dest="di_folds", type=integer(5), default=5, help="cross-fit folds (5)"
+    )
+    p.add_argument(
+        "--power-repeats", dest="di_power_repeats", type=integer(5), default=5,
+        help="draws per size of the p-vs-number-of-texts curve (5; 0: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--ci-resamples", dest="di_resamples", type=integer(200), default=200,
+        help="bootstrap resamples of the effect-size interval (200; 0: none)",
+    )  # fmt: skip
+    p.add_argument("--config", help="YAML file with run settings (flags override it)")
+    add_model_flags(p)
+    g = p.add_argument_group("run settings", "as for `miakit run`; others via --config")
+    for name in RUN_FLAGS:
+        add_setting(g, KEYS[name])
+
+
+def dataset_inference(
+    *,
+    suspect: str | os.PathLike[str],
+    validation: str | os.PathLike[str],
+    model: str | None = None,
+    scores: str | os.PathLike[str] | None = None,
+    out: str | os.PathLike[str] | None = None,
+    alpha: float = 0.01,
+    n_permutations: int = 999,
+    n_folds: int = 5,
+    power_repeats: int = 5,
+    n_resamples: int = 200,
+    config: Any = None,
+    scorers: Any = None,
+    progress: Any = False,
+    **run_fields: Any,
+) -> Any:
+    """Dataset inference from files: the checks, the attacks and the test; prints nothing.
+
+    Args:
+        suspect, validation: files of texts (any format ``miakit run`` reads).
+        model: the target model (a folder or GGUF), as ``miakit.run(model=...)``; or
+            ``scorers={"target": scorer}``; not with ``scores``.
+        scores: a Parquet (or CSV) file with an ``id`` column and one column per attack,
+            covering every suspect and validation id, e.g. an earlier ``scores.parquet``.
+        out: folder for ``dataset_inference.json`` and ``scores.parquet`` (None: no files).
+        alpha, n_permutations, n_folds, power_repeats, n_resamples: of the test
+            (:func:`miakit.inference.dataset_inference_from_features`).
+        config: a :class:`~miakit.config.RunConfig` or dict of run settings (attacks,
+            max_length, seed, blind_permutations, blind_alpha, overlap_warn_fraction, ...).
+        scorers, progress: as :func:`miakit.run`.
+        **run_fields: more run settings, overriding ``config``.
+
+    Returns:
+        A :class:`~miakit.inference.DatasetInferenceResult`.
+
+    Raises:
+        MiakitError: bad inputs or options, with a message naming the fix.
+    """
+    from miakit.blind import evaluation_integrity
+    from miakit.config import RunConfig, make_config, merge
+    from miakit.errors import InvalidParameterError
+    from miakit.inference import MIN_TEXTS, ShiftCheck, dataset_inference_from_features
+    from miakit.inference.dataset import check_options
+    from miakit.inference.features import check_counts
+    from miakit.inference.verdict import method_record, withheld_result
+
+    if (model is not None or scorers) and scores is not None:
+        raise InvalidParameterError(
+            "give a model (--model) to score the texts, or --scores to reuse earlier attack "
+            "scores, not both."
+        )
+    if model is None and not scorers and scores is None:
+        raise InvalidParameterError(
+            "no scores: pass --model PATH to score the texts with the attacks, or --scores "
+            "FILE (a scores.parquet of an earlier run on the same texts)."
+        )
+    check_options(alpha=alpha, n_permutations=n_permutations, n_folds=n_folds, clip=0.025)
+    base = config.to_dict() if isinstance(config, RunConfig) else dict(config or {})
+    settings = merge(base, {**run_fields, **({"model": model} if model is not None else {})})
+    forced: dict[str, Any] = {"members": str(suspect), "nonmembers": str(validation)}
+    forced["data"] = None
+    forced |= {"label_field": IGNORED_LABEL, "blind": False, "allow_overlap": True}
+    run_config = make_config({**settings, **forced})  # every setting checked before work
+    samples = _load(suspect, validation, run_config)
+    ids = samples.ids
+    n_s = sum(1 for s in samples if s.label.value == "member")
+    check_counts(n_s, len(samples) - n_s, min_texts=MIN_TEXTS)
+    integrity = evaluation_integrity(
+        samples,
+        blind=True,
+        seed=run_config.seed,
+        n_resamples=200,
+        n_permutations=run_config.blind_permutations,
+        alpha=run_config.blind_alpha,
+        overlap_warn_fraction=run_config.overlap_warn_fraction,
+    )
+    shift = ShiftCheck.from_sections(
+        integrity.sections.get("blind_summary"),
+        integrity.sections.get("overlap"),
+        max_overlap_fraction=run_config.overlap_warn_fraction,
+    )
+    record = method_record(
+        n_permutations=n_permutations, n_folds=n_folds, clip=0.025, seed=run_config.seed
+    )
+    if shift.withhold_reason() is not None:  # no model is loaded for a withheld verdict
+        result = withheld_result(
+            shift, alpha=alpha, method=record, n_suspect=n_s, n_validation=len(ids) - n_s
+        )
+        table = None
+    else:
+        table, scoring = _features(samples, scores, run_config, scorers, progress)
+        feats = table.drop(columns=["id", "set"])
+        is_s = (table["set"] == "suspect").to_numpy()
+        result = dataset_inference_from_features(
+            feats[is_s],
+            feats[~is_s],
+            suspect_ids=list(table["id"][is_s]),
+            validation_ids=list(table["id"][~is_s]),
+            alpha=alpha,
+            n_permutations=n_permutations,
+            n_folds=n_folds,
+            seed=run_config.seed,
+            shift=shift,
+            n_resamples=n_resamples,
+            power_repeats=power_repeats,
+        )
+        result = dataclasses.replace(result, scoring=scoring)
+    if out is not None:
+        _write(Path(out), result, table)
+    return result
+
+
+def _load(suspect: Any, validation: Any, config: Any) -> Any:
+    """The two sets as one :class:`SampleSet`, suspect texts labelled member (internally)."""
+    from miakit.data import Label, SampleSet, load_samples
+    from miakit.errors import DataError
+
+    def load(path: Any, label: Label) -> list[Any]:
+        return load_samples(
+            path,
+            label=label,
+            text_field=config.text_field,
+            id_field=config.id_field,
+            label_field=IGNORED_LABEL,
+        )
+
+    s, v = load(suspect, Label.MEMBER), load(validation, Label.NONMEMBER)
+    shared = sorted({x.id for x in s} & {x.id for x in v})
+    if shared:
+        raise DataError(
+            f"{len(shared)} id(s) are in both the suspect and the validation file: "
+            f"{shared[:10]}. Ids must differ between the sets: rename them, or drop the id "
+            "column of one file so that miakit numbers its rows."
+        )
+    samples = SampleSet.of(s + v)
+    samples.require_unique_ids()
+    return samples
+
+
+def _features(samples: Any, scores: Any, config: Any, scorers: Any, progress: Any) -> Any:
+    """``(table, scoring)``: ``id``, ``set`` and one column per attack, in sample order."""
+    import pandas as pd
+
+    from miakit.errors import DataError
+    from miakit.inference.features import NON_FEATURES
+
+    ids = samples.ids
+    if scores is not None:
+        path = Path(scores)
+        if not path.is_file():
+            raise DataError(f"--scores {path}: no such file. Give a scores.parquet of a run.")
+        df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+        if "id" not in df.columns:
+            raise DataError(f"--scores {path}: no 'id' column; columns found: {list(df.columns)}.")
+        df["id"] = df["id"].astype(str)
+        missing = sorted(set(ids) - set(df["id"]))
+        extra = sorted(set(df["id"]) - set(ids))
+        if missing or extra or df["id"].duplicated().any():
+            raise DataError(
+                f"--scores {path} must hold each suspect and validation id exactly once: "
+                f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} not in either set "
+                f"(e.g. {extra[:5]}). Score exactly these texts, or pass the files it was run on."
+            )
+        df = df.set_index("id").loc[ids].reset_index()
+        scoring: dict[str, Any] = {"source": str(path)}
+    else:
+        from miakit.pipeline import run
+
+        result = run(config, scorers=scorers, write=False, progress=progress)
+        df = result.scores
+        models = result.metrics.get("models", {})
+        scoring = {
+            "models": models,
+            "skipped_attacks": result.skipped,
+            "warnings": result.warnings,
+            "note": "the run's warnings say 'members' for suspect and 'non-members' for "
+            "validation texts",
+        }
+        df["id"] = df["id"].astype(str)
+        df = df.set_index("id").loc[ids].reset_index()
+    attacks = [c for c in df.columns if c not in NON_FEATURES]
+    table = pd.DataFrame({"id": ids})
+    table["set"] = ["suspect" if s.label.value == "member" else "validation" for s in samples]
+    for name in attacks:
+        table[name] = df[name].to_numpy()
+    return table, scoring
+
+
+def _write(folder: Path, result: Any, table: Any) -> None:
+    from miakit._core.io import atomic_path, atomic_write_text
+
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "dataset_inference.json", to_json(result))
+    if table is not None:
+        out = table.copy()
+        out.insert(2, "fold", result.folds)
+        out.insert(3, "combined_score", result.scores)
+        with atomic_path(folder / "scores.parquet") as tmp:
+            out.to_parquet(tmp, index=False)
+
+
+def main(args: argparse.Namespace) -> int:
+    from miakit.cli._echo import terminal_progress
+    from miakit.config import load_yaml
+
+    base = load_yaml(args.config) if args.config else {}
+    fields = values_of(args)
+    bars = bool(fields.pop("progress", base.get("progress", True)))
+    model = fields.pop("model", None)
+    result = dataset_inference(
+        suspect=args.suspect,
+        validation=args.validation,
+        model=model,
+        scores=args.di_scores,
+        out=args.di_out,
+        alpha=args.di_alpha,
+        n_permutations=args.di_permutations,
+        n_folds=args.di_folds,
+        power_repeats=args.di_power_repeats,
+        n_resamples=args.di_resamples,
+        config=base,
+        progress=terminal_progress(bars),
+        **fields,
+    )
+    print_result(result, args.di_out)
+    return 0
+
+
+def print_result(result: Any, out: str | None) -> None:
+    """The verdict and its numbers on stdout, run warnings on stderr."""
+    print(f"verdict: {result.verdict}  (alpha = {result.alpha:g})")
+    if result.p_value is not None:
+        e = result.effect
+        ci = e.get("auroc_ci")
+        ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
+        m = result.method["n_permutations"]
+        print(f"p-value: {result.p_value:.3g}  (permutation test, {m} permutations; "
+              f"held-out AUROC {e['auroc']:.3f}{ci_text})")  # fmt: skip
+    print(f"reason: {result.reason}")
+    if result.power:
+        print("texts per set -> median p (share of draws with p <= alpha):")
+        for row in result.power:
+            print(f"  {row['n_per_set']:>6}  {row['median_p']:.3g}  ({row['detected']:.0%})")
+    for warning in result.scoring.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    if out is not None:
+        print(f"written to {Path(out) / 'dataset_inference.json'}")
+
+
+def to_json(result: Any) -> str:
+    """``dataset_inference.json``'s text (NaN written as null)."""
+    return json.dumps(_nan_to_none(result.to_dict()), indent=2, allow_nan=False) + "\n"
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+__all__ = ["add_parser", "dataset_inference", "main", "to_json"]
