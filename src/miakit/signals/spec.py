@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from miakit._core.deprecation import warn_renamed
+from miakit.config.models import BUILTIN_ROLES, RENAMED_ROLES, ROLE_PATTERN
 from miakit.errors import InvalidParameterError, did_you_mean
 
 #: Per-predicted-token statistics the engine can compute.
@@ -50,8 +53,9 @@ ALL_STATS: tuple[str, ...] = (*TOKEN_STATS, *PAIRED_STATS)
 #: Sample-level inputs that need no model: the raw text.
 TEXT = "text"
 
-#: Model roles known to the runner. ``target`` is the model under audit.
-MODEL_ROLES: tuple[str, ...] = ("target", "reference", "performer", "observer", "sampling_model")
+# Model roles are data (``models: {role: spec}``, ``--model-role ROLE=PATH``): any name of
+# ROLE_PATTERN is a role a run can give a model (``reference_3``, ``shadow_0``), so there is no
+# list of roles here. ``target`` is the model under audit.
 
 #: Separates the two roles of a paired role: ``"p@q"`` = statistic of ``p``'s log-probs
 #: weighted by ``q``'s probabilities (e.g. ``"performer@observer"``, ``"target@sampling_model"``).
@@ -96,6 +100,27 @@ def split_role(role: str) -> tuple[str, ...]:
             "e.g. 'performer@observer'"
         )
     return parts
+
+
+def role_problems(model: str) -> list[str]:
+    """What keeps ``model`` (a signal's model role, ``"r"`` or ``"p@q"``) from being a role a
+    run can give a model: each role must be a name of :data:`~miakit.config.models.ROLE_PATTERN`
+    (lower-case letters, digits, underscores) and not a renamed one (``"sampling"`` is
+    ``"sampling_model"``). An empty list: fine."""
+    try:
+        roles = split_role(model)
+    except InvalidParameterError as exc:
+        return [str(exc)]
+    problems = []
+    for role in roles:
+        if re.fullmatch(ROLE_PATTERN, role) is None:
+            problems.append(
+                f"model role {role!r} is not a role name (lower-case letters, digits and "
+                "underscores, starting with a letter, e.g. 'reference_2')"
+            )
+        elif role in RENAMED_ROLES:
+            problems.append(f"model role {role!r} was renamed {RENAMED_ROLES[role]!r}; use that")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -193,3 +218,14 @@ class SignalRef:
         if self.is_text:
             return TEXT
         return f"{self.model}/{self.context}:{self.stat}"
+
+
+def __getattr__(name: str) -> object:
+    if name == "MODEL_ROLES":  # removed in issue 11: roles are data, not a list
+        warn_renamed(
+            "miakit.signals.spec.MODEL_ROLES",
+            "miakit.config.BUILTIN_ROLES (any role name is valid: role_problems)",
+            stacklevel=3,
+        )
+        return tuple(s.role for s in BUILTIN_ROLES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

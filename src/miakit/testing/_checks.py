@@ -19,7 +19,7 @@ import numpy as np
 from miakit.attacks import AttackOutput, AttackSpec, PerSample, SignalView
 from miakit.errors import InvalidParameterError, MissingSignalError
 from miakit.metrics import auroc
-from miakit.signals.spec import MODEL_ROLES, split_role
+from miakit.signals.spec import role_problems
 from miakit.testing._synth import (
     Builders,
     Synth,
@@ -106,7 +106,8 @@ def check_metadata_and_signature(
     spec: AttackSpec, *, extra_builders: Builders | None = None
 ) -> None:
     """A paper id (arXiv ``NNNN.NNNNN``) cited in the docstring, a summary line, declared
-    signals of known roles, and keyword-only, documented hyperparameters with defaults."""
+    signals whose roles a run can give a model (any role name: roles are data), and
+    keyword-only, documented hyperparameters with defaults."""
     if not re.fullmatch(r"\d{4}\.\d{4,5}", spec.paper):
         _fail(spec, f"paper={spec.paper!r} is not an arXiv id such as '2310.16789'")
     doc = inspect.getdoc(spec.func) or ""
@@ -116,9 +117,9 @@ def check_metadata_and_signature(
         _fail(spec, f"the docstring does not cite the paper {spec.paper}")
     if not spec.needs:
         _fail(spec, "needs= declares no signal")
-    for ref in spec.needs:
-        if not ref.is_text and not set(split_role(ref.model)) <= set(MODEL_ROLES):
-            _fail(spec, f"signal {ref} names a model role outside {MODEL_ROLES}")
+    for ref in spec.needs:  # roles are data: any role a run can give a model is fine
+        for problem in [] if ref.is_text else role_problems(ref.model):
+            _fail(spec, f"signal {ref}: {problem}")
     params = list(inspect.signature(spec.func).parameters.values())
     if not params or params[0].kind not in (
         params[0].POSITIONAL_ONLY,
