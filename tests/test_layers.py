@@ -42,7 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("perturb",),  # neighbor generators, on the signals loop
     ("attacks",),  # pure functions of signal tables, registered with their needs
     ("results",),  # the typed run record that every output file is written from
-    ("blind", "inference", "testing", "report", "shadow", "audit"),  # shadow, audit: planned
+    ("blind", "inference", "testing", "report", "shadow", "audit"),  # audit: planned
     ("pipeline",),  # the run: selection, roles, input providers, sharding, outputs
     ("runner",),  # the old import path of miakit.run: a re-export of pipeline.runner
     ("demo",),  # the demo: data + fine-tune + a run

@@ -1,0 +1,54 @@
+"""Per-example statistics over the IN or the OUT shadow models (NaN-masked numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from miakit.errors import InvalidParameterError
+
+#: Floor of a standard deviation (LiRA's reference code adds 1e-30), so that a constant
+#: signal gives a finite log-density instead of 0/0.
+MIN_STD = 1e-30
+
+
+def masked(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values`` ``(n, s, q)`` with the entries whose ``mask`` ``(n, s)`` is False set NaN."""
+    return np.where(mask[:, :, None], values, np.nan)
+
+
+def require_count(mask: np.ndarray, least: int, *, side: str, attack: str, fix: str) -> None:
+    """Raise unless every example has at least ``least`` shadows with ``mask`` True."""
+    counts = mask.sum(axis=1)
+    if counts.min(initial=least) < least:
+        raise InvalidParameterError(
+            f"{attack} needs at least {least} {side} shadow model(s) per example, but example "
+            f"{int(np.argmin(counts))} has {int(counts.min())}: train more shadow models "
+            f"(--n-models){fix}"
+        )
+
+
+def center(values: np.ndarray, mask: np.ndarray, how: str) -> np.ndarray:
+    """``(n, q)``: the median or mean over the shadows where ``mask`` is True."""
+    v = masked(values, mask)
+    if how == "median":
+        return np.nanmedian(v, axis=1)
+    if how == "mean":
+        return np.nanmean(v, axis=1)
+    raise InvalidParameterError(f"center must be 'median' or 'mean', got {how!r}")
+
+
+def spread(values: np.ndarray, mask: np.ndarray, *, fixed: bool) -> np.ndarray:
+    """Standard deviation over the shadows where ``mask`` is True (``ddof=0``, as the
+    reference code's ``np.std``): per example ``(n, q)``, or with ``fixed`` one global value
+    per query ``(1, q)``, the root of the mean per-example variance (each example's spread
+    around its own mean, pooled over examples)."""
+    var = np.nanvar(masked(values, mask), axis=1)  # (n, q)
+    if fixed:
+        var = var.mean(axis=0, keepdims=True)
+    return np.maximum(np.sqrt(var), MIN_STD)
+
+
+def norm_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """log N(x; mu, sigma^2), elementwise."""
+    z = (x - mu) / sigma
+    return -0.5 * z * z - np.log(sigma) - 0.5 * np.log(2.0 * np.pi)

@@ -1,0 +1,298 @@
+"""One shadow experiment end to end: :func:`train` a folder of models and signals, then
+:func:`attack` it into ``metrics.json``.
+
+``train`` picks the pool (a seeded random subset of the data, of even size), draws the
+balanced membership matrix, trains every model that the folder lacks (concurrently with
+``torch.func`` or one by one), saves each as safetensors, and computes the signals of every
+model on the pool in eval mode. A rerun with the same settings trains only missing models;
+other settings in the same folder are refused.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from miakit._core.io import atomic_write_text
+from miakit._core.progress import ProgressEvent
+from miakit._core.version import __version__
+from miakit.errors import InvalidParameterError
+from miakit.shadow import store
+from miakit.shadow.concurrent import train_concurrent
+from miakit.shadow.data import ClassifierData, load_data
+from miakit.shadow.membership import balanced_membership
+from miakit.shadow.models import ModelFactory, model_factory
+from miakit.shadow.queries import parse_queries
+from miakit.shadow.signals import ShadowSignals, compute_signals
+from miakit.shadow.train import TrainConfig, train_sequential
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A trained experiment folder.
+
+    Attributes:
+        folder: the folder (manifest, membership, models, signals).
+        manifest: the settings it was made with.
+        trained: the models trained by this call (the others were already there).
+        timings: wall seconds: ``train`` (this call's models), ``signals``.
+    """
+
+    folder: Path
+    manifest: dict[str, Any]
+    trained: tuple[int, ...]
+    timings: dict[str, float]
+
+    def signals(self) -> ShadowSignals:
+        return ShadowSignals.load(self.folder / store.SIGNALS)
+
+
+def _pool(n: int, pool_size: int | None, seed: int) -> np.ndarray:
+    size = n - n % 2 if pool_size is None else int(pool_size)
+    if size < 2 or size % 2 or size > n:
+        raise InvalidParameterError(
+            f"pool_size must be even, >= 2 and at most the {n} examples of the data, got {size}"
+        )
+    return np.sort(np.random.default_rng([seed, 7]).permutation(n)[:size])
+
+
+def _tell(progress: Progress | None, stage: str, done: int, total: int, msg: str = "") -> None:
+    if progress is not None:
+        progress(ProgressEvent(stage, done, total, msg))
+
+
+def train(
+    data: str | Path | ClassifierData = "digits",
+    *,
+    out: str | Path,
+    model: str | ModelFactory | None = None,
+    n_models: int = 16,
+    pool_size: int | None = None,
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    queries: Sequence[str] | None = None,
+    device: str | torch.device = "cpu",
+    concurrent: bool = True,
+    max_concurrent: int = 64,
+    progress: Progress | None = None,
+) -> Experiment:
+    """Train ``n_models`` shadow models on random halves of a pool and compute their signals.
+
+    Args:
+        data: a built-in name (``digits``, ``breast-cancer``, ``mnist``, ``fashion-mnist``),
+            a ``.npz`` path, or a :class:`~miakit.shadow.data.ClassifierData`.
+        out: the experiment folder (created; resumed when it holds the same settings).
+        model: ``"mlp"``, ``"cnn"``, a zero-argument ``nn.Module`` factory, or ``None`` (CNN
+            for images, MLP otherwise).
+        n_models: models (even: every example is IN for exactly half).
+        pool_size: examples in the pool (even; default: all, less one when odd).
+        epochs, batch_size, lr, optimizer, weight_decay, seed: see
+            :class:`~miakit.shadow.train.TrainConfig`; ``seed`` also draws the pool and the
+            membership.
+        queries: query names (:mod:`miakit.shadow.queries`); default: the identity plus a
+            flip and four one-pixel shifts for images, the identity alone otherwise.
+        device: where models train and run (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+        concurrent: train with ``torch.func`` (vmap over stacked models) instead of one by one.
+        max_concurrent: models per concurrent group (bounds device memory).
+        progress: receives a :class:`~miakit.ProgressEvent` per model (stages ``"train"``,
+            ``"signals"``).
+
+    Raises:
+        InvalidParameterError: bad settings, or ``out`` holds another experiment.
+        DataError, MissingAssetError: the data cannot be loaded.
+    """
+    config = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        seed=seed,
+    )
+    if max_concurrent < 1:
+        raise InvalidParameterError(f"max_concurrent must be >= 1, got {max_concurrent}")
+    ds = load_data(data)
+    name, factory = model_factory(model, ds.input_shape, ds.n_classes)
+    parsed = parse_queries(queries, input_shape=ds.input_shape)
+    pool = _pool(ds.n_samples, pool_size, seed)
+    membership = balanced_membership(len(pool), n_models, seed=seed)
+    folder = Path(out)
+    manifest = {
+        "format": "miakit-shadow/1",
+        "data": ds.name,
+        "data_fingerprint": store.data_fingerprint(ds.x, ds.y),
+        "n_classes": ds.n_classes,
+        "input_shape": list(ds.input_shape),
+        "model": name,
+        "n_models": n_models,
+        "pool_size": len(pool),
+        "n_unused": int(ds.n_samples - len(pool)),
+        "train": config.as_dict(),
+        "queries": [q.name for q in parsed],
+    }
+    store.check_resumable(folder, manifest)
+    if (folder / store.MEMBERSHIP).is_file() and not np.array_equal(
+        store.load_array(folder, store.MEMBERSHIP), membership
+    ):
+        raise InvalidParameterError(
+            f"{folder}: its membership matrix differs from the one these settings draw (made "
+            "by another miakit version?); choose another folder"
+        )
+    store.write_manifest(folder, manifest)
+    store.save_array(folder, store.MEMBERSHIP, membership)
+    store.save_array(folder, store.POOL, pool.astype(np.int64))
+
+    dev = torch.device(device)
+    x = torch.as_tensor(ds.x[pool], device=dev)
+    y = torch.as_tensor(ds.y[pool], device=dev)
+    missing = [m for m in range(n_models) if not store.model_path(folder, m).is_file()]
+    done = [n_models - len(missing)]
+
+    def on_trained(m: int, state: dict[str, torch.Tensor]) -> None:
+        store.save_model(store.model_path(folder, m), state)
+        done[0] += 1
+        _tell(progress, "train", done[0], n_models, f"model {m} trained")
+
+    t0 = time.perf_counter()
+    _tell(progress, "train", done[0], n_models)
+    if missing:
+        kwargs: dict[str, Any] = {"models": missing, "on_trained": on_trained, "device": dev}
+        if concurrent:
+            train_concurrent(
+                factory, x, y, membership, config, max_concurrent=max_concurrent, **kwargs
+            )
+        else:
+            train_sequential(factory, x, y, membership, config, **kwargs)
+    t_train = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    signals_path = folder / store.SIGNALS
+    if missing or not signals_path.is_file():
+        nets = (_load(factory, folder, m, dev) for m in range(n_models))
+        signals = compute_signals(
+            nets,
+            x,
+            y,
+            membership,
+            parsed,
+            on_model=lambda m: _tell(progress, "signals", m + 1, n_models),
+        )
+        signals.save(signals_path)
+    return Experiment(
+        folder=folder,
+        manifest=manifest,
+        trained=tuple(missing),
+        timings={"train": t_train, "signals": time.perf_counter() - t0},
+    )
+
+
+def _load(factory: ModelFactory, folder: Path, m: int, device: torch.device) -> torch.nn.Module:
+    net = factory()
+    net.load_state_dict(store.load_model_state(store.model_path(folder, m)))
+    return net.to(device)
+
+
+def _accuracy(signals: ShadowSignals) -> dict[str, float]:
+    correct = signals.correct[:, :, 0]  # (n, models): identity query
+    inn = signals.membership
+    return {
+        "train_accuracy": float(correct[inn].mean()),
+        "test_accuracy": float(correct[~inn].mean()),
+    }
+
+
+def attack(
+    experiment: str | Path,
+    *,
+    out: str | Path | None = None,
+    attacks: Sequence[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    targets: Sequence[int] | None = None,
+    fpr_targets: Sequence[float] = (0.001, 0.01, 0.05),
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run classifier attacks leave-one-out on an experiment folder; write ``metrics.json``.
+
+    Args:
+        experiment: a folder written by :func:`train`.
+        out: where ``metrics.json`` and ``scores.npz`` go (``None``: write nothing).
+        attacks: attack names (default: every registered one; ``miakit list`` style names
+            such as ``lira_online``, ``rmia_offline``).
+        params: ``{attack: {hyperparameter: value}}``.
+        targets: model indices used as targets (default: every model).
+        fpr_targets, n_bootstrap, seed: for :func:`miakit.metrics.evaluate`.
+
+    Returns:
+        The ``metrics.json`` content: ``miakit_version``, ``setup`` (the experiment's
+        manifest and this evaluation's settings, ``timings``), ``attacks`` (name -> metrics),
+        ``models`` (mean train/test accuracy) and ``warnings``.
+    """
+    from miakit.shadow.evaluate import evaluate_attacks
+
+    folder = Path(experiment)
+    manifest = store.read_manifest(folder)
+    t0 = time.perf_counter()
+    signals = ShadowSignals.load(folder / store.SIGNALS)
+    results = evaluate_attacks(
+        signals,
+        attacks=attacks,
+        params=params,
+        targets=targets,
+        fpr_targets=fpr_targets,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )
+    warnings = []
+    any_result = next(iter(results.values()), None)
+    n_neg = any_result["n_nonmembers"] if any_result else 0
+    for fpr in fpr_targets:
+        if n_neg < 10 / fpr:
+            warnings.append(
+                f"TPR at FPR {fpr:g} rests on {n_neg} pooled non-members (fewer than "
+                f"10/FPR = {10 / fpr:.0f}): read it as an order of magnitude"
+            )
+    metrics: dict[str, Any] = {
+        "miakit_version": __version__,
+        "setup": {
+            "kind": "shadow",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "experiment": str(folder),
+            **manifest,
+            "evaluation": "leave-one-out, scores pooled over targets (arXiv 2112.03570)",
+            "targets": list(range(signals.n_models)) if targets is None else list(targets),
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
+            "timings": {"attacks": time.perf_counter() - t0},
+        },
+        "attacks": results,
+        "models": {"shadow": {"n_models": signals.n_models, **_accuracy(signals)}},
+        "warnings": warnings,
+    }
+    if out is not None:
+        _write(Path(out), metrics)
+    return metrics
+
+
+def _write(out: Path, metrics: Mapping[str, Any]) -> None:
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(metrics, indent=2, allow_nan=True)
+    atomic_write_text(out / "metrics.json", text + "\n")
+
+
+__all__ = ["Experiment", "attack", "train"]
