@@ -12,13 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from miakit._core.version import __version__
-from miakit.cli import dataset_inference, demo, report, run, split
+from miakit.cli import dataset_inference, demo, report, run, shadow, split
 from miakit.cli import list as list_
 from miakit.errors import InvalidParameterError, MiakitError
 
 #: Verb -> its module (``add_parser(sub)`` and ``main(args) -> exit code``).
 VERBS = {"run": run, "demo": demo, "report": report, "split": split, "list": list_}
 VERBS["dataset-inference"] = dataset_inference
+VERBS["shadow"] = shadow
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,67 @@
+"""``miakit shadow attack``: leave-one-out attacks on a shadow experiment -> metrics.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from miakit.cli._types import integer, param
+
+
+def add_parser(sub: Any) -> None:
+    sp = sub.add_parser(
+        "attack",
+        help="attack each shadow model in turn with the others as its shadows",
+        description="Run classifier attacks (default: all) with each model of DIR as the "
+        "target and the others as its shadows, pool the scores over targets, and write "
+        "OUT/metrics.json (AUROC, TPR at low FPR, bootstrap intervals).",
+    )
+    sp.add_argument("dir", metavar="DIR", help="folder written by `miakit shadow train`")
+    sp.add_argument("--out", required=True, metavar="OUT", help="folder for metrics.json")
+    sp.add_argument("--attacks", nargs="+", metavar="NAME", help="attack names (all)")
+    sp.add_argument(
+        "--param",
+        action="append",
+        type=param,
+        default=[],
+        metavar="ATTACK.PARAM=VALUE",
+        help="a hyperparameter, e.g. rmia.gamma=2 (repeatable)",
+    )
+    sp.add_argument("--targets", nargs="+", type=integer(0), help="target models (all)")
+    sp.add_argument("--n-bootstrap", type=integer(1000), default=1000, help="resamples (1000)")
+    sp.add_argument("--seed", type=integer(0), default=0, help="bootstrap seed (0)")
+
+
+def main(args: argparse.Namespace) -> int:
+    from miakit.shadow import attack
+
+    params: dict[str, dict[str, Any]] = {}
+    for name, key, value in args.param:
+        params.setdefault(name, {})[key] = value
+    metrics = attack(
+        args.dir,
+        out=args.out,
+        attacks=args.attacks,
+        params=params,
+        targets=args.targets,
+        n_bootstrap=args.n_bootstrap,
+        seed=args.seed,
+    )
+    print(f"{'attack':24s} {'AUROC':>22s} {'TPR@0.1%':>9s} {'TPR@1%':>8s}")
+    rows = sorted(metrics["attacks"].items(), key=lambda kv: -kv[1]["auroc"])
+    for name, m in rows:
+        lo, hi = m["auroc_ci"]
+        tpr = m["tpr_at_fpr"]
+        print(
+            f"{name:24s} {m['auroc']:.3f} [{lo:.3f}, {hi:.3f}]   "
+            f"{tpr.get('0.001', float('nan')):9.4f} {tpr.get('0.01', float('nan')):8.4f}"
+        )
+    acc = metrics["models"]["shadow"]
+    print(
+        f"{metrics['setup']['n_models']} models, train accuracy {acc['train_accuracy']:.3f}, "
+        f"test accuracy {acc['test_accuracy']:.3f}; metrics written to {args.out}/metrics.json"
+    )
+    for warning in metrics["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
