@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from miakit.backends.base import TokenScorer, check_capabilities
-from miakit.errors import InvalidParameterError
+from miakit.config.options import check_options
 from miakit.signals import batching
 from miakit.signals.cache import CachedRow, SignalCache, text_key
 from miakit.signals.forward import Forward, Predicting
@@ -80,6 +80,9 @@ class SignalEngine:
     Raises:
         BackendCapabilityError: ``scorer`` is not a :class:`TokenScorer` or claims a
             capability it lacks (:func:`~miakit.backends.base.check_capabilities`).
+        InvalidParameterError: an option is invalid (each is checked as its setting of
+            :class:`~miakit.config.RunConfig`; all problems in one message). ``None`` gives a
+            default; ``0`` or a float is an error, never a silent default.
     """
 
     def __init__(
@@ -95,25 +98,35 @@ class SignalEngine:
         packing: str = "auto",
         prefix_reuse: bool = True,
     ) -> None:
-        if max_length < 2:
-            raise InvalidParameterError(f"max_length must be >= 2, got {max_length}")
+        # each option is checked as its setting is declared (miakit.config), all at once: an
+        # invalid one is an error naming the fix, never a silent default (None is the default)
+        check_options(
+            "SignalEngine",
+            {
+                "max_length": max_length,
+                "batch_tokens": batch_tokens,
+                "chunk_tokens": chunk_tokens,
+                "bos": bos,
+                "packing": packing,
+                "prefix_reuse": prefix_reuse,
+                "progress": progress,
+            },
+            []
+            if cache is None or isinstance(cache, SignalCache)
+            else [f"cache: expected a SignalCache or None, got {cache!r} ({type(cache).__name__})"],
+        )
         self.scorer = scorer
         #: what the model can do, checked once here; the engine branches on this record
         self.capabilities = check_capabilities(scorer)
         self.max_length = int(max_length)
         default_budget = 16384 if scorer.device.type == "cuda" else 4096
-        self.batch_tokens = int(batch_tokens or default_budget)
-        if self.batch_tokens < 1:
-            raise InvalidParameterError(f"batch_tokens must be >= 1, got {batch_tokens}")
-        self.chunk_tokens = int(chunk_tokens or max(1, (1 << 26) // max(1, scorer.vocab_size)))
+        self.batch_tokens = default_budget if batch_tokens is None else batch_tokens
+        default_chunk = max(1, (1 << 26) // max(1, scorer.vocab_size))
+        self.chunk_tokens = default_chunk if chunk_tokens is None else chunk_tokens
         self.bos = bos
         self.lead = tuple(scorer.lead_ids(bos))
         self.cache = cache
         self.progress = progress
-        if packing not in batching.PACKING_MODES:
-            raise InvalidParameterError(
-                f"packing must be 'auto', 'packed' or 'padded', got {packing!r}"
-            )
         self.packing = packing
         self.prefix_reuse = prefix_reuse
         #: the prepare step of the loop (tokenize, truncate, mark scored tokens)
