@@ -243,3 +243,37 @@ def test_evaluate_pools_targets(gaussian):
     assert out["auroc"] > 0.7 and out["paper"] == "2111.08440"
     scores, labels = leave_one_out(sig, REG.get("offset"))
     assert out["auroc"] == pytest.approx(auroc(scores.ravel(), labels.ravel()))
+
+
+def test_dense_and_nan_paths_agree():
+    from miakit.shadow.attacks import _stats
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(30, 7, 2))
+    mask = np.zeros((30, 7), dtype=bool)
+    for i in range(30):
+        mask[i, rng.choice(7, size=3, replace=False)] = True
+    assert _stats.dense(values, mask) is not None
+    ragged = mask.copy()
+    ragged[0, ~mask[0]] = True  # one row with more entries: the NaN path
+    assert _stats.dense(values, ragged) is None
+    for how in ("median", "mean"):
+        fast = _stats.center(values, mask, how)
+        slow = np.array([[getattr(np, how)(values[i, mask[i], j]) for j in range(2)]
+                         for i in range(30)])  # fmt: skip
+        np.testing.assert_allclose(fast, slow)
+        np.testing.assert_allclose(_stats.center(values, ragged, how)[1:], slow[1:])
+    np.testing.assert_allclose(
+        _stats.spread(values, mask, fixed=False)[1:], _stats.spread(values, ragged, fixed=False)[1:]
+    )
+
+
+def test_shadows_per_side_caps_the_references(gaussian):
+    sig = gaussian(n=40, n_models=10, gap=1.0, seed=0)
+    view = target_view(sig, 3, ("loss",), per_side=2)
+    np.testing.assert_array_equal(view.shadow_in.sum(axis=1), 2)
+    np.testing.assert_array_equal(view.shadow_out.sum(axis=1), 2)
+    out = evaluate_attacks(sig, attacks=["rmia_offline"], per_side=1, n_bootstrap=10)
+    assert out["rmia_offline"]["shadows_per_side"] == 1
+    with pytest.raises(InvalidParameterError, match="per side must be >= 1"):
+        evaluate_attacks(sig, attacks=["rmia"], per_side=0)

@@ -29,6 +29,12 @@ def add_parser(sub: Any) -> None:
         help="a hyperparameter, e.g. rmia.gamma=2 (repeatable)",
     )
     sp.add_argument("--targets", nargs="+", type=integer(0), help="target models (all)")
+    sp.add_argument(
+        "--shadows-per-side",
+        type=integer(4),
+        metavar="K",
+        help="use at most K IN and K OUT shadows per example (all)",
+    )
     sp.add_argument("--n-bootstrap", type=integer(1000), default=1000, help="resamples (1000)")
     sp.add_argument("--seed", type=integer(0), default=0, help="bootstrap seed (0)")
 
@@ -47,6 +53,7 @@ def main(args: argparse.Namespace) -> int:
         targets=args.targets,
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
+        shadows_per_side=args.shadows_per_side,
     )
     print(f"{'attack':24s} {'AUROC':>22s} {'TPR@0.1%':>9s} {'TPR@1%':>8s}")
     rows = sorted(metrics["attacks"].items(), key=lambda kv: -kv[1]["auroc"])

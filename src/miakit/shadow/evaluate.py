@@ -25,37 +25,64 @@ from miakit.shadow.signals import ShadowSignals
 
 
 def equal_sides(
-    shadow_in: np.ndarray, *, seed: int | Sequence[int]
+    shadow_in: np.ndarray, *, seed: int | Sequence[int], per_side: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(in_mask, out_mask)`` with the same number of IN and OUT shadows per example.
 
-    On each row the larger side keeps a random subset (seeded) as large as the smaller one.
-    With leave-one-out on an exactly balanced design, the target's side has one shadow fewer
-    than the other, so the counts would reveal the target's membership, and the side
-    estimated from fewer models is systematically the noisier one: with 8 models, LiRA online
-    on digits scored AUROC 0.31 before this equalisation.
+    On each row both sides keep a random subset (seeded) as large as the smaller side (and at
+    most ``per_side``). With leave-one-out on an exactly balanced design, the target's side
+    has one shadow fewer than the other, so the counts would reveal the target's membership,
+    and the side estimated from fewer models is systematically the noisier one: with 8
+    models, LiRA online on digits scored AUROC 0.31 before this equalisation.
     """
     inn = np.asarray(shadow_in, dtype=bool)
     out = ~inn
     keys = np.random.default_rng(seed).random(inn.shape)
-    k = np.minimum(inn.sum(axis=1), out.sum(axis=1))[:, None]  # (n, 1)
+    k = np.minimum(inn.sum(axis=1), out.sum(axis=1))
+    if per_side is not None:
+        k = np.minimum(k, per_side)
 
     def keep(side: np.ndarray) -> np.ndarray:
-        ranks = np.argsort(np.argsort(np.where(side, keys, np.inf), axis=1), axis=1)
-        return side & (ranks < k)
+        masked_keys = np.where(side, keys, np.inf)
+        kept = np.zeros_like(side)
+        for kk in np.unique(k):  # rows with the same k share one partition
+            rows = np.flatnonzero(k == kk)
+            if kk == 0:
+                continue
+            sub = masked_keys[rows]
+            threshold = np.partition(sub, kk - 1, axis=1)[:, kk - 1 : kk]
+            kept[rows] = sub <= threshold
+        return kept
 
     return keep(inn), keep(out)
 
 
+def signal_arrays(signals: ShadowSignals, needs: Sequence[str]) -> dict[str, np.ndarray]:
+    """``{signal: (n_samples, n_models, n_queries) float64}`` for the signals in ``needs``."""
+    arrays = signals.float_signals()
+    return {k: signals.correct.astype(np.float64) if k == "correct" else arrays[k] for k in needs}
+
+
 def target_view(
-    signals: ShadowSignals, target: int, needs: Sequence[str], *, seed: int = 0
+    signals: ShadowSignals,
+    target: int,
+    needs: Sequence[str],
+    *,
+    seed: int = 0,
+    per_side: int | None = None,
+    arrays: Mapping[str, np.ndarray] | None = None,
+    with_shadows: bool = True,
 ) -> TargetView:
     """The view of ``signals`` with model ``target`` as the target and the others as shadows,
     their IN and OUT counts equalised per example (:func:`equal_sides`, seeded with
-    ``[seed, target]``)."""
+    ``[seed, target]``; at most ``per_side`` each). ``arrays``: :func:`signal_arrays`, when
+    the caller has them already. ``with_shadows=False``: a view with no shadow models."""
     keep = np.array([m for m in range(signals.n_models) if m != target])
-    arrays = {**signals.float_signals(), "correct": signals.correct.astype(np.float64)}
-    inn, out = equal_sides(signals.membership[:, keep], seed=[seed, target])
+    if arrays is None:
+        arrays = signal_arrays(signals, needs)
+    if not with_shadows:  # a threshold attack: no shadow is read, none is copied
+        keep = keep[:0]
+    inn, out = equal_sides(signals.membership[:, keep], seed=[seed, target], per_side=per_side)
     return TargetView(
         target={k: arrays[k][:, target] for k in needs},
         shadows={k: arrays[k][:, keep] for k in needs},
@@ -72,8 +99,13 @@ def leave_one_out(
     *,
     params: Mapping[str, Any] | None = None,
     targets: Sequence[int] | None = None,
+    per_side: int | None = None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(scores, labels)``, each ``(n_targets, n_samples)``: ``attack`` against each target.
+
+    ``per_side``: at most this many IN and this many OUT shadows per example (``None``: all,
+    equalised); ``seed`` picks them (:func:`equal_sides`).
 
     Raises:
         InvalidParameterError: a target index out of range.
@@ -84,9 +116,22 @@ def leave_one_out(
         raise InvalidParameterError(
             f"targets must be model indices in 0..{signals.n_models - 1}, got {bad or chosen}"
         )
-    scores = np.stack(
-        [attack(target_view(signals, t, attack.needs), **(params or {})) for t in chosen]
+    if per_side is not None and per_side < 1:
+        raise InvalidParameterError(f"shadows per side must be >= 1, got {per_side}")
+    arrays = signal_arrays(signals, attack.needs)
+    views = (
+        target_view(
+            signals,
+            t,
+            attack.needs,
+            seed=seed,
+            per_side=per_side,
+            arrays=arrays,
+            with_shadows=attack.uses_shadows,
+        )
+        for t in chosen
     )
+    scores = np.stack([attack(view, **(params or {})) for view in views])
     labels = signals.membership[:, chosen].T.astype(np.int64)
     return scores, labels
 
@@ -100,13 +145,16 @@ def evaluate_attacks(
     fpr_targets: Sequence[float] = (0.001, 0.01, 0.05),
     n_bootstrap: int = 1000,
     seed: int = 0,
+    per_side: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Metrics of each attack (all registered when ``attacks`` is ``None``), pooled over the
-    targets, as JSON types.
+    targets, as JSON types. ``per_side`` caps the IN and the OUT shadows used per example
+    (e.g. 1, 2, 4 for "RMIA with few reference models"; ``None``: all, equalised).
 
     Returns:
         ``{name: metrics}``: the keys of :func:`miakit.metrics.evaluate` plus ``"paper"``
-        (arXiv id), ``"params"``, ``"n_targets"`` and ``"auroc_per_target"``
+        (arXiv id), ``"params"``, ``"n_targets"``, ``"shadows_per_side"`` (IN and OUT
+        shadows per example, each) and ``"auroc_per_target"``
         (``{"mean", "std", "min", "max"}``).
 
     Raises:
@@ -121,7 +169,9 @@ def evaluate_attacks(
     results: dict[str, dict[str, Any]] = {}
     for spec in specs:
         p = spec.check_params(params.get(spec.name, {}))
-        scores, labels = leave_one_out(signals, spec, params=p, targets=targets)
+        scores, labels = leave_one_out(
+            signals, spec, params=p, targets=targets, per_side=per_side, seed=seed
+        )
         per_target = np.array([auroc(s, y) for s, y in zip(scores, labels)])
         metrics = evaluate(
             scores.ravel(),
@@ -135,6 +185,7 @@ def evaluate_attacks(
                 "paper": spec.paper,
                 "params": p,
                 "n_targets": int(scores.shape[0]),
+                "shadows_per_side": _per_side(signals, per_side),
                 "auroc_per_target": {
                     "mean": float(per_target.mean()),
                     "std": float(per_target.std()),
@@ -147,4 +198,9 @@ def evaluate_attacks(
     return results
 
 
-__all__ = ["evaluate_attacks", "leave_one_out", "target_view"]
+def _per_side(signals: ShadowSignals, per_side: int | None) -> int:
+    half = signals.n_models // 2 - 1  # leave-one-out, equalised
+    return half if per_side is None else min(half, per_side)
+
+
+__all__ = ["equal_sides", "evaluate_attacks", "leave_one_out", "signal_arrays", "target_view"]

@@ -224,6 +224,7 @@ def attack(
     fpr_targets: Sequence[float] = (0.001, 0.01, 0.05),
     n_bootstrap: int = 1000,
     seed: int = 0,
+    shadows_per_side: int | None = None,
 ) -> dict[str, Any]:
     """Run classifier attacks leave-one-out on an experiment folder; write ``metrics.json``.
 
@@ -234,7 +235,10 @@ def attack(
             such as ``lira_online``, ``rmia_offline``).
         params: ``{attack: {hyperparameter: value}}``.
         targets: model indices used as targets (default: every model).
-        fpr_targets, n_bootstrap, seed: for :func:`miakit.metrics.evaluate`.
+        fpr_targets, n_bootstrap, seed: for :func:`miakit.metrics.evaluate` (``seed`` also
+            picks the shadows kept when the IN and OUT counts are equalised).
+        shadows_per_side: at most this many IN and OUT shadows per example (few reference
+            models, e.g. 1 for RMIA offline with one reference); ``None``: all.
 
     Returns:
         The ``metrics.json`` content: ``miakit_version``, ``setup`` (the experiment's
@@ -255,6 +259,7 @@ def attack(
         fpr_targets=fpr_targets,
         n_bootstrap=n_bootstrap,
         seed=seed,
+        per_side=shadows_per_side,
     )
     warnings = []
     any_result = next(iter(results.values()), None)

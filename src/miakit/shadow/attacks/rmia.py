@@ -37,15 +37,21 @@ from scipy.special import logsumexp
 
 from miakit.errors import InvalidParameterError
 from miakit.shadow.attacks._registry import TargetView, register_classifier_attack
-from miakit.shadow.attacks._stats import require_count
+from miakit.shadow.attacks._stats import dense, require_count
 
 PAPER = "2312.03262"
 
 
 def _log_mean_prob(log_p: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """``(n, q)``: log of the mean of ``exp(log_p)`` ``(n, s, q)`` over shadows in ``mask``."""
-    lp = np.where(mask[:, :, None], log_p, -np.inf)
-    return logsumexp(lp, axis=1) - np.log(mask.sum(axis=1))[:, None]
+    d = dense(log_p, mask)
+    if d is None:
+        return (
+            logsumexp(np.where(mask[:, :, None], log_p, -np.inf), axis=1)
+            - np.log(mask.sum(axis=1))[:, None]
+        )
+    top = d.max(axis=1)  # (n, q), finite: losses are finite
+    return top + np.log(np.exp(d - top[:, None]).mean(axis=1))
 
 
 def log_population_prob(view: TargetView, *, offline: bool, a: float) -> np.ndarray:
