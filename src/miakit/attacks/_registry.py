@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from miakit._core.plugins import load_entry_points
 from miakit._core.registry import Registry as _CoreRegistry
 from miakit.attacks._base import AttackOutput, SignalView
 from miakit.errors import InvalidParameterError, did_you_mean
@@ -263,9 +264,12 @@ def unscorable(
 
 
 def default_registry() -> Registry:
-    """Import every attack module of :mod:`miakit.attacks` once and return the frozen registry."""
+    """Import every attack module of :mod:`miakit.attacks` and every installed plugin (entry
+    points of ``miakit.attacks``: :mod:`miakit._core.plugins`) once; the frozen registry."""
     if not _DEFAULT.frozen:
-        _DEFAULT.discover("miakit.attacks").freeze()
+        _DEFAULT.discover("miakit.attacks")
+        load_entry_points()
+        _DEFAULT.freeze()
     return _DEFAULT
 
 

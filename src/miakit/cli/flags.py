@@ -74,6 +74,8 @@ def add_setting(parser: argparse._ActionsContainer, key: Key) -> None:
         return
     if s.metavar:
         kwargs["metavar"] = s.metavar
+    if s.repeat:
+        kwargs["action"] = "append"
     if s.choices:
         kwargs["choices"] = s.choices
     example = s.example if s.example is not None else key.default
@@ -141,6 +143,9 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 def values_of(args: argparse.Namespace) -> dict[str, Any]:
     """The config keys the user gave as flags (``--model-role`` entries under ``models``)."""
     out = {k: v for k, v in vars(args).items() if k in KEYS or _is_shorthand(k)}
+    for name, value in out.items():
+        if name in KEYS and KEYS[name].setting.repeat:  # --plugin a --plugin b,c
+            out[name] = [v.strip() for item in value for v in item.split(",") if v.strip()]
     roles: dict[str, dict[str, str]] = {}
     for role, spec_key, value in getattr(args, "model_role", None) or ():
         roles.setdefault(role, {})[spec_key] = value

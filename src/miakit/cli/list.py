@@ -9,12 +9,21 @@ from typing import Any
 def add_parser(sub: Any) -> None:
     ls = sub.add_parser("list", help="list attacks")
     ls.add_argument("what", choices=("attacks",))
+    ls.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import this module first, so that the attacks it registers are listed (repeatable)",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
+    from miakit._core.plugins import import_plugins
     from miakit.attacks import default_registry
     from miakit.pipeline.select import attack_requirements
 
+    import_plugins(m.strip() for item in args.plugin for m in item.split(",") if m.strip())
     registry = default_registry()
     rows = [("attack", "requires", "signals", "hyperparameters", "paper (arXiv)", "summary")]
     for spec in registry:

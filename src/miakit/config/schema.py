@@ -46,6 +46,9 @@ class Setting:
         choices: the values a string may take.
         pattern: a regular expression a string must match in full, with ``pattern_what``
             saying in words what it means.
+        items: what a list setting holds, in words (``attack names``).
+        repeat: the flag of a list setting may be given several times, each adding to the list
+            (``--plugin a --plugin b``; a comma-separated value adds each name).
     """
 
     help: str
@@ -61,6 +64,8 @@ class Setting:
     choices: tuple[str, ...] | None = None
     pattern: str | None = None
     pattern_what: str | None = None
+    items: str = "names"
+    repeat: bool = False
 
 
 def setting(
@@ -174,7 +179,7 @@ def describe(key: Key) -> str:
     """What ``key`` takes, in words: ``an integer >= 2``, ``one of 'auto', 'packed'``..."""
     base, s = key.base, key.setting
     if typing.get_origin(base) is tuple:
-        what = "a list of attack names (or one comma-separated string)"
+        what = f"a list of {s.items} (or one comma-separated string)"
     elif _is_mapping(base):
         what = "a mapping of attack name to {hyperparameter: value}"
     elif base is bool:

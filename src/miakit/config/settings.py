@@ -63,7 +63,19 @@ class RunConfig:
     attacks: tuple[str, ...] | None = setting(
         None,
         example="[loss, min_k]",
+        items="attack names",
         help="comma-separated attack names (default: every attack the given inputs allow)",
+    )
+    plugins: tuple[str, ...] = setting(
+        (),
+        flag="--plugin",
+        metavar="MODULE",
+        example="[my_attacks]",
+        items="module names",
+        repeat=True,
+        help="import this module before the attacks are resolved, so that the attacks (and "
+        "input providers) it registers can run (repeatable; installed packages can declare "
+        "the entry-point group miakit.attacks instead)",
     )
     attack_params: Mapping[str, Mapping[str, Any]] = setting(
         default_factory=dict,

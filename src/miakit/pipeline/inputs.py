@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from miakit._core.plugins import load_entry_points
 from miakit._core.registry import Registry
 from miakit.config import KEYS
 
@@ -192,9 +193,13 @@ def register_provider(
 
 
 def default_providers() -> ProviderRegistry:
-    """Import every module of :mod:`miakit.pipeline.providers` once; the frozen registry."""
+    """Import every module of :mod:`miakit.pipeline.providers` and every installed plugin
+    (entry points of ``miakit.attacks``, which may register providers too) once; the frozen
+    registry."""
     if not _DEFAULT.frozen:
-        _DEFAULT.discover("miakit.pipeline.providers").freeze()
+        _DEFAULT.discover("miakit.pipeline.providers")
+        load_entry_points()
+        _DEFAULT.freeze()
     return _DEFAULT
 
 

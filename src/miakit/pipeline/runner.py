@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from miakit._core import timing
+from miakit._core.plugins import import_plugins
 from miakit._core.progress import Progress, ProgressCallback, ProgressEvent
 from miakit._core.version import __version__
 from miakit.attacks import AttackOutput, SignalView
@@ -219,6 +220,7 @@ def _run(
     aliases = {**role_aliases(roles), **shared_model_aliases(config, scorers, roles)}
     # in-memory objects that stand in for a setting (a perturber for --fill-mask-model)
     stand_ins = {k: v for k, v in {"perturber": perturber}.items() if v is not None}
+    import_plugins(config.plugins)  # --plugin / plugins: their attacks register first
     specs, skipped = select_attacks(config, roles | set(aliases), stand_ins)
     check_params(config, specs)
     check_integrity_options(
