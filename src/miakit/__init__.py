@@ -51,4 +51,8 @@ def __getattr__(name: str) -> Any:
         from miakit.config import RunConfig
 
         return RunConfig
+    if name == "shadow":  # classifier shadow models (docs/classifier-mia.md)
+        import importlib
+
+        return importlib.import_module("miakit.shadow")
     raise AttributeError(f"module 'miakit' has no attribute {name!r}")

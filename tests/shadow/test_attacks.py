@@ -228,12 +228,14 @@ def test_registry_names_and_errors(gaussian):
         evaluate_attacks(sig, attacks=["loss"], targets=[4])
 
 
-def test_per_example_variance_needs_two_per_side(gaussian):
+def test_lira_needs_two_shadows_per_side(gaussian):
     sig = gaussian(n=10, n_models=4, seed=0)  # leave-one-out: 1 shadow per side
-    with pytest.raises(InvalidParameterError, match="lira_online_fixed_var"):
-        evaluate_attacks(sig, attacks=["lira_online"], n_bootstrap=10)
-    out = evaluate_attacks(sig, attacks=["lira_online_fixed_var"], n_bootstrap=10)
-    assert out["lira_online_fixed_var"]["n_targets"] == 4
+    for name in ("lira_online", "lira_online_fixed_var", "lira_offline_fixed_var"):
+        with pytest.raises(InvalidParameterError, match=r"at least 2 (IN|OUT) shadow"):
+            evaluate_attacks(sig, attacks=[name], n_bootstrap=10)
+    six = gaussian(n=10, n_models=6, seed=0)
+    out = evaluate_attacks(six, attacks=["lira_online_fixed_var"], n_bootstrap=10)
+    assert out["lira_online_fixed_var"]["n_targets"] == 6
 
 
 def test_evaluate_pools_targets(gaussian):

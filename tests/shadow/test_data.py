@@ -108,6 +108,10 @@ def test_npz_round_trip(tmp_path):
     assert d.x.shape == (10, 5) and d.n_classes == 3 and d.x.dtype == np.float32
     np.savez(tmp_path / "img.npz", x=np.zeros((6, 4, 4)), y=np.array([0, 1] * 3))
     assert load_data(str(tmp_path / "img.npz")).x.shape == (6, 1, 4, 4)
+    pixels = np.arange(6 * 16).reshape(6, 4, 4).astype(np.uint8)
+    np.savez(tmp_path / "u8.npz", x=pixels, y=np.array([0, 1] * 3, dtype=np.uint8))
+    u8 = load_data(tmp_path / "u8.npz")
+    np.testing.assert_allclose(u8.x[:, 0], pixels / 255.0, rtol=1e-6)  # uint8: scaled
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,10 @@ Built-in names (nothing downloads):
 - ``fashion-mnist``: the 70,000 images of Debian's ``dataset-fashion-mnist``
   (``/usr/share/datasets/fashion-mnist/*-ubyte.gz``) as ``(n, 1, 28, 28)`` in [0, 1];
 - a path to a ``.npz`` file with arrays ``x`` (``(n, d)``, ``(n, h, w)`` or
-  ``(n, c, h, w)``) and ``y`` (``(n,)`` integer labels ``0..C-1``).
+  ``(n, c, h, w)``) and ``y`` (``(n,)`` integer labels ``0..C-1``). ``uint8`` inputs are
+  read as images and scaled to [0, 1] (divided by 255); other numeric inputs are used as
+  they are. A uint8 ``.npz`` is also the compact way to carry MNIST or Fashion-MNIST to a
+  machine without the packages (see ``docs/classifier-mia.md``).
 
 The MNIST file is a pickle; it is read with an unpickler that admits only the numpy array
 constructors, so a tampered file cannot run code.
@@ -105,7 +108,7 @@ def _validated(name: str, x: np.ndarray, y: np.ndarray) -> ClassifierData:
         raise DataError(f"{name}: x has {len(x)} rows but y has {len(y)} labels")
     if len(y) < 4:
         raise DataError(f"{name}: need at least 4 samples, got {len(y)}")
-    xf = x.astype(np.float32)
+    xf = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
     if not np.all(np.isfinite(xf)):
         bad = int(np.count_nonzero(~np.isfinite(xf).reshape(len(xf), -1).all(axis=1)))
         raise DataError(f"{name}: x has NaN or infinite values in {bad} row(s); clean them first")

@@ -36,8 +36,10 @@ PAPER = "2112.03570"
 
 
 def _need(mask: np.ndarray, side: str, fixed: bool, name: str) -> None:
-    fix = "" if fixed else f", or use {name}_fixed_var"
-    require_count(mask, 1 if fixed else 2, side=side, attack=name, fix=fix)
+    # two per side even for the fixed variance: it pools each example's own spread, which
+    # one shadow cannot show (with one, every variance would be 0)
+    fix = "" if fixed else f"; with few models {name}_fixed_var is the better choice"
+    require_count(mask, 2, side=side, attack=name, fix=fix)
 
 
 def online_scores(view: TargetView, *, fixed_variance: bool, center: str) -> np.ndarray:

@@ -1,0 +1,224 @@
+"""Concurrent vs sequential shadow training of the same models, and one whole experiment.
+
+What it measures (issue 14's "done when"):
+
+1. the whole experiment, timed: ``miakit.shadow.train`` with the concurrent (``torch.func``)
+   trainer, the signals, then every classifier attack leave-one-out (each model the target
+   in turn), plus offline LiRA/RMIA with 1, 2 and 4 reference models per example;
+2. the sequential trainer on the same models (same seed, same data, same batches): its wall
+   time, the speed-up of the concurrent trainer, and how far the two sets of weights and
+   signals are apart.
+
+Both trainers are warmed up first (CUDA context, cuDNN, the optimiser's first import) on a
+2-model run, so neither pays start-up costs inside its timing.
+
+GPU (one H200; about 6-8 minutes with the defaults)::
+
+    .venv/bin/python benchmarks/shadow.py --device cuda \\
+        --out-json benchmarks/results/shadow_h200.json
+
+CPU smoke test (seconds)::
+
+    .venv/bin/python benchmarks/shadow.py --data digits --model cnn --n-models 4 \\
+        --pool-size 200 --epochs 1 --device cpu --n-bootstrap 20 --jobs 1
+
+``--seq-models K`` trains only K models sequentially (the others are copied from the
+concurrent run) when the full sequential run would not fit the time; the speed-up is then
+extrapolated from K models and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from miakit.errors import InvalidParameterError
+from miakit.shadow import ShadowSignals, store, train
+from miakit.shadow.attacks import default_registry
+from miakit.shadow.evaluate import evaluate_attacks
+
+FEW_REFERENCES = (1, 2, 4)
+FEW_REFERENCE_ATTACKS = ("rmia_offline", "lira_offline_fixed_var")
+
+
+def _evaluate(job: tuple[str, str, int | None, int, int]) -> tuple[str, dict[str, Any], float]:
+    """One attack in a worker process: ``(result name, metrics, seconds)``."""
+    folder, attack, per_side, n_bootstrap, seed = job
+    t0 = time.perf_counter()
+    signals = ShadowSignals.load(Path(folder) / store.SIGNALS)
+    name = attack if per_side is None else f"{attack}_ref{per_side}"
+    try:
+        out = evaluate_attacks(
+            signals, attacks=[attack], per_side=per_side, n_bootstrap=n_bootstrap, seed=seed
+        )[attack]
+    except InvalidParameterError as exc:  # e.g. per-example variance with too few models
+        out = {"skipped": str(exc)}
+    return name, out, time.perf_counter() - t0
+
+
+def _machine(device: str) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": device,
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "model": args.model,
+        "n_models": args.n_models,
+        "pool_size": args.pool_size,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+        "max_concurrent": args.max_concurrent,
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="fashion-mnist")
+    p.add_argument("--model", default="cnn")
+    p.add_argument("--n-models", type=int, default=64)
+    p.add_argument("--pool-size", type=int, default=20000)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--max-concurrent", type=int, default=64)
+    p.add_argument("--seq-models", type=int, help="models trained sequentially (all)")
+    p.add_argument("--n-bootstrap", type=int, default=200)
+    p.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1))
+    p.add_argument("--work", help="folder for the experiments (default: a temporary one)")
+    p.add_argument("--out-json", help="write the results here")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="miakit-shadow-bench-"))
+    kwargs = _train_kwargs(args)
+    n, k_seq = args.n_models, min(args.seq_models or args.n_models, args.n_models)
+
+    # warm-up of both trainers (not timed)
+    warm = {**kwargs, "n_models": 2, "epochs": 1, "pool_size": min(512, args.pool_size)}
+    for concurrent in (True, False):
+        train(args.data, out=work / f"warm-{concurrent}", concurrent=concurrent, **warm)
+    _sync(args.device)
+
+    t_start = time.perf_counter()
+    conc = train(args.data, out=work / "concurrent", concurrent=True, **kwargs)
+    _sync(args.device)
+    t_trained = time.perf_counter()
+    names = default_registry().names()
+    jobs = [(str(conc.folder), a, None, args.n_bootstrap, args.seed) for a in names]
+    jobs += [
+        (str(conc.folder), a, k, args.n_bootstrap, args.seed)
+        for a in FEW_REFERENCE_ATTACKS
+        for k in FEW_REFERENCES
+    ]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            results = list(pool.map(_evaluate, jobs))
+    else:
+        results = [_evaluate(j) for j in jobs]
+    t_end = time.perf_counter()
+    attacks = {name: m for name, m, _ in results if "skipped" not in m}
+    skipped = {name: m["skipped"] for name, m, _ in results if "skipped" in m}
+
+    # the same models, trained one after another (models >= k_seq copied over)
+    seq_dir = work / "sequential"
+    if seq_dir.exists():
+        shutil.rmtree(seq_dir)
+    shutil.copytree(conc.folder, seq_dir, ignore=shutil.ignore_patterns("*.safetensors", "*.npz"))
+    for m in range(k_seq, n):
+        shutil.copy(store.model_path(conc.folder, m), store.model_path(seq_dir, m))
+    seq = train(args.data, out=seq_dir, concurrent=False, **kwargs)
+    _sync(args.device)
+    assert seq.trained == tuple(range(k_seq)), seq.trained
+    weight_gap = max(
+        float((load_file(str(store.model_path(conc.folder, m)))[key].double()
+               - load_file(str(store.model_path(seq_dir, m)))[key].double()).abs().max())
+        for m in range(k_seq)
+        for key in load_file(str(store.model_path(conc.folder, m)))
+    )  # fmt: skip
+    phi_gap = float(np.abs(conc.signals().phi[:, :k_seq] - seq.signals().phi[:, :k_seq]).max())
+
+    t_conc, t_seq = conc.timings["train"], seq.timings["train"]
+    seq_all = t_seq / k_seq * n
+    tpr = {a: m["tpr_at_fpr"]["0.001"] for a, m in attacks.items()}
+    sig = conc.signals()
+    correct = sig.correct[:, :, 0]
+    summary = {
+        "machine": _machine(args.device),
+        "settings": {**kwargs, "data": args.data, "n_bootstrap": args.n_bootstrap},
+        "models": {
+            "train_accuracy": float(correct[sig.membership].mean()),
+            "test_accuracy": float(correct[~sig.membership].mean()),
+        },
+        "timings_s": {
+            "concurrent_train": t_conc,
+            "signals": conc.timings["signals"],
+            "attacks": t_end - t_trained,
+            "experiment_total": t_end - t_start,
+            "sequential_train": t_seq,
+            "sequential_models": k_seq,
+            "per_attack": {name: s for name, _, s in results},
+        },
+        "speedup": {
+            "concurrent_vs_sequential": seq_all / t_conc,
+            "measured_on_models": k_seq,
+            "extrapolated": k_seq < n,
+        },
+        "agreement": {"max_abs_weight_diff": weight_gap, "max_abs_phi_diff": phi_gap},
+        "lira_online_over_loss_tpr_at_0.001": (
+            tpr["lira_online"] / tpr["loss"] if tpr.get("loss") and "lira_online" in tpr else None
+        ),
+        "attacks": attacks,
+        "skipped_attacks": skipped,
+    }
+    print(json.dumps({k: v for k, v in summary.items() if k != "attacks"}, indent=2))
+    print(f"{'attack':28s} {'AUROC [95% CI]':>24s} {'TPR@0.1% [CI]':>24s} {'TPR@1% [CI]':>24s}")
+    for name, m in sorted(attacks.items(), key=lambda kv: -kv[1]["auroc"]):
+        ci = m["tpr_at_fpr_ci"]
+        print(
+            f"{name:28s} {m['auroc']:.3f} [{m['auroc_ci'][0]:.3f}, {m['auroc_ci'][1]:.3f}]"
+            f"   {m['tpr_at_fpr']['0.001']:.4f} [{ci['0.001'][0]:.4f}, {ci['0.001'][1]:.4f}]"
+            f"   {m['tpr_at_fpr']['0.01']:.4f} [{ci['0.01'][0]:.4f}, {ci['0.01'][1]:.4f}]"
+        )
+    if args.out_json:
+        Path(args.out_json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out_json).write_text(json.dumps(summary, indent=2) + "\n")
+    if not args.work:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
