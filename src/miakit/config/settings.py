@@ -178,6 +178,33 @@ class RunConfig:
     n_bootstrap: int = setting(
         1000, group="evaluation", ge=1, help="bootstrap resamples for confidence intervals"
     )
+    doc_window: int | None = setting(
+        None,
+        group="evaluation",
+        ge=1,
+        metavar="TOKENS",
+        example="512",
+        help="split each text longer than TOKENS target tokens into windows (chunks tied by "
+        "doc_id) and report document-level metrics (docs/documents.md)",
+    )
+    doc_stride: int | None = setting(
+        None,
+        group="evaluation",
+        ge=1,
+        metavar="TOKENS",
+        example="256",
+        help="tokens between the starts of consecutive windows, at most --doc-window "
+        "(default: the window, no overlap)",
+    )
+    doc_combiner: bool = setting(
+        False,
+        group="evaluation",
+        help="also fit a learned combiner of the document aggregates and the histogram "
+        "classifier of arXiv 2310.15007, cross-validated by document",
+    )
+    doc_folds: int = setting(
+        5, group="evaluation", ge=2, metavar="K", help="folds of --doc-combiner's cross-validation"
+    )
     blind: bool = setting(
         True,
         group="integrity",

@@ -193,6 +193,9 @@ def write_outputs(config: RunConfig, record: RunRecord) -> Path:
         atomic_write(blind_path, lambda p: blind.to_parquet(p, index=False))
     atomic_write(out / "scores.parquet", lambda p: frames.scores.to_parquet(p, index=False))
     atomic_write(out / "samples.parquet", lambda p: frames.samples.to_parquet(p, index=False))
+    from miakit.pipeline.documents import write_documents  # documents.parquet (issue 13)
+
+    write_documents(config, record)
     write_metrics(out, record)
     atomic_write(
         out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")

@@ -41,6 +41,7 @@ from miakit.errors import InvalidParameterError, MiakitError
 from miakit.metrics import evaluate
 from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
+from miakit.pipeline.documents import chunk_documents, document_sections
 from miakit.pipeline.outputs import (
     check_writable,
     run_warnings,
@@ -238,6 +239,7 @@ def _run(
         label_field=config.label_field,
         allow_overlap=config.allow_overlap,
     )
+    samples, scorers = chunk_documents(config, samples, scorers)  # --doc-window (issue 13)
     report: ValidationReport = validate(samples, allow_overlap=True)  # already checked
     # before any model loads: hyperparameters no text can satisfy, folders we cannot write
     specs, unscorable = split_scorable(
@@ -328,6 +330,7 @@ def _run(
         "miakit_version": __version__,
         "setup": setup_section(config, samples, models_meta),
         "attacks": attack_metrics,
+        **document_sections(config, record, planner),  # several samples per doc_id
         **integrity.sections,
         **aux.sections(),
         "skipped_attacks": skipped,
