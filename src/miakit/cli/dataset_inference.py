@@ -27,11 +27,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from miakit.cli._types import integer, number
 from miakit.cli.flags import add_model_flags, add_setting, values_of
 from miakit.config.settings import KEYS
+
+if TYPE_CHECKING:
+    from miakit.inference import DatasetInferenceResult
 
 #: Run settings that ``dataset-inference`` accepts as flags (the others: ``--config``).
 RUN_FLAGS = (
@@ -91,23 +94,37 @@ def add_parser(sub: Any) -> None:
         metavar="FILE",
         help="reuse attack scores (a scores.parquet with an id column) instead of a model",
     )
-    p.add_argument("--alpha", dest="di_alpha", type=number(0.01), default=0.01, help="level (0.01)")
     p.add_argument(
-        "--permutations", dest="di_permutations", type=integer(999), default=999,
+        "--alpha",
+        dest="di_alpha",
+        metavar="A",
+        type=number(0.01),
+        default=0.01,
+        help="level (0.01)",
+    )
+    p.add_argument(
+        "--permutations", dest="di_permutations", metavar="N", type=integer(999), default=999,
         help="label permutations of the test (999)",
     )  # fmt: skip
     p.add_argument(
-        "--folds", dest="di_folds", type=integer(5), default=5, help="cross-fit folds (5)"
+        "--folds",
+        dest="di_folds",
+        metavar="K",
+        type=integer(5),
+        default=5,
+        help="cross-fit folds (5)",
     )
     p.add_argument(
-        "--power-repeats", dest="di_power_repeats", type=integer(5), default=5,
+        "--power-repeats", dest="di_power_repeats", metavar="N", type=integer(5), default=5,
         help="draws per size of the p-vs-number-of-texts curve (5; 0: none)",
     )  # fmt: skip
     p.add_argument(
-        "--ci-resamples", dest="di_resamples", type=integer(200), default=200,
+        "--ci-resamples", dest="di_resamples", metavar="N", type=integer(200), default=200,
         help="bootstrap resamples of the effect-size interval (200; 0: none)",
     )  # fmt: skip
-    p.add_argument("--config", help="YAML file with run settings (flags override it)")
+    p.add_argument(
+        "--config", metavar="YAML", help="YAML file with run settings (flags override it)"
+    )
     add_model_flags(p)
     g = p.add_argument_group("run settings", "as for `miakit run`; others via --config")
     for name in RUN_FLAGS:
@@ -130,7 +147,7 @@ def dataset_inference(
     scorers: Any = None,
     progress: Any = False,
     **run_fields: Any,
-) -> Any:
+) -> DatasetInferenceResult:
     """Dataset inference from files: the checks, the attacks and the test; prints nothing.
 
     Args:
@@ -157,6 +174,7 @@ def dataset_inference(
     from miakit.config import RunConfig, make_config, merge
     from miakit.errors import InvalidParameterError
     from miakit.inference import MIN_TEXTS, ShiftCheck, dataset_inference_from_features
+    from miakit.inference.combiner import CLIP_QUANTILE
     from miakit.inference.dataset import check_options
     from miakit.inference.features import check_counts
     from miakit.inference.verdict import method_record, withheld_result
@@ -171,7 +189,7 @@ def dataset_inference(
             "no scores: pass --model PATH to score the texts with the attacks, or --scores "
             "FILE (a scores.parquet of an earlier run on the same texts)."
         )
-    check_options(alpha=alpha, n_permutations=n_permutations, n_folds=n_folds, clip=0.025)
+    check_options(alpha=alpha, n_permutations=n_permutations, n_folds=n_folds, clip=CLIP_QUANTILE)
     base = config.to_dict() if isinstance(config, RunConfig) else dict(config or {})
     settings = merge(base, {**run_fields, **({"model": model} if model is not None else {})})
     forced: dict[str, Any] = {"members": str(suspect), "nonmembers": str(validation)}
@@ -197,7 +215,7 @@ def dataset_inference(
         max_overlap_fraction=run_config.overlap_warn_fraction,
     )
     record = method_record(
-        n_permutations=n_permutations, n_folds=n_folds, clip=0.025, seed=run_config.seed
+        n_permutations=n_permutations, n_folds=n_folds, clip=CLIP_QUANTILE, seed=run_config.seed
     )
     if shift.withhold_reason() is not None:  # no model is loaded for a withheld verdict
         result = withheld_result(
@@ -303,7 +321,7 @@ def _features(samples: Any, scores: Any, config: Any, scorers: Any, progress: An
     return table, scoring
 
 
-def _write(folder: Path, result: Any, table: Any) -> None:
+def _write(folder: Path, result: DatasetInferenceResult, table: Any) -> None:
     from miakit._core.io import atomic_path, atomic_write_text
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -343,7 +361,7 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_result(result: Any, out: str | None) -> None:
+def print_result(result: DatasetInferenceResult, out: str | None) -> None:
     """The verdict and its numbers on stdout, run warnings on stderr."""
     print(f"verdict: {result.verdict}  (alpha = {result.alpha:g})")
     if result.p_value is not None:
@@ -364,7 +382,7 @@ def print_result(result: Any, out: str | None) -> None:
         print(f"written to {Path(out) / 'dataset_inference.json'}")
 
 
-def to_json(result: Any) -> str:
+def to_json(result: DatasetInferenceResult) -> str:
     """``dataset_inference.json``'s text (NaN written as null)."""
     return json.dumps(_nan_to_none(result.to_dict()), indent=2, allow_nan=False) + "\n"
 
