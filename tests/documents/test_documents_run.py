@@ -239,3 +239,27 @@ def test_cli_doc_window(tmp_path, tiny_model_dir, capsys):
     assert len(docs) == 8 and docs["n_chunks"].sum() == metrics["documents"]["n_chunks"]
     assert metrics["samples"]["n"] == metrics["documents"]["n_chunks"]
     capsys.readouterr()
+
+
+def test_report_shows_the_documents(chunked, tmp_path, scorers):
+    html = (Path(chunked.out_dir) / "report.html").read_text()
+    section = html[html.index('<section id="documents"') :]
+    section = section[: section.index("</section>")]
+    auc = chunked.metrics["documents"]["attacks"]["loss"]["mean"]["auroc"]
+    assert f"{auc:.3f}" in section and "12 documents" in section
+    assert 'href="#documents"' in html
+    plain = run(tmp_path, rows(6), scorers)
+    assert 'id="documents"' not in (Path(plain.out_dir) / "report.html").read_text()
+
+
+def test_a_chunk_shared_by_both_labels_is_refused(tmp_path, scorers):
+    shared = " ".join(rows(1)[0]["text"].split()[:12])
+    data = [
+        {"id": "a", "text": shared + " alpha beta gamma", "label": "member"},
+        {"id": "b", "text": shared + " delta epsilon", "label": "nonmember"},
+        *rows(4, seed=1),
+    ]
+    with pytest.raises(DataError, match="after splitting the documents into windows of 6"):
+        run(tmp_path, data, scorers, doc_window=6)
+    result = run(tmp_path, data, scorers, doc_window=6, allow_overlap=True)
+    assert result.metrics["documents"]["n_documents"] == 6

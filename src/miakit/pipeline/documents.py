@@ -35,7 +35,13 @@ from miakit.backends.base import CharOffsetScorer, TokenScorer
 from miakit.config import RunConfig
 from miakit.data import Label, SampleSet, validate
 from miakit.data.chunking import char_windows, check_windows, chunk_samples
-from miakit.errors import BackendCapabilityError, DataError, InvalidParameterError, MiakitError
+from miakit.errors import (
+    BackendCapabilityError,
+    DataError,
+    InvalidParameterError,
+    MiakitError,
+    OverlapError,
+)
 from miakit.inference.doc_classifiers import combiner_cv, histogram_cv
 from miakit.metrics import evaluate
 from miakit.metrics.documents import AGGREGATES, aggregate, group_codes
@@ -101,8 +107,18 @@ def chunk_documents(
             for s in samples
         ]
         chunks = chunk_samples(samples, spans)
-    # the documents passed the member/non-member overlap check; their chunks must too
-    validate(chunks, allow_overlap=config.allow_overlap)
+    try:  # the documents passed the checks of the samples (overlap, empty texts); chunks too
+        validate(chunks, allow_overlap=config.allow_overlap)
+    except OverlapError as exc:
+        raise OverlapError(
+            f"after splitting the documents into windows of {config.doc_window} tokens, {exc} "
+            "(documents of both labels share these chunks: boilerplate such as a licence or a "
+            "header; remove it from the texts)"
+        ) from None
+    except DataError as exc:  # e.g. a last window of whitespace only
+        raise DataError(
+            f"after splitting the documents into windows of {config.doc_window} tokens: {exc}"
+        ) from None
     return chunks, {**scorers, "target": scorer}
 
 

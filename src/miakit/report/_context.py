@@ -20,6 +20,7 @@ from miakit.errors import DataError
 from miakit.metrics import roc_points
 from miakit.report import plots
 from miakit.report._common import SHORT_TEXT_CHARS, finite, shorten
+from miakit.report._documents import documents_section
 from miakit.report._warnings import blind_summary, warnings_section
 
 #: Samples per list in the sample explorer.
@@ -335,6 +336,7 @@ def build_context(
         "skipped": sorted((metrics.get("skipped_attacks") or {}).items()),
         "leaderboard": leaderboard(series),
         "blind_summary": blind_summary(metrics),
+        "documents": documents_section(metrics),  # issue 13
         "roc": roc_figure(series, labels),
         "histograms": histograms(series, labels),
         "warnings": warnings_section(metrics, texts),
