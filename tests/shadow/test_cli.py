@@ -10,10 +10,10 @@ from miakit.cli.main import main
 def test_train_then_attack(tmp_path, capsys):
     exp = tmp_path / "exp"
     rc = main(["shadow", "train", "--data", "breast-cancer", "--n-models", "4", "--epochs",
-               "2", "--out", str(exp), "--sequential"])  # fmt: skip
+               "2", "--out", str(exp), "--trainer", "sequential"])  # fmt: skip
     assert rc == 0
     out = capsys.readouterr()
-    assert "4 mlp models on breast-cancer (pool 568): trained 4" in out.out
+    assert "4 mlp models on breast-cancer (pool 568): trained 4 (sequential)" in out.out
     assert "[train 4/4]" in out.err
     rc = main(["shadow", "attack", str(exp), "--out", str(tmp_path / "att"), "--attacks",
                "loss", "rmia", "--param", "rmia.gamma=1.5", "--n-bootstrap", "20"])  # fmt: skip

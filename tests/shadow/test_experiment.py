@@ -13,7 +13,8 @@ from miakit.shadow import attack, store, train
 from miakit.shadow.data import ClassifierData, load_data
 
 # an overfitting set-up: 8 MLPs, each on 200 digits, 60 epochs (train acc 1.0, test ~0.93)
-SMALL = {"model": "mlp", "n_models": 8, "pool_size": 400, "epochs": 60, "batch_size": 32}
+SMALL = {"model": "mlp", "n_models": 8, "pool_size": 400, "epochs": 60, "batch_size": 32,
+         "concurrent": True}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def digits_run(tmp_path_factory):
 def test_end_to_end_digits(digits_run):
     exp, metrics, seconds = digits_run
     assert seconds < 30
-    assert exp.trained == tuple(range(8))
+    assert exp.trained == tuple(range(8)) and exp.trainer == "concurrent"
     names = set(metrics["attacks"])
     assert {"loss", "offset", "lira_online", "lira_offline", "rmia", "label_only"} <= names
     acc = metrics["models"]["shadow"]
@@ -88,7 +89,8 @@ def test_other_settings_in_the_same_folder_are_refused(digits_run):
 
 
 def test_sequential_fallback_and_tabular_data(tmp_path):
-    exp = train("breast-cancer", out=tmp_path, n_models=6, epochs=2, concurrent=False)
+    exp = train("breast-cancer", out=tmp_path, n_models=6, epochs=2)
+    assert exp.trainer == "sequential"  # the default on the CPU
     assert exp.manifest["model"] == "mlp" and exp.manifest["queries"] == ["identity"]
     assert exp.manifest["pool_size"] == 568 and exp.manifest["n_unused"] == 1
     metrics = attack(tmp_path, attacks=["loss", "lira_online_fixed_var"], n_bootstrap=20)

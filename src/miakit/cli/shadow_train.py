@@ -47,7 +47,11 @@ def add_parser(sub: Any) -> None:
     )
     sp.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (cpu)")
     sp.add_argument(
-        "--sequential", action="store_true", help="train one model after another (no vmap)"
+        "--trainer",
+        choices=("auto", "concurrent", "sequential"),
+        default="auto",
+        help="concurrent: many models at once (torch.func vmap); sequential: one after another; "
+        "auto: concurrent on a GPU, sequential on the CPU (auto)",
     )
     sp.add_argument(
         "--max-concurrent", type=integer(64), default=64, help="models trained at once (64)"
@@ -76,14 +80,14 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
         queries=args.queries,
         device=args.device,
-        concurrent=not args.sequential,
+        concurrent=None if args.trainer == "auto" else args.trainer == "concurrent",
         max_concurrent=args.max_concurrent,
         progress=show,
     )
     m = exp.manifest
     print(
         f"{m['n_models']} {m['model']} models on {m['data']} (pool {m['pool_size']}): "
-        f"trained {len(exp.trained)} in {exp.timings['train']:.1f} s, signals in "
+        f"trained {len(exp.trained)} ({exp.trainer}) in {exp.timings['train']:.1f} s, signals in "
         f"{exp.timings['signals']:.1f} s -> {exp.folder}\n"
         f"next: miakit shadow attack {exp.folder} --out OUT"
     )
