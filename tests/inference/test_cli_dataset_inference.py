@@ -79,7 +79,7 @@ def test_end_to_end_then_reuse_the_scores(tmp_path, tiny_model_dir, sets, capsys
     assert main(args) == 0
     d2 = json.loads((again / "dataset_inference.json").read_text())
     assert d2["p_value"] == d["p_value"] and d2["weights"] == d["weights"]
-    assert d2["scoring"] == {"source": str(out / "scores.parquet")}
+    assert d2["scoring"] == {"source": str(out / "scores.parquet"), "unit": "text"}
 
 
 def test_python_api_matches(tiny_model_dir, sets, tmp_path):
@@ -145,3 +145,66 @@ def test_errors_name_the_fix(tmp_path, sets, tiny_model_dir, capsys, case, messa
     args = ["dataset-inference", "--suspect", suspect, "--validation", validation, *extra]
     assert main([*args, "--no-progress"]) == 2
     assert message in capsys.readouterr().err
+
+
+def _write_docs(path, texts, prefix, per_doc):
+    with open(path, "w", encoding="utf-8") as f:
+        for i, t in enumerate(texts):
+            f.write(json.dumps({"id": f"{prefix}{i}", "doc_id": f"{prefix}d{i // per_doc}",
+                                "text": t}) + "\n")  # fmt: skip
+    return path
+
+
+def test_texts_sharing_a_doc_id_are_tested_as_one_document(tmp_path, tiny_model_dir):
+    """Texts of one document are not independent: the unit of the test is the document, its
+    features the per-document aggregates of each attack (the run's documents table)."""
+    texts = _paragraphs()
+    s = _write_docs(tmp_path / "s.jsonl", texts[:24], "s", 2)
+    v = _write_docs(tmp_path / "v.jsonl", texts[24:48], "v", 2)
+    out = tmp_path / "di"
+    args = ["dataset-inference", "--model", str(tiny_model_dir), "--suspect", str(s)]
+    args += ["--validation", str(v), "--out", str(out), *FAST]
+    args += ["--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    d = json.loads((out / "dataset_inference.json").read_text())
+    assert d["n_suspect"] == 12 and d["n_validation"] == 12
+    assert d["scoring"]["unit"] == "document"
+    assert {"loss:mean", "loss:min", "loss:max"} <= set(d["features"])
+    assert not any(f.endswith(":n_scored") for f in d["features"])
+    table = pd.read_parquet(out / "scores.parquet")
+    assert table["id"].tolist() == [f"sd{i}" for i in range(12)] + [f"vd{i}" for i in range(12)]
+    # the same from the table written, with no model
+    again = tmp_path / "again"
+    args = ["dataset-inference", "--scores", str(out / "scores.parquet"), "--suspect", str(s)]
+    args += ["--validation", str(v), "--out", str(again), *FAST]
+    assert main(args) == 0
+    assert json.loads((again / "dataset_inference.json").read_text())["p_value"] == d["p_value"]
+
+
+def test_token_windows_of_long_texts_are_one_document(tmp_path, tiny_model_dir):
+    texts = _paragraphs()
+    s = _write(tmp_path / "s.jsonl", texts[:12], "s")
+    v = _write(tmp_path / "v.jsonl", texts[12:24], "v")
+    out = tmp_path / "di"
+    args = ["dataset-inference", "--model", str(tiny_model_dir), "--suspect", str(s)]
+    args += ["--validation", str(v), "--out", str(out), *FAST, "--doc-window", "16"]
+    args += ["--cache-dir", str(tmp_path / "cache"), "--blind-permutations", "19"]
+    assert main(args) == 0
+    d = json.loads((out / "dataset_inference.json").read_text())
+    assert d["n_suspect"] == 12 and d["scoring"]["unit"] == "document"
+    assert d["verdict"] in ("member", "not_detected", "withheld")
+
+
+def test_a_document_in_both_sets_is_refused(tmp_path, tiny_model_dir, capsys):
+    texts = _paragraphs()
+    s = _write_docs(tmp_path / "s.jsonl", texts[:24], "x", 2)
+    v = _write_docs(tmp_path / "v.jsonl", texts[24:48], "x", 2)
+    rows = [json.loads(line) for line in v.read_text().splitlines()]  # the suspect's doc_ids
+    for r in rows:
+        r["id"] = "v" + r["id"]
+    with open(v, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    args = ["dataset-inference", "--model", str(tiny_model_dir), "--suspect", str(s)]
+    args += ["--validation", str(v), "--no-progress"]
+    assert main(args) == 2
+    assert "have texts in both the suspect and the validation file" in capsys.readouterr().err

@@ -6,17 +6,20 @@ and the blind baselines (:mod:`miakit.blind`) that it composes; the statistics a
 :mod:`miakit.inference` and nothing of them is re-implemented here. The steps:
 
 1. load the suspect and validation texts (any label column is ignored: the flag gives the
-   role) and check their counts and ids;
+   role) and check their counts and ids; the unit of the test is a document (a text, or
+   the texts sharing a ``doc_id``, or the token windows of ``--doc-window``:
+   :mod:`miakit.cli._dataset_inference_io`);
 2. the model-free checks of the assumption (:mod:`miakit.inference.assumptions`): the blind
    baselines' family-wise permutation test and the overlap check, suspect vs validation;
    when they tell the sets apart the verdict is ``withheld`` and no model is loaded;
 3. the features: every attack of :func:`miakit.run` on both sets (suspect texts in the
    members' slot, validation texts in the non-members', internally only: no membership
-   metric is reported or written), or the columns of an earlier ``scores.parquet``
+   metric is reported or written), aggregated per document when documents have several
+   texts, or the columns of an earlier ``scores.parquet`` or ``documents.parquet``
    (``--scores``);
 4. the test (:func:`miakit.inference.dataset_inference_from_features`);
-5. with ``--out DIR``: ``DIR/dataset_inference.json`` and ``DIR/scores.parquet`` (per text:
-   id, set, fold, combined held-out score, every attack score).
+5. with ``--out DIR``: ``DIR/dataset_inference.json`` and ``DIR/scores.parquet`` (per
+   document: id, set, fold, combined held-out score, every feature).
 """
 
 from __future__ import annotations
@@ -55,13 +58,12 @@ RUN_FLAGS = (
     "aux_nonmembers",
     "frequency_corpus",
     "fill_mask_model",
+    "doc_window",
+    "doc_stride",
     "blind_permutations",
     "blind_alpha",
     "overlap_warn_fraction",
 )
-#: A label column that no input has: the role of a text comes from --suspect/--validation,
-#: so a label column in either file is kept as metadata and never conflicts with the role.
-IGNORED_LABEL = "\x00miakit-dataset-inference-ignores-labels"
 
 HELP = """\
 Dataset inference (arXiv 2406.06443): were the SUSPECT texts used to train the model?
@@ -171,6 +173,13 @@ def dataset_inference(
         MiakitError: bad inputs or options, with a message naming the fix.
     """
     from miakit.blind import evaluation_integrity
+    from miakit.cli._dataset_inference_io import (
+        IGNORED_LABEL,
+        features_table,
+        load_sets,
+        units,
+        write_outputs,
+    )
     from miakit.config import RunConfig, make_config, merge
     from miakit.errors import InvalidParameterError
     from miakit.inference import MIN_TEXTS, ShiftCheck, dataset_inference_from_features
@@ -196,10 +205,11 @@ def dataset_inference(
     forced["data"] = None
     forced |= {"label_field": IGNORED_LABEL, "blind": False, "allow_overlap": True}
     run_config = make_config({**settings, **forced})  # every setting checked before work
-    samples = _load(suspect, validation, run_config)
-    ids = samples.ids
-    n_s = sum(1 for s in samples if s.label.value == "member")
-    check_counts(n_s, len(samples) - n_s, min_texts=MIN_TEXTS)
+    samples = load_sets(suspect, validation, run_config)
+    _, sets, _ = units(samples, chunked=run_config.doc_window is not None)
+    n_s = sets.count("suspect")  # documents (a text, or the texts sharing a doc_id)
+    n_v = len(sets) - n_s
+    check_counts(n_s, n_v, min_texts=MIN_TEXTS)
     integrity = evaluation_integrity(
         samples,
         blind=True,
@@ -218,12 +228,10 @@ def dataset_inference(
         n_permutations=n_permutations, n_folds=n_folds, clip=CLIP_QUANTILE, seed=run_config.seed
     )
     if shift.withhold_reason() is not None:  # no model is loaded for a withheld verdict
-        result = withheld_result(
-            shift, alpha=alpha, method=record, n_suspect=n_s, n_validation=len(ids) - n_s
-        )
+        result = withheld_result(shift, alpha=alpha, method=record, n_suspect=n_s, n_validation=n_v)
         table = None
     else:
-        table, scoring = _features(samples, scores, run_config, scorers, progress)
+        table, scoring = features_table(samples, scores, run_config, scorers, progress)
         feats = table.drop(columns=["id", "set"])
         is_s = (table["set"] == "suspect").to_numpy()
         result = dataset_inference_from_features(
@@ -241,97 +249,8 @@ def dataset_inference(
         )
         result = dataclasses.replace(result, scoring=scoring)
     if out is not None:
-        _write(Path(out), result, table)
+        write_outputs(Path(out), result, table, to_json(result))
     return result
-
-
-def _load(suspect: Any, validation: Any, config: Any) -> Any:
-    """The two sets as one :class:`SampleSet`, suspect texts labelled member (internally)."""
-    from miakit.data import Label, SampleSet, load_samples
-    from miakit.errors import DataError
-
-    def load(path: Any, label: Label) -> list[Any]:
-        return load_samples(
-            path,
-            label=label,
-            text_field=config.text_field,
-            id_field=config.id_field,
-            label_field=IGNORED_LABEL,
-        )
-
-    s, v = load(suspect, Label.MEMBER), load(validation, Label.NONMEMBER)
-    shared = sorted({x.id for x in s} & {x.id for x in v})
-    if shared:
-        raise DataError(
-            f"{len(shared)} id(s) are in both the suspect and the validation file: "
-            f"{shared[:10]}. Ids must differ between the sets: rename them, or drop the id "
-            "column of one file so that miakit numbers its rows."
-        )
-    samples = SampleSet.of(s + v)
-    samples.require_unique_ids()
-    return samples
-
-
-def _features(samples: Any, scores: Any, config: Any, scorers: Any, progress: Any) -> Any:
-    """``(table, scoring)``: ``id``, ``set`` and one column per attack, in sample order."""
-    import pandas as pd
-
-    from miakit.errors import DataError
-    from miakit.inference.features import NON_FEATURES
-
-    ids = samples.ids
-    if scores is not None:
-        path = Path(scores)
-        if not path.is_file():
-            raise DataError(f"--scores {path}: no such file. Give a scores.parquet of a run.")
-        df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
-        if "id" not in df.columns:
-            raise DataError(f"--scores {path}: no 'id' column; columns found: {list(df.columns)}.")
-        df["id"] = df["id"].astype(str)
-        missing = sorted(set(ids) - set(df["id"]))
-        extra = sorted(set(df["id"]) - set(ids))
-        if missing or extra or df["id"].duplicated().any():
-            raise DataError(
-                f"--scores {path} must hold each suspect and validation id exactly once: "
-                f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} not in either set "
-                f"(e.g. {extra[:5]}). Score exactly these texts, or pass the files it was run on."
-            )
-        df = df.set_index("id").loc[ids].reset_index()
-        scoring: dict[str, Any] = {"source": str(path)}
-    else:
-        from miakit.pipeline import run
-
-        result = run(config, scorers=scorers, write=False, progress=progress)
-        df = result.scores
-        models = result.metrics.get("models", {})
-        scoring = {
-            "models": models,
-            "skipped_attacks": result.skipped,
-            "warnings": result.warnings,
-            "note": "the run's warnings say 'members' for suspect and 'non-members' for "
-            "validation texts",
-        }
-        df["id"] = df["id"].astype(str)
-        df = df.set_index("id").loc[ids].reset_index()
-    attacks = [c for c in df.columns if c not in NON_FEATURES]
-    table = pd.DataFrame({"id": ids})
-    table["set"] = ["suspect" if s.label.value == "member" else "validation" for s in samples]
-    for name in attacks:
-        table[name] = df[name].to_numpy()
-    return table, scoring
-
-
-def _write(folder: Path, result: DatasetInferenceResult, table: Any) -> None:
-    from miakit._core.io import atomic_path, atomic_write_text
-
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(folder / "dataset_inference.json", to_json(result))
-    if table is not None:
-        out = table.copy()
-        out.insert(2, "fold", result.folds)
-        out.insert(3, "combined_score", result.scores)
-        with atomic_path(folder / "scores.parquet") as tmp:
-            out.to_parquet(tmp, index=False)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,0 +1,154 @@
+"""Inputs and outputs of ``miakit dataset-inference``: the two sets, their features, the files.
+
+The unit of the test is a document: a text, or the texts that share a ``doc_id`` (rows of the
+input, or the token windows of ``--doc-window``). Texts of one document are not independent
+draws, so they are never tested as separate rows; their attack scores are aggregated per
+document (:func:`miakit.pipeline.documents.documents_frame`: mean, min, max, quantiles of
+each attack over the document's chunks) and each aggregate is a feature. Without shared
+``doc_id`` and without ``--doc-window``, each text is its own document and the features are
+the attack scores themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from miakit.data import Label, SampleSet, load_samples
+from miakit.errors import DataError
+from miakit.inference import DatasetInferenceResult
+from miakit.inference.features import NON_FEATURES
+
+#: A label column that no input has: the role of a text comes from --suspect/--validation,
+#: so a label column in either file is kept as metadata and never conflicts with the role.
+IGNORED_LABEL = "\x00miakit-dataset-inference-ignores-labels"
+#: Columns of a documents table that are not features.
+DOC_NON_FEATURES = ("doc_id", "n_chunks")
+
+
+def load_sets(suspect: Any, validation: Any, config: Any) -> SampleSet:
+    """The two sets as one :class:`SampleSet`, suspect texts labelled member (internally)."""
+
+    def load(path: Any, label: Label) -> list[Any]:
+        return load_samples(
+            path,
+            label=label,
+            text_field=config.text_field,
+            id_field=config.id_field,
+            label_field=IGNORED_LABEL,
+        )
+
+    s, v = load(suspect, Label.MEMBER), load(validation, Label.NONMEMBER)
+    shared = sorted({x.id for x in s} & {x.id for x in v})
+    if shared:
+        raise DataError(
+            f"{len(shared)} id(s) are in both the suspect and the validation file: "
+            f"{shared[:10]}. Ids must differ between the sets: rename them, or drop the id "
+            "column of one file so that miakit numbers its rows."
+        )
+    samples = SampleSet.of(s + v)
+    samples.require_unique_ids()
+    return samples
+
+
+def units(samples: SampleSet, *, chunked: bool) -> tuple[list[str], list[str], bool]:
+    """``(ids, sets, by_document)``: the test's rows (document ids in order of appearance),
+    ``"suspect"``/``"validation"`` for each, and whether rows are documents of several texts
+    (some ``doc_id`` shared, or ``chunked``: ``--doc-window``)."""
+    doc_set: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    both = []
+    for s in samples:
+        doc = s.doc_id if s.doc_id is not None else s.id
+        which = "suspect" if s.label is Label.MEMBER else "validation"
+        if doc_set.setdefault(doc, which) != which:
+            both.append(doc)
+        counts[doc] = counts.get(doc, 0) + 1
+    if both:
+        raise DataError(
+            f"doc_id(s) {sorted(set(both))[:10]} have texts in both the suspect and the "
+            "validation file: a document belongs to one set. Fix the doc_id column."
+        )
+    by_document = chunked or any(n > 1 for n in counts.values())
+    return list(doc_set), list(doc_set.values()), by_document
+
+
+def features_table(
+    samples: SampleSet,
+    scores: Any,
+    config: Any,
+    scorers: Mapping[str, Any] | None,
+    progress: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """``(table, scoring)``: ``id``, ``set`` and one feature column per attack (or per attack
+    and aggregate, by document), one row per unit of :func:`units`, in that order."""
+    ids, sets, by_document = units(samples, chunked=config.doc_window is not None)
+    if scores is not None:
+        df, key = _read_scores(Path(scores), ids)
+        scoring: dict[str, Any] = {"source": str(scores)}
+    else:
+        from miakit.pipeline import run
+        from miakit.pipeline.documents import documents_frame
+
+        result = run(config, scorers=scorers, write=False, progress=progress)
+        if by_document:
+            assert result.record is not None  # a finished (rank-0) run always has one
+            df, key = documents_frame(result.record, always=True), "doc_id"
+        else:
+            df, key = result.scores, "id"
+        scoring = {
+            "models": result.metrics.get("models", {}),
+            "skipped_attacks": result.skipped,
+            "warnings": result.warnings,
+            "note": "the run's warnings say 'members' for suspect and 'non-members' for "
+            "validation texts",
+        }
+    scoring["unit"] = "document" if by_document else "text"
+    df = df.assign(**{key: df[key].astype(str)}).set_index(key).loc[ids].reset_index()
+    import pandas as pd
+
+    table = pd.DataFrame({"id": ids, "set": sets})
+    skip = {*NON_FEATURES, *DOC_NON_FEATURES, key}
+    for name in df.columns:
+        if name not in skip and not str(name).endswith(":n_scored"):
+            table[name] = df[name].to_numpy()
+    return table, scoring
+
+
+def _read_scores(path: Path, ids: list[str]) -> tuple[Any, str]:
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"--scores {path}: no such file. Give a scores.parquet of a run.")
+    df = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    key = "doc_id" if "doc_id" in df.columns else "id"
+    if key not in df.columns:
+        raise DataError(
+            f"--scores {path}: no 'id' (or 'doc_id') column; columns found: {list(df.columns)}."
+        )
+    got = df[key].astype(str)
+    missing = sorted(set(ids) - set(got))
+    extra = sorted(set(got) - set(ids))
+    if missing or extra or got.duplicated().any():
+        raise DataError(
+            f"--scores {path} must hold each suspect and validation {key} exactly once: "
+            f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} not in either set "
+            f"(e.g. {extra[:5]}), {int(got.duplicated().sum())} repeated. Score exactly these "
+            "texts, or pass the files it was run on (documents: the run's documents.parquet)."
+        )
+    return df, key
+
+
+def write_outputs(folder: Path, result: DatasetInferenceResult, table: Any, text: str) -> None:
+    """``dataset_inference.json`` (``text``) and, when features exist, ``scores.parquet``."""
+    from miakit._core.io import atomic_path, atomic_write_text
+
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "dataset_inference.json", text)
+    if table is not None:
+        out = table.copy()
+        out.insert(2, "fold", result.folds)
+        out.insert(3, "combined_score", result.scores)
+        with atomic_path(folder / "scores.parquet") as tmp:
+            out.to_parquet(tmp, index=False)
