@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pydoc_data.topics import topics
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,15 @@ def test_end_to_end_then_reuse_the_scores(tmp_path, tiny_model_dir, sets, capsys
     assert scores["set"].tolist() == ["suspect"] * 30 + ["validation"] * 30
     assert "label" not in scores.columns
     assert not (out / "metrics.json").exists()
+    page = (out / "dataset_inference.html").read_text()
+    assert "verdict" in page and "not_detected" in page and "How many texts" in page
+    svg = page[page.index("<svg") : page.index("</svg>") + 6]
+    root = ElementTree.fromstring(svg)  # well-formed, self-contained
+    ns = "{http://www.w3.org/2000/svg}"
+    line = root.find(f"{ns}polyline")
+    assert line is not None
+    assert len(line.get("points", "").split()) == len(d["p_value_by_n"])
+    assert len(root.findall(f"{ns}circle")) == sum(len(r["p_values"]) for r in d["p_value_by_n"])
 
     # the same numbers from the saved attack scores, with no model
     again = tmp_path / "again"
@@ -110,6 +120,8 @@ def test_a_shifted_pair_is_withheld_without_loading_a_model(tmp_path, sets, caps
     assert "differ without the model" in d["reason"] and "'dates'" in d["reason"]
     assert "verdict: withheld" in capsys.readouterr().out
     assert not (out / "scores.parquet").exists()
+    page = (out / "dataset_inference.html").read_text()
+    assert "null (withheld)" in page and "<svg" not in page
 
 
 @pytest.mark.parametrize(

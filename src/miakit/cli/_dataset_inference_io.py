@@ -141,11 +141,14 @@ def _read_scores(path: Path, ids: list[str]) -> tuple[Any, str]:
 
 
 def write_outputs(folder: Path, result: DatasetInferenceResult, table: Any, text: str) -> None:
-    """``dataset_inference.json`` (``text``) and, when features exist, ``scores.parquet``."""
+    """``dataset_inference.json`` (``text``), ``dataset_inference.html`` and, when features
+    exist, ``scores.parquet``."""
     from miakit._core.io import atomic_path, atomic_write_text
+    from miakit.cli._dataset_inference_html import page
 
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / "dataset_inference.json", text)
+    atomic_write_text(folder / "dataset_inference.html", page(result))
     if table is not None:
         out = table.copy()
         out.insert(2, "fold", result.folds)
