@@ -134,6 +134,7 @@ def test_a_shifted_pair_is_withheld_without_loading_a_model(tmp_path, sets, caps
         ("scores", "must hold each suspect and validation id exactly once"),
         ("shared_ids", "in both the suspect and the validation file"),
         ("alpha", "cannot be reached with 49 permutations"),
+        ("out", "--out"),
     ],
 )
 def test_errors_name_the_fix(tmp_path, sets, tiny_model_dir, capsys, case, message):
@@ -154,6 +155,9 @@ def test_errors_name_the_fix(tmp_path, sets, tiny_model_dir, capsys, case, messa
         validation = str(_write(tmp_path / "v.jsonl", _paragraphs()[30:], "s"))
     elif case == "alpha":
         extra += ["--permutations", "49"]
+    elif case == "out":  # a file where the output folder should be: refused before any work
+        (tmp_path / "taken").write_text("")
+        extra += ["--out", str(tmp_path / "taken")]
     args = ["dataset-inference", "--suspect", suspect, "--validation", validation, *extra]
     assert main([*args, "--no-progress"]) == 2
     assert message in capsys.readouterr().err

@@ -156,9 +156,11 @@ def dataset_inference(
         suspect, validation: files of texts (any format ``miakit run`` reads).
         model: the target model (a folder or GGUF), as ``miakit.run(model=...)``; or
             ``scorers={"target": scorer}``; not with ``scores``.
-        scores: a Parquet (or CSV) file with an ``id`` column and one column per attack,
-            covering every suspect and validation id, e.g. an earlier ``scores.parquet``.
-        out: folder for ``dataset_inference.json`` and ``scores.parquet`` (None: no files).
+        scores: a Parquet (or CSV) file with an ``id`` (or ``doc_id``) column and one
+            column per feature, covering every suspect and validation document once: an
+            earlier ``scores.parquet``, or a run's ``documents.parquet``.
+        out: folder for ``dataset_inference.json``, ``dataset_inference.html`` and
+            ``scores.parquet`` (None: no files); checked writable before anything runs.
         alpha, n_permutations, n_folds, power_repeats, n_resamples: of the test
             (:func:`miakit.inference.dataset_inference_from_features`).
         config: a :class:`~miakit.config.RunConfig` or dict of run settings (attacks,
@@ -205,6 +207,10 @@ def dataset_inference(
     forced["data"] = None
     forced |= {"label_field": IGNORED_LABEL, "blind": False, "allow_overlap": True}
     run_config = make_config({**settings, **forced})  # every setting checked before work
+    if out is not None:
+        from miakit.pipeline.outputs import check_writable
+
+        check_writable(Path(out))
     samples = load_sets(suspect, validation, run_config)
     _, sets, _ = units(samples, chunked=run_config.doc_window is not None)
     n_s = sets.count("suspect")  # documents (a text, or the texts sharing a doc_id)
