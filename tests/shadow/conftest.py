@@ -39,7 +39,10 @@ def gaussian_signals(
     phi = mu + gap * membership[:, :, None] + sigma * rng.normal(size=(n, n_models, n_queries))
     loss = np.logaddexp(0.0, -phi)  # binary cross-entropy whose logit margin is φ
     labels = rng.integers(0, 3, size=n)
-    pred = np.where(rng.random((n, n_models, n_queries)) < 0.8, labels[:, None, None], 0)
+    # correct more often when IN (0.9) than OUT (0.6), when there is a gap at all
+    p_correct = np.where(membership[:, :, None], 0.9, 0.6) if gap else 0.8
+    correct = rng.random((n, n_models, n_queries)) < p_correct
+    pred = np.where(correct, labels[:, None, None], (labels[:, None, None] + 1) % 3)
     return ShadowSignals(
         phi=phi,
         loss=loss,
