@@ -115,3 +115,31 @@ def test_a_plugin_imported_after_the_registry_froze_says_how_to_load_it(
 def test_the_flag_repeats_and_splits_commas() -> None:
     args = build_parser().parse_args(["run", "--plugin", "a", "--plugin", "b, c"])
     assert values_of(args)["plugins"] == ["a", "b", "c"]
+
+
+PROVIDER_PLUGIN = '''
+"""A plugin whose input provider declares a setting of its own."""
+from miakit.config.provided import declare
+from miakit.pipeline import InputProvider, register_provider
+
+
+@register_provider(
+    "plugin_provider",
+    settings=[declare("plugin_level", int, 1, group="auxiliary", ge=1, help="a plugin setting")],
+)
+class PluginProvider(InputProvider):
+    """Builds nothing; it declares a setting."""
+'''
+
+
+def test_a_plugin_providers_setting_becomes_a_flag_of_miakit_run(tmp_path) -> None:
+    (tmp_path / "prov_plugin.py").write_text(PROVIDER_PLUGIN, encoding="utf-8")
+    done = miakit(["run", "--plugin", "prov_plugin", "--help"], tmp_path, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "--plugin-level" in done.stdout and "a plugin setting" in done.stdout
+    (tmp_path / "run.yaml").write_text("plugins: prov_plugin\nplugin_level: 0\n")
+    done = miakit(["run", "--config", "run.yaml", "--model", "absent"], tmp_path, tmp_path)
+    assert done.returncode == 2
+    assert "plugin_level must be an integer >= 1, got 0" in done.stderr
+    done = miakit(["run", "--plugin-level", "2"], tmp_path, tmp_path)  # no plugin: no flag
+    assert done.returncode == 2 and "unrecognized arguments: --plugin-level" in done.stderr

@@ -3,7 +3,9 @@
 config or the CLI.
 
 The input is ``shuffled_nll``: each text's NLL under the target after its words are shuffled
-(seeded per text). The attack contrasts it with the text's own log-likelihood; it also
+(seeded per text, with the provider's own setting ``shuffle_seed``: a YAML key, a flag and a
+keyword of ``miakit.run`` declared when the provider registers, with no line in
+``config/settings.py``). The attack contrasts it with the text's own log-likelihood; it also
 declares a calibration grid, which ``--calibrate`` searches with the provider's values for the
 calibration texts.
 
@@ -25,6 +27,10 @@ from auxmodels import AUX_M, AUX_N, MEMBERS, NONMEMBERS, write_jsonl
 from miakit.attacks import AttackOutput, AttackSpec, PerSample, SignalView, register_attack
 from miakit.attacks import _registry as attack_registry
 from miakit.backends.hf import HFTokenScorer
+from miakit.cli.flags import values_of
+from miakit.cli.main import build_parser
+from miakit.config import KEYS, dump_yaml, make_config, provided
+from miakit.config.provided import declare
 from miakit.data import Sample
 from miakit.errors import InvalidParameterError
 from miakit.pipeline import Input, InputProvider, register_provider
@@ -57,7 +63,21 @@ def nlls(engine: SignalEngine, texts: Sequence[str]) -> PerSample:
 def register_outside() -> None:
     """What a user's own module does: one provider and one attack."""
 
-    @register_provider(EXTRA, inputs=[Input(f"extra:{EXTRA}", "NLL of the word-shuffled text")])
+    @register_provider(
+        EXTRA,
+        inputs=[Input(f"extra:{EXTRA}", "NLL of the word-shuffled text")],
+        settings=[
+            declare(
+                "shuffle_seed",
+                int,
+                0,
+                group="auxiliary",
+                ge=0,
+                metavar="N",
+                help="added to --seed for the word shuffle of shuffled_nll",
+            )
+        ],
+    )
     class ShuffledNLL(InputProvider):
         calls = 0
 
@@ -74,7 +94,8 @@ def register_outside() -> None:
                 return {}
             self.calls += 1
             engine = planner.engine("target")
-            return {EXTRA: nlls(engine, shuffled(texts, self.run.config.seed))}
+            seed = self.run.config.seed + self.run.config.value("shuffle_seed")
+            return {EXTRA: nlls(engine, shuffled(texts, seed))}
 
         def sections(self) -> dict[str, Any]:
             return {"auxiliary": {EXTRA: {"calls": self.calls}}} if self.calls else {}
@@ -105,6 +126,7 @@ def register_outside() -> None:
 
 @pytest.fixture()
 def fresh(monkeypatch):
+    monkeypatch.setattr(provided, "_SETTINGS", dict(provided._SETTINGS))
     monkeypatch.setattr(attack_registry, "_DEFAULT", attack_registry.default_registry().copy())
     monkeypatch.setattr(provider_registry, "_DEFAULT", provider_registry.default_providers().copy())
     register_outside()
@@ -215,3 +237,40 @@ def test_a_provider_declares_its_inputs_once():
     assert provider_registry.missing_flags(["extra:x"], {}, (), registry) == ["--frequency-corpus"]
     with pytest.raises(InvalidParameterError, match="Did you mean 'a'"):
         registry.get("aa")
+
+
+def test_the_providers_own_setting_is_a_keyword_a_flag_and_a_yaml_key(
+    fresh, scorer, tmp_path, files
+):
+    assert "shuffle_seed" not in KEYS  # declared by the provider, not in config/settings.py
+    result = run(scorer, tmp_path, **files, attacks=["loss", "shuffle_contrast"], shuffle_seed=5)
+    engine = SignalEngine(scorer, max_length=2048)
+    texts = dict(zip(result.samples.ids, result.samples.texts, strict=True))
+    ordered = [texts[i] for i in result.scores["id"]]
+    expected = result.scores["loss"] + nlls(engine, shuffled(ordered, 5)).values
+    np.testing.assert_allclose(result.scores["shuffle_contrast"], expected, rtol=1e-6)
+    # checked like a built-in setting, before any model loads
+    with pytest.raises(InvalidParameterError, match="shuffle_seed must be an integer >= 0, got -1"):
+        run(scorer, tmp_path, **files, shuffle_seed=-1, scorers={})
+    with pytest.raises(InvalidParameterError, match="shuffle_seed: expected an integer"):
+        make_config({"shuffle_seed": "x"})
+    # a flag of miakit run, in the auxiliary section; a YAML key, flat or in its group
+    args = build_parser().parse_args(["run", "--shuffle-seed", "3"])
+    assert values_of(args) == {"shuffle_seed": 3}
+    config = make_config({"auxiliary": {"shuffle_seed": 3}})
+    assert config.value("shuffle_seed") == 3 and config == make_config({"shuffle_seed": 3})
+    assert make_config({}).value("shuffle_seed") == 0
+    # config.resolved.yaml writes it flat, and reads back to the same config
+    text = dump_yaml(config)
+    assert "shuffle_seed: 3" in text
+    import yaml
+
+    assert make_config(yaml.safe_load(text)) == config
+
+
+def test_a_provider_may_not_take_a_builtin_or_anothers_setting():
+    registry = provider_registry.ProviderRegistry()
+    with pytest.raises(InvalidParameterError, match="'seed', which is a built-in setting"):
+        registry.register("p", settings=[declare("seed", int, 0, help="h")])(InputProvider)
+    with pytest.raises(InvalidParameterError, match="the default of provided setting 'x'"):
+        declare("x", int, -1, ge=0, help="h")

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from miakit.cli._types import integer, number
+from miakit.config.build import all_keys
 from miakit.config.models import BUILTIN_ROLES, ROLE_PATTERN, SPEC_KEYS
 from miakit.config.schema import Key
-from miakit.config.settings import KEYS
 
 #: ``--help`` section of each settings group: ``(title, description)``; the YAML section
 #: of the same name holds the group's keys.
@@ -60,8 +60,9 @@ def _help(key: Key) -> str:
 
 
 def flag_keys() -> Iterator[Key]:
-    """The settings that have a flag, in declaration order."""
-    return (k for k in KEYS.values() if k.flag is not None)
+    """The settings that have a flag, in declaration order: :class:`RunConfig`'s, then those
+    the input providers registered so far declared (:mod:`miakit.config.provided`)."""
+    return (k for k in all_keys().values() if k.flag is not None)
 
 
 def add_setting(parser: argparse._ActionsContainer, key: Key) -> None:
@@ -142,9 +143,10 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 def values_of(args: argparse.Namespace) -> dict[str, Any]:
     """The config keys the user gave as flags (``--model-role`` entries under ``models``)."""
-    out = {k: v for k, v in vars(args).items() if k in KEYS or _is_shorthand(k)}
+    keys = all_keys()
+    out = {k: v for k, v in vars(args).items() if k in keys or _is_shorthand(k)}
     for name, value in out.items():
-        if name in KEYS and KEYS[name].setting.repeat:  # --plugin a --plugin b,c
+        if name in keys and keys[name].setting.repeat:  # --plugin a --plugin b,c
             out[name] = [v.strip() for item in value for v in item.split(",") if v.strip()]
     roles: dict[str, dict[str, str]] = {}
     for role, spec_key, value in getattr(args, "model_role", None) or ():
@@ -158,3 +160,29 @@ def _is_shorthand(name: str) -> bool:
     from miakit.config.models import SHORTHAND_KEYS
 
     return name in SHORTHAND_KEYS
+
+
+def preload(argv: list[str]) -> None:
+    """Before ``miakit run`` builds its flags: import the ``--plugin`` modules (and those of
+    the ``--config`` file's ``plugins:``), then the built-in and installed input providers, so
+    that the settings they declare have flags and YAML keys (:mod:`miakit.config.provided`).
+
+    Raises:
+        InvalidParameterError: a plugin is not found, or the config file cannot be read.
+    """
+    if not argv or argv[0] != "run":
+        return
+    from miakit._core.plugins import import_plugins
+    from miakit.config import load_yaml
+    from miakit.pipeline.inputs import default_providers
+
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--plugin", action="append", default=[])
+    early.add_argument("--config")
+    known, _ = early.parse_known_args(argv[1:])
+    modules: list[str] = [m for item in known.plugin for m in str(item).split(",")]
+    if known.config:
+        listed = load_yaml(known.config).get("plugins") or []
+        modules += listed.split(",") if isinstance(listed, str) else [str(m) for m in listed]
+    import_plugins(m.strip() for m in modules if m.strip())
+    default_providers()

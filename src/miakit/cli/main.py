@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from miakit._core.version import __version__
 from miakit.cli import dataset_inference, demo, report, run, shadow, split
 from miakit.cli import list as list_
+from miakit.cli.flags import preload
 from miakit.errors import InvalidParameterError, MiakitError
 
 #: Verb -> its module (``add_parser(sub)`` and ``main(args) -> exit code``).
@@ -35,6 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:  # plugins and input providers first: the settings they declare get flags
+        preload(argv)
+    except MiakitError as exc:
+        print(f"miakit: error: {exc}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

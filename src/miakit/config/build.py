@@ -29,6 +29,7 @@ from miakit.config.models import (
     raw_models,
     shorthand_key,
 )
+from miakit.config.provided import provided_keys
 from miakit.config.schema import constraint_problem, normalise, type_problem
 from miakit.errors import InvalidParameterError, did_you_mean
 
@@ -37,17 +38,22 @@ if TYPE_CHECKING:
 
 Roles = dict[str, dict[str, Any]]
 
+#: The field of :class:`RunConfig` holding the values of the provided settings.
+PROVIDED = "provided"
 
-def _keys() -> dict[str, Any]:
+
+def all_keys() -> dict[str, Any]:
+    """Every key of the schema: :class:`RunConfig`'s fields, then the settings providers
+    declared (:mod:`miakit.config.provided`)."""
     from miakit.config.settings import KEYS
 
-    return KEYS
+    return {**KEYS, **provided_keys()}
 
 
 def groups() -> dict[str, list[str]]:
     """YAML group -> the keys it may hold, in declaration order."""
     out: dict[str, list[str]] = {}
-    for key in _keys().values():
+    for key in all_keys().values():
         if key.setting.group is not None:
             out.setdefault(key.setting.group, []).append(key.name)
     return out
@@ -55,7 +61,7 @@ def groups() -> dict[str, list[str]]:
 
 def canonical(values: Mapping[str, Any], problems: list[str]) -> tuple[dict[str, Any], Roles]:
     """``(flat settings, roles)`` from keys in any spelling; problems are appended."""
-    keys, grouped = _keys(), groups()
+    keys, grouped = all_keys(), groups()
     flat: dict[str, Any] = {}
     spelled: dict[str, str] = {}  # flat key -> how it was written (for "given twice")
     short: Roles = {}
@@ -73,6 +79,18 @@ def canonical(values: Mapping[str, Any], problems: list[str]) -> tuple[dict[str,
         if key == "models":
             for role, spec in raw_models(value, problems).items():
                 listed.setdefault(role, {}).update(spec)
+        elif key == PROVIDED:  # RunConfig.provided as it is (dataclasses.replace)
+            if not isinstance(value, Mapping):
+                problems.append(
+                    f"{PROVIDED}: expected a mapping of setting -> value, got {value!r}"
+                )
+                continue
+            for inner, v in value.items():
+                if inner in provided_keys():
+                    put(inner, v, f"{PROVIDED}.{inner}")
+                else:
+                    hint = did_you_mean(str(inner), provided_keys())
+                    problems.append(f"unknown provided setting {inner!r}.{hint}")
         elif key in SHORTHAND_KEYS:
             role, spec_key = SHORTHAND_KEYS[key]
             short.setdefault(role, {})[spec_key] = value
@@ -127,8 +145,9 @@ def check(values: Mapping[str, Any], *, source: str = "arguments") -> dict[str, 
     problems: list[str] = []
     flat, roles = canonical(values, problems)
     clean: dict[str, Any] = {}
-    for name, key in _keys().items():
-        if name == "models":
+    provided = provided_keys()
+    for name, key in all_keys().items():
+        if name in ("models", PROVIDED):
             continue
         if name not in flat:
             clean[name] = copy.deepcopy(key.default)
@@ -149,6 +168,7 @@ def check(values: Mapping[str, Any], *, source: str = "arguments") -> dict[str, 
             problems.append(bad)
         clean[name] = norm
     clean["models"] = build_models(roles, problems)
+    clean[PROVIDED] = {name: clean.pop(name) for name in provided if name in clean}
     if problems:
         raise _problems_error(problems, source)
     return clean
@@ -208,10 +228,10 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
         for role, ref in config.models.items()
         if role not in builtin
     }
-    for name in _keys():
-        if name == "models":
+    for name in all_keys():
+        if name in ("models", PROVIDED):
             continue
-        value = getattr(config, name)
+        value = config.value(name)  # provided settings are written flat, as they are read
         if name == "attacks":
             value = list(value) if value is not None else None
         elif name == "attack_params":

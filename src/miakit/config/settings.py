@@ -84,6 +84,12 @@ class RunConfig:
         help="{attack: {hyperparameter: value}} (flag: --param ATTACK.PARAM=VALUE)",
     )
     out: str = setting("miakit-out", metavar="DIR", help="output folder")
+    provided: Mapping[str, Any] = setting(
+        default_factory=dict,
+        flag=None,
+        help="the values of the settings input providers declare (miakit.config.provided); "
+        "each is written as its own flat key",
+    )
     # -- how models load and run ------------------------------------------------------------
     device: str = setting(
         "auto",
@@ -312,6 +318,27 @@ class RunConfig:
 
         for name, value in check(values, source="arguments").items():
             object.__setattr__(self, name, value)
+
+    def value(self, name: str) -> Any:
+        """The value of setting ``name``: a field, or a setting an input provider declared
+        (its default when this config was built before the provider registered).
+
+        Raises:
+            InvalidParameterError: no such setting.
+        """
+        from miakit.config.provided import provided_keys
+
+        if name in KEYS and name != "provided":
+            return getattr(self, name)
+        if name in self.provided:
+            return self.provided[name]
+        provided = provided_keys()
+        if name in provided:
+            return provided[name].default
+        from miakit.errors import InvalidParameterError, did_you_mean
+
+        known = [*KEYS, *provided]
+        raise InvalidParameterError(f"unknown setting {name!r}.{did_you_mean(name, known)}")
 
     def to_dict(self) -> dict[str, Any]:
         """The flat YAML form (built-in roles as their shorthand keys, other roles under

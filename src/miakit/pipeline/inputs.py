@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from miakit._core.plugins import load_entry_points
 from miakit._core.registry import Registry
-from miakit.config import KEYS
+from miakit.config.build import all_keys
+from miakit.config.provided import add as add_settings
+from miakit.config.schema import Key
 
 if TYPE_CHECKING:
     from miakit.attacks import AttackSpec
@@ -62,19 +64,16 @@ class Input:
         """The command-line option of :attr:`setting` (from the config schema)."""
         if self.setting is None:
             return None
-        key = KEYS.get(self.setting)
+        key = all_keys().get(self.setting)  # a built-in or a provided setting
         return (key.flag if key is not None else None) or self.setting
 
     def available(self, config: Mapping[str, Any] | Any, stand_ins: Iterable[str] = ()) -> bool:
         """Whether ``config`` (a RunConfig or a mapping of its fields) or a stand-in gives it."""
         if self.setting is None or (self.stand_in is not None and self.stand_in in stand_ins):
             return True
-        value = (
-            config.get(self.setting)
-            if isinstance(config, Mapping)
-            else getattr(config, self.setting, None)
-        )
-        return value is not None
+        if isinstance(config, Mapping):
+            return config.get(self.setting) is not None
+        return config.value(self.setting) is not None
 
 
 class InputProvider:
@@ -139,12 +138,16 @@ class ProviderSpec:
         inputs: the inputs it provides.
         factory: ``factory(run) -> InputProvider`` (the decorated class).
         order: when its hooks run relative to the others (lower first; equal: by name).
+        settings: the settings it declares (:func:`miakit.config.provided.declare`): keys of
+            the config schema from then on (YAML, flags, checks), read with
+            ``self.run.config.value(name)``.
     """
 
     name: str
     inputs: tuple[Input, ...]
     factory: Callable[[AuxiliaryRun], InputProvider]
     order: int = 50
+    settings: tuple[Key, ...] = ()
 
 
 class ProviderRegistry(Registry[ProviderSpec]):
@@ -154,12 +157,19 @@ class ProviderRegistry(Registry[ProviderSpec]):
         super().__init__("input provider", identity=lambda spec: spec.factory)
 
     def register(
-        self, name: str, *, inputs: Iterable[Input] = (), order: int = 50
+        self,
+        name: str,
+        *,
+        inputs: Iterable[Input] = (),
+        order: int = 50,
+        settings: Iterable[Key] = (),
     ) -> Callable[[type[InputProvider]], type[InputProvider]]:
-        """Class decorator registering an :class:`InputProvider` subclass as ``name``."""
+        """Class decorator registering an :class:`InputProvider` subclass as ``name``, with
+        the settings it declares (added to the config schema: :mod:`miakit.config.provided`)."""
 
         def make(cls: type[InputProvider]) -> ProviderSpec:
             declared = tuple(inputs)
+            own = tuple(settings)
             for spec in self:
                 clash = {i.key for i in declared} & {i.key for i in spec.inputs}
                 if clash and spec.name != name:
@@ -169,7 +179,10 @@ class ProviderRegistry(Registry[ProviderSpec]):
             for i in declared:
                 if not i.key.startswith(("context:", "extra:")):
                     raise TypeError(f"provider {name!r}: input key {i.key!r} needs a kind prefix")
-            return ProviderSpec(name, declared, cls, order)
+            from miakit.config import KEYS
+
+            add_settings(name, own, set(KEYS))
+            return ProviderSpec(name, declared, cls, order, own)
 
         return self.decorator(name, make)
 
@@ -186,10 +199,11 @@ _DEFAULT = ProviderRegistry()
 
 
 def register_provider(
-    name: str, *, inputs: Iterable[Input] = (), order: int = 50
+    name: str, *, inputs: Iterable[Input] = (), order: int = 50, settings: Iterable[Key] = ()
 ) -> Callable[[type[InputProvider]], type[InputProvider]]:
-    """Register a provider in the default registry (see the module docstring)."""
-    return _DEFAULT.register(name, inputs=inputs, order=order)
+    """Register a provider in the default registry (see the module docstring), with the
+    settings it declares (:func:`miakit.config.provided.declare`)."""
+    return _DEFAULT.register(name, inputs=inputs, order=order, settings=settings)
 
 
 def default_providers() -> ProviderRegistry:

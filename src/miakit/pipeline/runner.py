@@ -41,6 +41,7 @@ from miakit.errors import InvalidParameterError, MiakitError
 from miakit.metrics import evaluate
 from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
+from miakit.pipeline.inputs import default_providers
 from miakit.pipeline.documents import chunk_documents, document_sections
 from miakit.pipeline.outputs import (
     check_writable,
@@ -198,6 +199,7 @@ def _run(
     """:func:`run`'s body, its stages timed into ``timings``."""
     validation = timings.stage("validation")
     validation.__enter__()
+    default_providers()  # built-in and installed providers: their settings are config keys
     if config is None:
         config = make_config(fields)
     elif fields:
