@@ -38,8 +38,11 @@ PAPER = "2112.03570"
 def _need(mask: np.ndarray, side: str, fixed: bool, name: str) -> None:
     # two per side even for the fixed variance: it pools each example's own spread, which
     # one shadow cannot show (with one, every variance would be 0)
-    fix = "" if fixed else f"; with few models {name}_fixed_var is the better choice"
-    require_count(mask, 2, side=side, attack=name, fix=fix)
+    if fixed:
+        require_count(mask, 2, side=side, attack=f"{name}_fixed_var", fix="")
+    else:
+        fix = f"; with few models {name}_fixed_var is the better choice"
+        require_count(mask, 2, side=side, attack=name, fix=fix)
 
 
 def online_scores(view: TargetView, *, fixed_variance: bool, center: str) -> np.ndarray:
