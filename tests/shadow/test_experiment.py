@@ -82,6 +82,20 @@ def test_resume_trains_only_missing_models(digits_run, tmp_path):
     np.testing.assert_allclose(resumed.signals().phi, exp.signals().phi, rtol=1e-5, atol=1e-5)
 
 
+def test_new_queries_recompute_only_the_signals(digits_run, tmp_path):
+    import shutil
+
+    exp, _, _ = digits_run
+    copy = tmp_path / "copy"
+    shutil.copytree(exp.folder, copy)
+    again = train("digits", out=copy, **SMALL, queries=["identity", "hflip"])
+    assert again.trained == ()
+    sig = again.signals()
+    assert sig.queries == ("identity", "hflip")
+    np.testing.assert_allclose(sig.phi[:, :, 0], exp.signals().phi[:, :, 0], rtol=1e-6)
+    assert store.read_manifest(copy)["queries"] == ["identity", "hflip"]
+
+
 def test_other_settings_in_the_same_folder_are_refused(digits_run):
     exp, _, _ = digits_run
     with pytest.raises(InvalidParameterError, match=r"different train\.epochs"):

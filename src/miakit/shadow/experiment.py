@@ -96,7 +96,8 @@ def train(
     Args:
         data: a built-in name (``digits``, ``breast-cancer``, ``mnist``, ``fashion-mnist``),
             a ``.npz`` path, or a :class:`~miakit.shadow.data.ClassifierData`.
-        out: the experiment folder (created; resumed when it holds the same settings).
+        out: the experiment folder (created; resumed when it holds the same settings; other
+            queries than before only recompute the signals).
         model: ``"mlp"``, ``"cnn"``, a zero-argument ``nn.Module`` factory, or ``None`` (CNN
             for images, MLP otherwise).
         n_models: models (even: every example is IN for exactly half).
@@ -110,7 +111,8 @@ def train(
         concurrent: train with ``torch.func`` (vmap over stacked models) instead of one by
             one; ``None`` (default): concurrently on an accelerator, one by one on the CPU,
             where the vmapped CNN measured 2x slower than sequential training (see
-            ``docs/classifier-mia.md``). Both give the same models.
+            ``docs/classifier-mia.md``). Both train the same models, up to floating-point
+            round-off (which grows over long training).
         max_concurrent: models per concurrent group (bounds device memory).
         progress: receives a :class:`~miakit.ProgressEvent` per model (stages ``"train"``,
             ``"signals"``).
@@ -148,7 +150,7 @@ def train(
         "train": config.as_dict(),
         "queries": [q.name for q in parsed],
     }
-    store.check_resumable(folder, manifest)
+    store.check_resumable(folder, manifest, ignore=("queries",))
     if (folder / store.MEMBERSHIP).is_file() and not np.array_equal(
         store.load_array(folder, store.MEMBERSHIP), membership
     ):
@@ -186,7 +188,7 @@ def train(
 
     t0 = time.perf_counter()
     signals_path = folder / store.SIGNALS
-    if missing or not signals_path.is_file():
+    if missing or store.stored_queries(signals_path) != manifest["queries"]:
         nets = (_load(factory, folder, m, dev) for m in range(n_models))
         signals = compute_signals(
             nets,

@@ -84,8 +84,11 @@ def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def check_resumable(folder: Path, manifest: Mapping[str, Any]) -> None:
-    """Raise when ``folder`` holds another experiment (a different manifest).
+def check_resumable(
+    folder: Path, manifest: Mapping[str, Any], *, ignore: tuple[str, ...] = ()
+) -> None:
+    """Raise when ``folder`` holds another experiment (a different manifest; the keys in
+    ``ignore`` may differ).
 
     Raises:
         InvalidParameterError: naming the settings that differ.
@@ -94,12 +97,24 @@ def check_resumable(folder: Path, manifest: Mapping[str, Any]) -> None:
         return
     old, new = _flat(read_manifest(folder)), _flat(manifest)
     keys = sorted(set(old) | set(new))
-    differ = [k for k in keys if old.get(k) != new.get(k)]
+    differ = [k for k in keys if old.get(k) != new.get(k) and k not in ignore]
     if differ:
         raise InvalidParameterError(
             f"{folder} holds another shadow experiment (different {', '.join(differ)}); "
             "choose another --out folder, or delete this one to start again"
         )
+
+
+def stored_queries(path: Path) -> list[str] | None:
+    """The query names of a signals file, or ``None`` when there is none (or it is unreadable:
+    it is then recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return [str(q) for q in z["queries"]]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def save_array(folder: Path, name: str, a: np.ndarray) -> None:
@@ -126,5 +141,6 @@ __all__ = [
     "read_manifest",
     "save_array",
     "save_model",
+    "stored_queries",
     "write_manifest",
 ]
