@@ -143,3 +143,23 @@ def test_a_plugin_providers_setting_becomes_a_flag_of_miakit_run(tmp_path) -> No
     assert "plugin_level must be an integer >= 1, got 0" in done.stderr
     done = miakit(["run", "--plugin-level", "2"], tmp_path, tmp_path)  # no plugin: no flag
     assert done.returncode == 2 and "unrecognized arguments: --plugin-level" in done.stderr
+
+
+def test_miakit_run_takes_plugins_as_a_keyword(tmp_path, tiny_model_dir) -> None:
+    write_plugin(tmp_path / "plugins", "kw_attacks", "keyword_loss")
+    write_jsonl(tmp_path / "m.jsonl", ["the cat sat on the mat", "a dog ran far"], "m")
+    write_jsonl(tmp_path / "n.jsonl", ["a red box fell", "the old fox slept"], "n")
+    script = (
+        "import miakit\n"
+        f"r = miakit.run(model={str(tiny_model_dir)!r}, members='m.jsonl', nonmembers='n.jsonl',"
+        " attacks=['loss', 'keyword_loss'], plugins=['kw_attacks'], blind=False, write=False,"
+        " n_bootstrap=10)\n"
+        "a = r.metrics['attacks']\n"
+        "assert a['keyword_loss']['auroc'] == a['loss']['auroc']\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "plugins"), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
