@@ -2,8 +2,16 @@
 
 A :class:`Timings` records monotonic wall seconds per stage name (``validation``,
 ``load:target``, ``signals:target/plain``, ...). Stages nest: each records its *own* time,
-the time of the stages opened inside it is counted there only, so the stages never add up to
-more than the ``total``. A stage entered twice adds up.
+the time of the stages opened inside it is counted there only, so the stages of one thread never
+add up to more than the ``total``. A stage entered twice adds up.
+
+Threads: a :class:`Timings` may be written from several threads at once. Each thread nests its
+own stages; a stage timed on another thread (the run's background integrity checks,
+``blind_baselines`` and ``overlap``) runs *beside* the main thread's stages, so it is not taken
+off the stage that was open on the main thread meanwhile, and the stages then add up to more
+than the ``total``. The time the main thread waited for that work is its own stage
+(``integrity_wait``). A new thread sees the active run only when it runs in a copy of the
+opening thread's context (:func:`contextvars.copy_context`).
 
 The run makes its :class:`Timings` the active one (:meth:`Timings.active`); code deeper in the
 pipeline opens a stage with the module-level :func:`stage`, which records nothing when no
@@ -14,6 +22,7 @@ when it was imported (:data:`IMPORTED_AT`), so the command line can count its st
 from __future__ import annotations
 
 import contextvars
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,25 +46,30 @@ class Timings:
 
     started: float = field(default_factory=time.perf_counter)
     seconds: dict[str, float] = field(default_factory=dict)
-    _inner: list[float] = field(default_factory=list, init=False, repr=False)
+    #: thread id -> the seconds of the stages inside each stage open on that thread
+    _inner: dict[int, list[float]] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def add(self, name: str, seconds: float) -> None:
-        """Count ``seconds`` more under ``name``."""
-        self.seconds[name] = self.seconds.get(name, 0.0) + max(0.0, seconds)
+        """Count ``seconds`` more under ``name`` (from any thread)."""
+        with self._lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + max(0.0, seconds)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time the block as stage ``name`` (less the stages opened inside it)."""
+        """Time the block as stage ``name`` (less the stages this thread opened inside it)."""
+        with self._lock:
+            inner = self._inner.setdefault(threading.get_ident(), [])
         start = time.perf_counter()
-        self._inner.append(0.0)
+        inner.append(0.0)  # this thread's stack: no other thread touches it
         try:
             yield
         finally:
             elapsed = time.perf_counter() - start
-            inner = self._inner.pop()
-            self.add(name, elapsed - inner)
-            if self._inner:
-                self._inner[-1] += elapsed
+            own = elapsed - inner.pop()
+            if inner:
+                inner[-1] += elapsed
+            self.add(name, own)
 
     @contextmanager
     def active(self) -> Iterator[Timings]:
@@ -69,7 +83,8 @@ class Timings:
     def as_dict(self) -> dict[str, float]:
         """Stage -> seconds rounded to the millisecond, in the order the stages began, and
         ``total``: the seconds since ``started``."""
-        out = {name: round(s, 3) for name, s in self.seconds.items()}
+        with self._lock:
+            out = {name: round(s, 3) for name, s in self.seconds.items()}
         out["total"] = round(time.perf_counter() - self.started, 3)
         return out
 
@@ -107,14 +122,29 @@ def stage(name: str) -> Iterator[None]:
         yield
 
 
+#: A stage of the main thread that waited for work on a background thread -> the stages of
+#: that work (timed on the background thread, beside the main thread's stages).
+BACKGROUND: dict[str, tuple[str, ...]] = {"integrity_wait": ("blind_baselines", "overlap")}
+
+
 def table(timings: dict[str, float]) -> str:
-    """``setup.timings`` as a plain-text table: stage, seconds, share of the total."""
+    """``setup.timings`` as a plain-text table: stage, seconds, share of the total.
+
+    Stages that ran on a background thread (those of :data:`BACKGROUND`, when its wait stage is
+    present) are marked ``*`` and explained below the table."""
     total = timings.get("total", 0.0)
-    rows = [(k, v) for k, v in timings.items() if k != "total"]
+    background = {s for wait, stages in BACKGROUND.items() if wait in timings for s in stages}
+    rows = [(k + "*" if k in background else k, v) for k, v in timings.items() if k != "total"]
     width = max([len(k) for k, _ in rows] + [len("total"), len("stage")])
     lines = [f"{'stage':<{width}}  {'seconds':>8}  {'share':>6}"]
     for name, seconds in rows:
         share = f"{seconds / total:6.1%}" if total > 0 else "     -"
         lines.append(f"{name:<{width}}  {seconds:8.3f}  {share}")
     lines.append(f"{'total':<{width}}  {total:8.3f}")
+    for wait, stages in BACKGROUND.items():
+        if wait in timings and any(s in timings for s in stages):
+            lines.append(
+                f"* ran on a background thread while the other stages ran; {wait}: how long "
+                "the run still waited for it"
+            )
     return "\n".join(lines)

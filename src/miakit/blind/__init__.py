@@ -15,9 +15,11 @@ later years) and all at 0.74; the rates by strength and the cost are in
 ``benchmarks/README.md``, the design in :mod:`miakit.blind._cv`. The baselines' bootstrap
 intervals are too narrow (each excluded 0.5 on 15-16% of random splits) and are labelled so.
 Importing this package does not import scikit-learn; :func:`default_baselines` and
-:func:`run_blind_baselines` do.
+:func:`run_blind_baselines` do. :func:`start_evaluation_integrity` runs
+:func:`evaluation_integrity` on a background thread (a run starts it while its models score).
 """
 
+from miakit.blind._background import IntegrityJob, in_background, start_evaluation_integrity
 from miakit.blind._cv import (
     DEFAULT_ALPHA,
     DEFAULT_PERMUTATIONS,
@@ -47,12 +49,15 @@ __all__ = [
     "BlindPipeline",
     "BlindResult",
     "Integrity",
+    "IntegrityJob",
     "boxed",
     "check_options",
     "check_test_options",
     "default_baselines",
     "evaluation_integrity",
+    "in_background",
     "register_baseline",
     "run_blind_baselines",
     "shift_warning",
+    "start_evaluation_integrity",
 ]

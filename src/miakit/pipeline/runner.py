@@ -34,7 +34,7 @@ from miakit.attacks import AttackOutput, SignalView
 from miakit.attacks._registry import split_scorable
 from miakit.backends.base import TokenScorer
 from miakit.blind import check_options as check_integrity_options
-from miakit.blind import evaluation_integrity
+from miakit.blind import evaluation_integrity, in_background, start_evaluation_integrity
 from miakit.config import RunConfig, make_config, merge
 from miakit.data import SampleSet, ValidationReport, load_inputs, validate
 from miakit.errors import InvalidParameterError, MiakitError
@@ -253,6 +253,19 @@ def _run(
     if not config.no_cache:
         check_writable(config.resolved_cache_dir(), flag="--cache-dir")
     validation.__exit__(None, None, None)
+    # model-free checks of the member/non-member sets (blind baselines, near-duplicates): they
+    # need only the samples, so they run on a background thread while the models load and
+    # score where that pays (blind.in_background: a GPU target), else after the attacks
+    integrity_options: dict[str, Any] = {
+        "blind": config.blind,
+        "seed": config.seed,
+        "n_resamples": config.n_bootstrap,
+        "n_permutations": config.blind_permutations,
+        "alpha": config.blind_alpha,
+        "overlap_warn_fraction": config.overlap_warn_fraction,
+    }
+    background = not config.shard_size and in_background(_device_type(config, scorers))
+    job = start_evaluation_integrity(samples, **integrity_options) if background else None
     # the providers' inputs (prefixes, calibration...), checked against the evaluation samples
     with timings.stage("auxiliary"):
         aux = AuxiliaryRun.prepare(config, samples, stand_ins=stand_ins)
@@ -315,17 +328,12 @@ def _run(
             tick("metrics", i, len(outputs))
     record = RunRecord.of_run(samples, outputs, tables)  # positions meet ids here, once
     samples_section = samples_section_of(report, record)
-    # model-free checks of the member/non-member sets: blind baselines and near-duplicates
-    tick("integrity", 0, 1)
-    integrity = evaluation_integrity(
-        samples,
-        blind=config.blind,
-        seed=config.seed,
-        n_resamples=config.n_bootstrap,
-        n_permutations=config.blind_permutations,
-        alpha=config.blind_alpha,
-        overlap_warn_fraction=config.overlap_warn_fraction,
-    )
+    tick("integrity", 0, 1)  # sent from this thread only, also when the work is in the background
+    if job is None:
+        integrity = evaluation_integrity(samples, **integrity_options)
+    else:
+        with timings.stage("integrity_wait"):  # its own stages were timed on the worker
+            integrity = job.result()  # re-raises the worker's exception, if any
     tick("integrity", 1, 1)
     loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal
     metrics = {
@@ -371,6 +379,18 @@ def _run(
     if echo:
         print(result.leaderboard())
     return result
+
+
+def _device_type(config: RunConfig, scorers: Mapping[str, TokenScorer]) -> str:
+    """Where the target model runs: ``"cuda"``, ``"cpu"``... (nothing is loaded to know it)."""
+    given = scorers.get("target")
+    if given is not None:
+        return given.device.type
+    if config.device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return config.device.split(":")[0]
 
 
 def _log_summary(result: RunResult) -> None:
