@@ -29,11 +29,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import torch
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from miakit.errors import BackendCapabilityError
+
+if TYPE_CHECKING:  # annotations only: listing attacks or reading a config loads no torch
+    import torch
 
 
 @dataclass(frozen=True)

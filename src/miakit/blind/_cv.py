@@ -83,7 +83,6 @@ from numpy.typing import ArrayLike
 from miakit.blind._checks import DEFAULT_ALPHA, DEFAULT_PERMUTATIONS, check_test_options
 from miakit.blind._checks import check_names as _check_names
 from miakit.blind._checks import label_codes as _label_codes
-from miakit.blind._folds import make_folds, oof_scores, oof_scores_primal, permuted_labels
 from miakit.blind._registry import BaselineRegistry, default_baselines
 from miakit.data.schema import Label
 from miakit.errors import InvalidParameterError
@@ -212,6 +211,9 @@ def run_blind_baselines(
             differ, labels outside {-1, 0, 1} or texts that are not strings.
     """
     from threadpoolctl import threadpool_limits
+
+    # scipy on first use: ``import miakit.blind`` (every run) stays light
+    from miakit.blind._folds import make_folds, oof_scores, oof_scores_primal, permuted_labels
 
     registry = registry if registry is not None else default_baselines()
     chosen = _check_names(registry, names)

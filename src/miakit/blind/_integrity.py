@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from miakit._core.timing import stage
 from miakit.blind._cv import (
@@ -22,6 +20,9 @@ from miakit.blind._cv import (
 from miakit.data.overlap import overlap_report
 from miakit.data.schema import Label, SampleSet
 from miakit.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: What ``metrics.json`` lists at most of the near-duplicate pairs (all are counted).
 MAX_PAIRS = 1000
@@ -100,6 +101,8 @@ def evaluation_integrity(
     blind_warning = None
     blind_scores = None
     if blind:
+        import pandas as pd  # on first use: importing miakit.blind stays light
+
         with stage("blind_baselines"):
             result = run_blind_baselines(
                 samples.texts,
