@@ -69,7 +69,11 @@ OLD_ROLE_FLAGS = [
     (["--observer", "o"], "observer", ModelRef("o")),
     (["--observer", "o", "--observer-gguf-file", "g"], "observer", ModelRef("o", "g")),
     (["--sampling-model", "s"], "sampling_model", ModelRef("s")),
-    (["--sampling-model", "s", "--sampling-model-gguf-file", "g"], "sampling_model", ModelRef("s", "g")),
+    (
+        ["--sampling-model", "s", "--sampling-model-gguf-file", "g"],
+        "sampling_model",
+        ModelRef("s", "g"),
+    ),
 ]
 
 

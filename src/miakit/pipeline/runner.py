@@ -41,8 +41,8 @@ from miakit.errors import InvalidParameterError, MiakitError
 from miakit.metrics import evaluate
 from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
-from miakit.pipeline.inputs import default_providers
 from miakit.pipeline.documents import chunk_documents, document_sections
+from miakit.pipeline.inputs import default_providers
 from miakit.pipeline.outputs import (
     check_writable,
     run_warnings,
