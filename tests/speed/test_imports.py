@@ -4,7 +4,7 @@ Each check runs in a fresh interpreter, since this test process has imported eve
 already. ``import miakit`` and the command line's start (``--help``, ``--version``) must not
 import torch, transformers, scikit-learn, scipy, matplotlib, pandas or pyarrow; nor must
 importing the model-free layers that every run imports (the config, the backend protocols,
-the blind baselines' package).
+the blind baselines' package); nor must ``miakit list attacks``.
 """
 
 from __future__ import annotations
@@ -82,7 +82,14 @@ def test_importing_loads_no_heavy_module(modules):
 
 @pytest.mark.parametrize(
     "args",
-    [("--help",), ("--version",), ("run", "--help"), ("demo", "--help"), ("report", "--help")],
+    [
+        ("--help",),
+        ("--version",),
+        ("run", "--help"),  # imports every input provider, for the settings they declare
+        ("demo", "--help"),
+        ("report", "--help"),
+        ("list", "attacks"),
+    ],
     ids=" ".join,
 )
 def test_the_command_line_starts_without_heavy_modules(args):

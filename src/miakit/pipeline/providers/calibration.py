@@ -13,7 +13,7 @@ other, each with the values already chosen held fixed. Evaluation labels never r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,9 +21,11 @@ from miakit.attacks import AttackSpec, SignalView, default_registry
 from miakit.data import Label, SampleSet, load_samples
 from miakit.data.disjoint import require_disjoint
 from miakit.errors import DataError, InvalidParameterError
-from miakit.inference.calibrate import GridResult, grid_search
 from miakit.pipeline.inputs import InputProvider, register_provider
-from miakit.signals.plan import SignalPlanner
+
+if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
+    from miakit.inference.calibrate import GridResult
+    from miakit.signals.plan import SignalPlanner
 
 
 @register_provider("calibration", order=90)
@@ -71,6 +73,8 @@ class Calibration(InputProvider):
         Raises:
             InvalidParameterError: a calibrated hyperparameter was also set by hand.
         """
+        from miakit.inference.calibrate import grid_search  # scipy, through miakit.inference
+
         out = {k: dict(v) for k, v in params.items()}
         if self.calibration is None:
             return out

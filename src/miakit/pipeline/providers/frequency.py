@@ -45,7 +45,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -66,7 +66,9 @@ from miakit.data.disjoint import (
 from miakit.data.schema import Sample
 from miakit.errors import DataError, InvalidParameterError
 from miakit.pipeline.inputs import Input, InputProvider, register_provider
-from miakit.signals.plan import SignalPlanner
+
+if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
+    from miakit.signals.plan import SignalPlanner
 
 #: Bumped whenever a change here can change cached counts (2: normalised hashes, word count;
 #: 3: format characters removed by the normaliser and the word split).

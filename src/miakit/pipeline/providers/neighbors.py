@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from miakit._core.io import atomic_write
 from miakit.attacks import AttackSpec
@@ -27,13 +26,16 @@ from miakit.attacks.neighborhood import NEIGHBOR_EXTRA
 from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOR_EXTRA
 from miakit.data import Sample
 from miakit.errors import InvalidParameterError
-from miakit.perturb.base import Perturber, as_perturber
-from miakit.perturb.cache import NeighborCache
 from miakit.pipeline.inputs import Input, InputProvider, register_provider
-from miakit.signals.cache import text_key
-from miakit.signals.engine import SignalEngine
-from miakit.signals.plan import SignalPlanner
 from miakit.signals.spec import PLAIN
+
+if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
+    import pandas as pd
+
+    from miakit.perturb.base import Perturber
+    from miakit.perturb.cache import NeighborCache
+    from miakit.signals.engine import SignalEngine
+    from miakit.signals.plan import SignalPlanner
 
 #: The inputs this module provides: the paper's neighbors, then the causal-LM variant's.
 PAPER = Input(
@@ -91,6 +93,8 @@ class Neighborhood:
 
     def records(self, ids: Sequence[str]) -> pd.DataFrame:
         """One row per neighbor: ``id``, ``neighbor_index``, ``text``, ``nll``."""
+        import pandas as pd
+
         rows = [
             (sid, j, t, float(nll))
             for sid, texts, nlls in zip(ids, self.texts, self.nlls, strict=True)
@@ -111,6 +115,9 @@ def generate(
 ) -> list[list[str]]:
     """``m`` neighbors per text (fewer when a text has too few replaceable words), read from
     the cache where present; each distinct text is perturbed once."""
+    from miakit.perturb.cache import NeighborCache
+    from miakit.signals.cache import text_key
+
     keys = [text_key(t) for t in texts]
     namespace = NeighborCache.namespace(perturber.identity, m=m, seed=seed)
     found = cache.lookup(namespace, keys) if cache is not None else {}
@@ -174,6 +181,8 @@ def summary(hood: Neighborhood, perturber: Perturber, *, m: int, seed: int) -> d
 def records(hoods: Mapping[str, Neighborhood], ids: Sequence[str]) -> pd.DataFrame:
     """``neighbors.parquet``: one row per neighbor of every attack, with columns ``attack``,
     ``id``, ``neighbor_index``, ``text``, ``nll``."""
+    import pandas as pd
+
     frames = []
     for attack, hood in hoods.items():
         frame = hood.records(ids)
@@ -207,6 +216,8 @@ class Neighbors(InputProvider):
         *,
         evaluation: Sequence[Sample] | None,
     ) -> dict[str, Any]:
+        from miakit.perturb.cache import NeighborCache  # pyarrow, torch: when neighbors run
+
         out: dict[str, Any] = {}
         config, cache_dir = self.run.config, self.run.cache_dir
         for spec in (PAPER, CAUSAL):
@@ -228,6 +239,8 @@ class Neighbors(InputProvider):
     def _perturber(self, planner: SignalPlanner, spec: Input, users: list[str]) -> Perturber:
         """The generator of ``spec``'s extra: the in-memory ``perturber`` if given, else the
         paper's (from ``--fill-mask-model``) or the causal-LM variant's."""
+        from miakit.perturb.base import as_perturber
+
         stand_in = self.run.stand_ins.get("perturber")
         given = as_perturber(stand_in) if stand_in is not None else None
         if given is not None and _fits(given, spec):
