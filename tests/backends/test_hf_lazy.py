@@ -52,3 +52,28 @@ def test_lazy_rehashes_after_in_place_edit(tiny_model_dir):
     with torch.no_grad():
         next(lazy.model.parameters()).add_(1.0)
     assert lazy.fingerprint != before
+
+
+def test_lazy_loads_inside_inference_mode(tiny_model_dir, monkeypatch):
+    """The weights may first be needed inside ``torch.inference_mode`` (the packed path's
+    forward is decorated with it): they must load as ordinary tensors, whose in-place
+    changes the fingerprint still follows (an H200 run of benchmarks/e2e.py crashed with
+    "Inference tensors do not track version counter")."""
+    from miakit.backends.hf import lazy as lazy_module
+
+    spec = ModelSpec(path=str(tiny_model_dir), device="cpu")
+    eager = HFTokenScorer.load(spec)
+    original = lazy_module.load_weights
+    # a copy on the way, as the transfer to a GPU makes (on the CPU, .to("cpu") copies nothing)
+    monkeypatch.setattr(lazy_module, "load_weights", lambda *a: original(*a).double().float())
+    lazy = LazyHFTokenScorer.load(spec)
+    ids = torch.tensor([lazy.encode(["the cat sat on the mat"])[0]])
+    with torch.inference_mode():
+        hidden = lazy.hidden_states(ids, torch.ones_like(ids))
+    assert lazy.loaded
+    assert not any(p.is_inference() for p in lazy.model.parameters())
+    torch.testing.assert_close(hidden, eager.hidden_states(ids, torch.ones_like(ids)))
+    before = lazy.fingerprint
+    with torch.no_grad():
+        next(lazy.model.parameters()).add_(1.0)
+    assert lazy.fingerprint != before

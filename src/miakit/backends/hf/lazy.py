@@ -82,15 +82,19 @@ class LazyHFTokenScorer(HFTokenScorer):
         return "model" in self.__dict__
 
     def _materialize(self) -> None:
-        model = load_weights(self._spec, self._folder, self._gguf, self._dtype)
-        eager = HFTokenScorer(
-            model,
-            self.tokenizer,
-            name=self.name,
-            fingerprint=self._fingerprint,
-            device=self.device,
-            compile=self._spec.compile,
-        )
+        # the first use may sit inside torch.inference_mode (the packed forward): weights made
+        # there would be inference tensors, which track no in-place version (the fingerprint
+        # follows those versions) and cannot be used outside that mode
+        with torch.inference_mode(False):
+            model = load_weights(self._spec, self._folder, self._gguf, self._dtype)
+            eager = HFTokenScorer(
+                model,
+                self.tokenizer,
+                name=self.name,
+                fingerprint=self._fingerprint,
+                device=self.device,
+                compile=self._spec.compile,
+            )
         seen = (eager.vocab_size, eager.device, eager.capabilities, eager.dtype)
         told = (self.vocab_size, self.device, self.capabilities, self._dtype)
         if seen != told:
