@@ -26,8 +26,13 @@ from typing import Any
 import torch
 
 #: ``scored tokens x row width`` (the vocabulary, for logits) from which a job compiles the
-#: statistics; below it they run eagerly (see the module docstring).
-MIN_COMPILE_WORK = 2_000_000 * 50_304
+#: statistics; below it they run eagerly (see the module docstring). Measured on one H200
+#: (torch 2.11, 2026-12-01, ``benchmarks/results/compile_cost_h200.json``): the first call
+#: costs 9.3 s with warm on-disk caches (14.7 s cold) and saves 2.0 ns per token at a 50,304
+#: vocabulary (eager 2.35, compiled 0.35), 4.9 ns at 128,256: break-even at 4.6M and 1.8M
+#: scored tokens, i.e. about 2.3e11 token x vocabulary entries either way. The 400-text job
+#: of issue 15 (87k tokens) saves 9 s by running eagerly.
+MIN_COMPILE_WORK = 4_600_000 * 50_304
 
 _job_tokens: ContextVar[int | None] = ContextVar("miakit_job_tokens", default=None)
 _MODES = ("auto", "always", "never")
