@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
@@ -65,7 +66,7 @@ def test_lazy_loads_inside_inference_mode(tiny_model_dir, monkeypatch):
     eager = HFTokenScorer.load(spec)
     original = lazy_module.load_weights
     # a copy on the way, as the transfer to a GPU makes (on the CPU, .to("cpu") copies nothing)
-    monkeypatch.setattr(lazy_module, "load_weights", lambda *a: original(*a).double().float())
+    monkeypatch.setattr(lazy_module, "load_weights", lambda *a, **k: original(*a, **k).double().float())
     lazy = LazyHFTokenScorer.load(spec)
     ids = torch.tensor([lazy.encode(["the cat sat on the mat"])[0]])
     with torch.inference_mode():
@@ -77,3 +78,27 @@ def test_lazy_loads_inside_inference_mode(tiny_model_dir, monkeypatch):
     with torch.no_grad():
         next(lazy.model.parameters()).add_(1.0)
     assert lazy.fingerprint != before
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"), [("cuda:1", {"": "cuda:1"}), ("cpu", None), (None, None)]
+)
+def test_weights_load_straight_onto_a_gpu(tiny_model_dir, monkeypatch, device, expected):
+    """On a GPU the checkpoint is read onto the device in the target dtype (device_map), not
+    materialised on the CPU first; on the CPU transformers is asked for nothing special."""
+    from miakit.backends.hf.loading import load_weights
+
+    seen: list[dict] = []
+    original = AutoModelForCausalLM.from_pretrained
+
+    def spying(*args, **kwargs):
+        seen.append(dict(kwargs))
+        kwargs.pop("device_map", None)  # no GPU here: build it on the CPU
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", spying)
+    spec = ModelSpec(path=str(tiny_model_dir), device="cpu")
+    where = torch.device(device) if device else None
+    load_weights(spec, tiny_model_dir, None, torch.float32, device=where)
+    assert seen[0].get("device_map") == expected
+    assert seen[0]["dtype"] == torch.float32

@@ -86,7 +86,9 @@ class LazyHFTokenScorer(HFTokenScorer):
         # there would be inference tensors, which track no in-place version (the fingerprint
         # follows those versions) and cannot be used outside that mode
         with torch.inference_mode(False):
-            model = load_weights(self._spec, self._folder, self._gguf, self._dtype)
+            model = load_weights(
+                self._spec, self._folder, self._gguf, self._dtype, device=self.device
+            )
             eager = HFTokenScorer(
                 model,
                 self.tokenizer,
