@@ -66,7 +66,9 @@ def test_lazy_loads_inside_inference_mode(tiny_model_dir, monkeypatch):
     eager = HFTokenScorer.load(spec)
     original = lazy_module.load_weights
     # a copy on the way, as the transfer to a GPU makes (on the CPU, .to("cpu") copies nothing)
-    monkeypatch.setattr(lazy_module, "load_weights", lambda *a, **k: original(*a, **k).double().float())
+    monkeypatch.setattr(
+        lazy_module, "load_weights", lambda *a, **k: original(*a, **k).double().float()
+    )
     lazy = LazyHFTokenScorer.load(spec)
     ids = torch.tensor([lazy.encode(["the cat sat on the mat"])[0]])
     with torch.inference_mode():
