@@ -175,6 +175,7 @@ def run_blind_baselines(
     registry: BaselineRegistry | None = None,
     n_permutations: int = DEFAULT_PERMUTATIONS,
     alpha: float = DEFAULT_ALPHA,
+    groups: Sequence[str] | None = None,
 ) -> BlindResult:
     """Score members against non-members with model-free classifiers, by cross-validation.
 
@@ -201,6 +202,7 @@ def run_blind_baselines(
         n_permutations: label permutations of the family-wise test (0: no test, and the
             warning falls back to the interval rule). See the module docstring.
         alpha: the test's level: warn when the family-wise p-value is at most this.
+        groups: ``n_samples`` document ids: folds and permutations keep a document whole.
 
     Returns:
         A :class:`BlindResult`.
@@ -213,7 +215,13 @@ def run_blind_baselines(
     from threadpoolctl import threadpool_limits
 
     # scipy on first use: ``import miakit.blind`` (every run) stays light
-    from miakit.blind._folds import make_folds, oof_scores, oof_scores_primal, permuted_labels
+    from miakit.blind._folds import (
+        group_codes,
+        make_folds,
+        oof_scores,
+        oof_scores_primal,
+        permuted_labels,
+    )
 
     registry = registry if registry is not None else default_baselines()
     chosen = _check_names(registry, names)
@@ -239,6 +247,9 @@ def run_blind_baselines(
     n_known = int(y_known.shape[0])
     n_members = int(np.count_nonzero(y_known == 1))
     smaller = min(n_members, n_known - n_members)
+    g_known = None if groups is None else group_codes(groups, y)[known]
+    if g_known is not None:  # documents per class bound the folds
+        smaller = min(len(np.unique(g_known[y_known == c])) for c in (0, 1))
     notes: list[str] = []
     k = n_folds
     scores = {name: np.full(n, np.nan, dtype=np.float64) for name in chosen}
@@ -260,13 +271,14 @@ def run_blind_baselines(
             notes.append(
                 f"cross-validation folds reduced from {n_folds} to {k}: only {smaller} {which}"
             )
-        folds = make_folds(n_known, k, seed)
+        folds = make_folds(n_known, k, seed, g_known)
         dual = n_known <= MAX_TEST
-        test_folds = folds
+        test_folds, g_test = folds, g_known
         if not dual:
             rng = np.random.default_rng([seed, 2406, 1])
             test_idx = np.sort(rng.choice(n_known, size=MAX_TEST, replace=False))
-            test_folds = make_folds(MAX_TEST, k, seed)
+            g_test = None if g_known is None else g_known[test_idx]
+            test_folds = make_folds(MAX_TEST, k, seed, g_test)
             if n_permutations:
                 notes.append(
                     f"the permutation test ran on a seeded random subsample of {MAX_TEST} of "
@@ -275,7 +287,7 @@ def run_blind_baselines(
         y_test = y_known[test_idx]
         labellings = y_test[:, None]  # (n_test, 1 + n_permutations); column 0: the real one
         if n_permutations:
-            permuted = permuted_labels(y_test, n_permutations, seed)
+            permuted = permuted_labels(y_test, n_permutations, seed, g_test)
             labellings = np.concatenate([labellings, permuted], axis=1)
         # Cholesky solves and kernel products of this size are faster on one BLAS thread on
         # the 2 busy cores this is meant for; more threads only add hand-offs.

@@ -8,6 +8,7 @@ so all labellings of a fold are one solve (:func:`miakit.blind._ridge.ridge_scor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,23 +16,52 @@ import scipy.sparse as sp
 
 from miakit.blind._registry import BlindPipeline
 from miakit.blind._ridge import RIDGE, fold_ridge_scores
+from miakit.errors import InvalidParameterError
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
 
-def make_folds(n: int, k: int, seed: int) -> Folds:
-    """``k`` seeded folds over positions ``0..n-1`` (``KFold(k, shuffle=True)``), label-free."""
-    from sklearn.model_selection import KFold
+def make_folds(n: int, k: int, seed: int, groups: np.ndarray | None = None) -> Folds:
+    """``k`` seeded folds over positions ``0..n-1`` (``KFold(k, shuffle=True)``), label-free.
 
-    cv = KFold(n_splits=k, shuffle=True, random_state=seed)
-    return list(cv.split(np.zeros((n, 1))))
+    With ``groups`` (``(n,)`` int codes: the document of each position, e.g. the chunks of
+    one long text), whole groups go to one fold: the groups in a seeded random order, each to
+    the fold with the fewest positions so far. A document's chunks share its words, so a
+    fold that trained on some of them would recognise the others (issue 13). ``k`` must not
+    exceed the number of groups.
+    """
+    if groups is None:
+        from sklearn.model_selection import KFold
+
+        cv = KFold(n_splits=k, shuffle=True, random_state=seed)
+        return list(cv.split(np.zeros((n, 1))))
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    sizes = np.bincount(inverse)
+    fold_of = np.empty(len(sizes), dtype=np.int64)
+    load = np.zeros(k, dtype=np.int64)
+    for g in np.random.default_rng([seed, 2406, 13]).permutation(len(sizes)):
+        fold_of[g] = int(np.argmin(load))
+        load[fold_of[g]] += sizes[g]
+    fold = fold_of[inverse]
+    return [(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 
 
-def permuted_labels(y: np.ndarray, n_permutations: int, seed: int) -> np.ndarray:
-    """``(n, n_permutations)`` int64: independent uniform permutations of ``y``, seeded."""
+def permuted_labels(
+    y: np.ndarray, n_permutations: int, seed: int, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """``(n, n_permutations)`` int64: independent uniform permutations of ``y``, seeded.
+
+    With ``groups`` (``(n,)`` codes; ``y`` constant within each), the groups' labels are
+    permuted and every position takes its group's: under no shift the documents, not the
+    chunks, are exchangeable."""
     rng = np.random.default_rng([seed, 2406])
-    tiled = np.tile(np.asarray(y, dtype=np.int64), (n_permutations, 1))  # (n_perm, n)
-    return np.ascontiguousarray(rng.permuted(tiled, axis=1).T)
+    y = np.asarray(y, dtype=np.int64)
+    if groups is None:
+        tiled = np.tile(y, (n_permutations, 1))  # (n_perm, n)
+        return np.ascontiguousarray(rng.permuted(tiled, axis=1).T)
+    _, first, inverse = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
+    tiled = np.tile(y[first], (n_permutations, 1))  # (n_perm, n_groups)
+    return np.ascontiguousarray(rng.permuted(tiled, axis=1)[:, inverse].T)
 
 
 def _fold_matrices(pipeline: BlindPipeline, x: Any, train: np.ndarray, test: np.ndarray) -> Any:
@@ -96,3 +126,21 @@ def _penalty(x: Any) -> float:
         mean = x.mean(axis=0)
     n = x.shape[0]
     return RIDGE * max((squares - n * float(mean @ mean)) / n, 1e-12)
+
+
+def group_codes(groups: Sequence[str], y: np.ndarray) -> np.ndarray:
+    """``(n,)`` int codes of ``groups``.
+
+    Raises:
+        InvalidParameterError: not one group per sample, or a group whose labelled samples
+            carry different labels (its samples would not be exchangeable as one unit).
+    """
+    g = [str(x) for x in groups]
+    if len(g) != y.shape[0]:
+        raise InvalidParameterError(f"groups: {len(g)} values for {y.shape[0]} samples.")
+    _, codes = np.unique(np.array(g, dtype=object), return_inverse=True)
+    seen: dict[int, int] = {}
+    for c, label in zip(codes.tolist(), y.tolist(), strict=True):
+        if label != -1 and seen.setdefault(c, label) != label:
+            raise InvalidParameterError(f"group {g[codes.tolist().index(c)]!r} mixes labels.")
+    return np.asarray(codes, dtype=np.int64)

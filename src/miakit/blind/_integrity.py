@@ -111,6 +111,7 @@ def evaluation_integrity(
                 n_resamples=n_resamples,
                 n_permutations=n_permutations,
                 alpha=alpha,
+                groups=_documents(samples),  # chunks of one document stay in one fold
             )
         sections["blind"] = result.metrics
         sections["blind_summary"] = result.summary()
@@ -140,3 +141,10 @@ def boxed(message: str, *, title: str = "WARNING", width: int = 78) -> str:
     lines = textwrap.wrap(f"{title}: {message}", width=inner) or [title]
     rule = "*" * width
     return "\n".join([rule, *(f"* {line.ljust(inner)} *" for line in lines), rule])
+
+
+def _documents(samples: SampleSet) -> list[str] | None:
+    """Each sample's document (its ``doc_id``, else its id) when some document has several
+    samples (issue 13: a long text's windows, or rows sharing a ``doc_id``), else ``None``."""
+    docs = [s.doc_id if s.doc_id is not None else s.id for s in samples]
+    return docs if len(set(docs)) < len(docs) else None
