@@ -238,6 +238,10 @@ def test_cli_doc_window(tmp_path, tiny_model_dir, capsys):
     docs = pd.read_parquet(out / "documents.parquet")
     assert len(docs) == 8 and docs["n_chunks"].sum() == metrics["documents"]["n_chunks"]
     assert metrics["samples"]["n"] == metrics["documents"]["n_chunks"]
+    # `miakit report DIR` renders the documents section again from the folder
+    assert main(["report", str(out), "--out", str(tmp_path / "again.html")]) == 0
+    again = (tmp_path / "again.html").read_text()
+    assert 'id="documents"' in again and "8 documents" in again
     capsys.readouterr()
 
 
