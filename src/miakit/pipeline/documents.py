@@ -187,6 +187,9 @@ def document_sections(
     names = list(frame["doc_id"])
     attacks: dict[str, Any] = {}
     nan: dict[str, list[dict[str, str]]] = {}
+    chunks: list[list[str]] = [[] for _ in names]  # each document's chunk ids
+    for sid, code in zip(record.ids, group_codes(_doc_names(record))[0], strict=True):
+        chunks[code].append(sid)
     for attack in record.attacks:
         attacks[attack] = {
             agg: evaluate(
@@ -197,7 +200,7 @@ def document_sections(
         }  # fmt: skip
         unscored = frame[f"{attack}:n_scored"].to_numpy() == 0
         nan[attack] = [
-            {"doc_id": names[d], "reason": _nan_reason(record, attack, names[d])}
+            {"doc_id": names[d], "reason": _nan_reason(record, attack, names[d], chunks[d])}
             for d in np.flatnonzero(unscored)
         ]
     n_chunks = frame["n_chunks"].to_numpy()
@@ -221,10 +224,10 @@ def document_sections(
     return {"documents": section}
 
 
-def _nan_reason(record: RunRecord, attack: str, doc: str) -> str:
-    """Why ``doc`` has no score from ``attack``: its chunks' first reason, named by id."""
+def _nan_reason(record: RunRecord, attack: str, doc: str, mine: list[str]) -> str:
+    """Why ``doc`` (chunk ids ``mine``) has no score from ``attack``: its chunks' first
+    reason, named by id."""
     reasons = record.nan_reasons(attack)
-    mine = [i for i, d in zip(record.ids, _doc_names(record)) if d == doc]
     first = next((reasons[i] for i in mine if i in reasons), "no finite score")
     return f"document {doc!r}: none of its {len(mine)} chunk(s) was scored ({mine[0]}: {first})"
 
