@@ -136,10 +136,19 @@ def test_histogram_matrix_shares():
     np.testing.assert_allclose(h, [[0.25, 0.5, 0.25], [0.0, 0.0, 0.0]])
 
 
-def test_unlabelled_documents_get_no_score():
+def test_unlabelled_documents_are_scored_by_the_model_of_all_labelled_ones():
+    from sklearn.linear_model import LogisticRegression
+
     rng = np.random.default_rng(5)
     x, y = doc_features(rng, 20)
-    y = np.concatenate([y, [-1, -1]])
-    x = np.vstack([x, x[:2]])
-    fit = combiner_cv(x, y, n_folds=2, n_resamples=1)
-    assert np.isnan(fit.scores[-2:]).all() and fit.metrics["n"] == 20
+    extra = rng.normal(size=(2, x.shape[1]))
+    fit = combiner_cv(np.vstack([x, extra]), np.concatenate([y, [-1, -1]]), n_folds=2,
+                      n_resamples=1)  # fmt: skip
+    assert fit.metrics["n"] == 20 and (fit.folds[-2:] == -1).all()
+    # the independent computation: standardise on the labelled rows, fit, score the others
+    centre, scale = x.mean(axis=0), x.std(axis=0)
+    model = LogisticRegression(C=1.0, solver="newton-cholesky").fit((x - centre) / scale, y)
+    want = model.decision_function((extra - centre) / scale)
+    np.testing.assert_allclose(fit.scores[-2:], want, rtol=1e-6)
+    alone = combiner_cv(x, y, n_folds=2, n_resamples=1)
+    np.testing.assert_array_equal(fit.scores[:-2], alone.scores)  # out of fold, unchanged

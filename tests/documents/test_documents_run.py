@@ -195,9 +195,23 @@ def test_a_document_with_no_scored_chunk_is_nan_with_a_reason(tmp_path, scorers)
 def test_learned_classifiers_run_by_document(tmp_path, scorers):
     result = run(tmp_path, rows(12), scorers, doc_window=10, doc_combiner=True, doc_folds=3)
     learned = result.metrics["documents"]["learned"]
+    docs = pd.read_parquet(tmp_path / "out" / "documents.parquet")
     for name in ("combiner", "histogram"):
         assert "error" not in learned[name], learned[name]
         assert learned[name]["n"] == 12 and 0 <= learned[name]["auroc"] <= 1
+        scores = learned[name]["scores"]  # one per document, out of fold
+        assert list(scores) == docs["doc_id"].tolist()
+        np.testing.assert_array_equal(docs[f"learned:{name}"], list(scores.values()))
+        y = (docs["label"] == "member").astype(int).to_numpy()
+        want = evaluate(docs[f"learned:{name}"].to_numpy(), y, n_resamples=30, seed=0)
+        assert learned[name]["auroc"] == want["auroc"]
+    # unlabelled documents are scored by the models of all the labelled ones
+    more = [*rows(12), *({**r, "id": f"u{i}", "label": "unknown"} for i, r in
+                         enumerate(rows(3, seed=7)))]  # fmt: skip
+    suspect = run(tmp_path / "u", more, scorers, doc_window=10, doc_combiner=True, doc_folds=3)
+    u_docs = pd.read_parquet(tmp_path / "u" / "out" / "documents.parquet").set_index("doc_id")
+    assert np.isfinite(u_docs.loc[["u0", "u1", "u2"], "learned:combiner"]).all()
+    assert suspect.metrics["documents"]["learned"]["combiner"]["n"] == 12
     few = run(tmp_path / "few", rows(4), scorers, doc_window=10, doc_combiner=True)
     assert "at least 5 member" in few.metrics["documents"]["learned"]["combiner"]["error"]
 

@@ -20,7 +20,8 @@ and token of a document lies on one side of each split, and everything fitted (s
 frequencies, bin edges, model) sees the training documents only. The reported metrics are
 :func:`miakit.metrics.evaluate` of the out-of-fold scores, whose bootstrap resamples
 documents; the interval treats the fitted folds as fixed (it does not refit per resample).
-Unlabelled documents (label -1) take no part and get no score.
+Unlabelled documents (label -1) take no part in the folds; they are scored by the model fitted
+on all the labelled documents (a suspect document scored by what the labelled ones taught).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ class CrossValidated:
     """Out-of-fold document scores of one learned classifier.
 
     Attributes:
-        scores: ``(n_docs,)`` float64, higher = more likely member; NaN for unlabelled ones.
+        scores: ``(n_docs,)`` float64, higher = more likely member: out of fold for labelled
+            documents, from the model fitted on all of them for unlabelled ones.
         folds: ``(n_docs,)`` int64, the fold in which each document was scored (-1: none).
         metrics: :func:`miakit.metrics.evaluate` of ``scores`` (documents resampled).
         method: what was fitted, in words (for ``metrics.json``).
@@ -109,8 +111,7 @@ def combiner_cv(
         raise InvalidParameterError(f"features {x.shape} do not match {y.shape[0]} labels")
     folds = document_folds(y, n_folds=n_folds, seed=seed)
     scores = np.full(len(y), np.nan)
-    for k in range(n_folds):
-        train, test = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
+    for train, test in _splits(folds, n_folds):
         z_train, z_test = _standardised(x[train], x[test])
         model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200)
         model.fit(z_train, y[train])
@@ -181,8 +182,7 @@ def histogram_cv(
         raise InvalidParameterError(f"n_bins must be an integer >= 2, got {n_bins!r}")
     folds = document_folds(y, n_folds=n_folds, seed=seed)
     scores = np.full(len(y), np.nan)
-    for k in range(n_folds):
-        train, test = np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k)
+    for train, test in _splits(folds, n_folds):
         values = normalised_token_values(log_probs, token_ids, train)
         pooled = np.concatenate([values[i] for i in train] or [np.zeros(0)])
         if pooled.size == 0:
@@ -197,6 +197,16 @@ def histogram_cv(
         f"ratio-normalised token log-probabilities, {n_bins}-bin histogram -> random forest "
         f"({n_trees} trees), {n_folds}-fold by document (arXiv 2310.15007)",
     )  # fmt: skip
+
+
+def _splits(folds: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` document indices: each fold against the other labelled documents,
+    then, when there are unlabelled documents, all labelled ones against them."""
+    out = [(np.flatnonzero((folds >= 0) & (folds != k)), np.flatnonzero(folds == k))
+           for k in range(n_folds)]  # fmt: skip
+    if (folds < 0).any():
+        out.append((np.flatnonzero(folds >= 0), np.flatnonzero(folds < 0)))
+    return out
 
 
 def _standardised(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

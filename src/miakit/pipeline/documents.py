@@ -154,7 +154,8 @@ def documents_frame(record: RunRecord, *, always: bool = False) -> pd.DataFrame 
 
     Columns: ``doc_id``, ``label``, ``n_chunks``, then per attack ``ATTACK:AGG`` for each
     aggregate of :data:`~miakit.metrics.documents.AGGREGATES` and ``ATTACK:n_scored`` (its
-    chunks with a finite score)."""
+    chunks with a finite score); in a finished run's record with ``--doc-combiner``, also
+    ``learned:combiner`` and ``learned:histogram`` (out of fold for labelled documents)."""
     if not (always or has_documents(record)):
         return None
     codes, names = group_codes(_doc_names(record))
@@ -171,6 +172,10 @@ def documents_frame(record: RunRecord, *, always: bool = False) -> pd.DataFrame 
         for agg in AGGREGATES:
             columns[f"{attack}:{agg}"] = values[agg]
         columns[f"{attack}:n_scored"] = n_scored
+    learned = (record.metrics.get("documents") or {}).get("learned") or {}
+    for name, fit in learned.items():  # in a finished run's record: the learned scores
+        if "scores" in fit:
+            columns[f"learned:{name}"] = [fit["scores"].get(d, np.nan) for d in names]
     return pd.DataFrame(columns)
 
 
@@ -239,16 +244,21 @@ def _learned(
     classifier that cannot run (too few documents, no token table) gets an ``error``."""
     options = {"n_folds": config.doc_folds, "seed": config.seed, "n_resamples": config.n_bootstrap}
     out: dict[str, Any] = {}
-    features = [c for c in frame.columns if ":" in c and not c.endswith(":n_scored")]
+    features = [
+        c for c in frame.columns
+        if ":" in c and not c.endswith(":n_scored") and not c.startswith("learned:")
+    ]  # fmt: skip
     try:
         fit = combiner_cv(frame[features].to_numpy(dtype=np.float64), y, **options)
         out["combiner"] = {"method": fit.method, "features": features, **fit.metrics}
+        out["combiner"]["scores"] = dict(zip(frame["doc_id"], fit.scores.tolist(), strict=True))
     except InvalidParameterError as exc:
         out["combiner"] = {"error": str(exc)}
     try:
         log_probs, token_ids = _tokens_by_document(record, planner, len(frame))
         fit = histogram_cv(log_probs, token_ids, y, **options)
         out["histogram"] = {"method": fit.method, **fit.metrics}
+        out["histogram"]["scores"] = dict(zip(frame["doc_id"], fit.scores.tolist(), strict=True))
     except MiakitError as exc:
         out["histogram"] = {"error": str(exc)}
     return out
