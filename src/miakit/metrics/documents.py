@@ -64,24 +64,29 @@ def aggregate(
     sizes = np.bincount(c, minlength=n_docs)
     if (sizes == 0).any():
         raise InvalidParameterError(f"document {int(np.argmin(sizes))} has no chunk")
-    order = np.argsort(c, kind="stable")
-    parts = np.split(x[order], np.cumsum(sizes)[:-1])  # chunk scores of each document
+    # NaN last within each document, then ascending: each document's finite scores are a
+    # sorted run starting at its offset (lexsort: the last key is the primary one)
+    order = np.lexsort((x, np.isnan(x), c))
+    v = x[order]
+    n_scored = np.bincount(c[~np.isnan(x)], minlength=n_docs).astype(np.int64)
+    start = np.concatenate([[0], np.cumsum(sizes)[:-1]])  # (n_docs,) first chunk of each
+    ok = n_scored > 0
     values = {a: np.full(n_docs, np.nan) for a in aggregates}
-    n_scored = np.zeros(n_docs, dtype=np.int64)
-    for d, part in enumerate(parts):
-        kept = part[~np.isnan(part)]
-        n_scored[d] = kept.size
-        if kept.size == 0:
-            continue
-        for a in aggregates:
-            if a == "mean":
-                values[a][d] = kept.mean()
-            elif a == "min":
-                values[a][d] = kept.min()
-            elif a == "max":
-                values[a][d] = kept.max()
-            else:
-                values[a][d] = np.quantile(kept, _QUANTILE[a])
+    first, last = start[ok], start[ok] + n_scored[ok] - 1
+    for a in aggregates:
+        if a == "mean":
+            total = np.bincount(c[~np.isnan(x)], weights=x[~np.isnan(x)], minlength=n_docs)
+            values[a][ok] = total[ok] / n_scored[ok]
+        elif a == "min":
+            values[a][ok] = v[first]
+        elif a == "max":
+            values[a][ok] = v[last]
+        else:  # numpy's linear interpolation between order statistics
+            h = (n_scored[ok] - 1) * _QUANTILE[a]
+            lo = np.floor(h).astype(np.int64)
+            hi = np.minimum(lo + 1, n_scored[ok] - 1)
+            below, above = v[first + lo], v[first + hi]
+            values[a][ok] = below + (h - lo) * (above - below)
     return values, n_scored
 
 
