@@ -15,7 +15,8 @@ non-members:
 Texts: real prose, ~8 sentences drawn at random from the demo's Wikipedia leads (distinct
 texts, few near duplicates, as a real audit set). Scores: Gaussian, members shifted by 0.3 sd
 (synthetic: the stages' cost does not depend on the values). A stage over ``--profile-over``
-seconds is run again under cProfile and its top functions are recorded.
+seconds at 10,000 samples or more (run once, under cProfile: a few percent slower) records
+its top functions.
 
     PYTHONPATH=src python benchmarks/post.py --out benchmarks/results/post_cpu.json
     PYTHONPATH=src python benchmarks/post.py --sizes 400 --reps 1    # quick
@@ -105,6 +106,8 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
 
     def series() -> list[tuple[str, np.ndarray, dict[str, Any], bool]]:
         out = [(a, d["scores"][a], d["attacks"][a], False) for a in ATTACKS]
+        if "blind" not in d:  # --skip blind_baselines
+            return out
         return out + [
             (b, d["blind"].scores[b], d["blind"].metrics[b], True) for b in d["blind"].scores
         ]
@@ -142,17 +145,19 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
                 "n_bootstrap": 1000,
             },
             "attacks": d["attacks"],
-            "blind": d["blind"].metrics,
-            "blind_summary": d["blind"].summary(),
             "overlap": d["overlap"].to_dict(max_pairs=1000),
             "skipped_attacks": {},
             "models": {},
             "samples": {},
             "warnings": [],
         }
+        blind_df = None
+        if "blind" in d:
+            metrics["blind"] = d["blind"].metrics
+            metrics["blind_summary"] = d["blind"].summary()
+            blind_df = pd.DataFrame({"id": d["ids"], "label": label_names, **d["blind"].scores})
         scores_df = pd.DataFrame({"id": d["ids"], "label": label_names, **d["scores"]})
         samples_df = pd.DataFrame({"id": d["ids"], "text": d["texts"], "source": "synthetic"})
-        blind_df = pd.DataFrame({"id": d["ids"], "label": label_names, **d["blind"].scores})
         d["html_bytes"] = len(
             render_report(metrics, scores_df, samples_df, blind_scores_df=blind_df).encode()
         )
@@ -166,11 +171,8 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     }
 
 
-def profile(fn: Callable[[], Any], top: int = 12) -> list[dict[str, Any]]:
-    prof = cProfile.Profile()
-    prof.enable()
-    fn()
-    prof.disable()
+def top_functions(prof: cProfile.Profile, top: int = 12) -> list[dict[str, Any]]:
+    """The functions with the most own time (cumulative time beside it)."""
     st = pstats.Stats(prof, stream=io.StringIO())
     rows = []
     for (file, line, func), (_, calls, tottime, cumtime, _) in st.stats.items():  # type: ignore[attr-defined]
@@ -190,6 +192,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="400,100000")
     parser.add_argument("--reps", type=int, default=3, help="repetitions below 10,000 samples")
     parser.add_argument("--profile-over", type=float, default=10.0)
+    parser.add_argument("--skip", default="", help="comma-separated stages not to run")
+    parser.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="no cProfile at 10,000 samples and more (it slows Python-heavy stages: overlap)",
+    )
     parser.add_argument("--machine", default=None, help="how to name this machine in the JSON")
     parser.add_argument("--out", default=None, help="JSON file")
     args = parser.parse_args()
@@ -214,26 +222,37 @@ def main() -> None:
         print(f"n={n}: inputs in {time.perf_counter() - t:.1f} s", flush=True)
         reps = args.reps if n < 10_000 else 1
         row: dict[str, Any] = {}
+        skip = set(filter(None, args.skip.split(",")))
         for name, fn in stages(d).items():
+            if name in skip:
+                continue
             times, cpu = [], []
+            profiled = n >= 10_000 and not args.no_profile
+            prof = cProfile.Profile() if profiled else None  # one run, profiled
             for _ in range(reps):
                 t, c = time.perf_counter(), time.process_time()
+                if prof is not None:
+                    prof.enable()
                 fn()
+                if prof is not None:
+                    prof.disable()
                 times.append(time.perf_counter() - t)
                 cpu.append(time.process_time() - c)
             row[name] = {
                 "seconds": round(statistics.median(times), 3),
                 "cpu_seconds": round(statistics.median(cpu), 3),  # all threads of the process
                 "reps": reps,
+                "profiled": prof is not None,
             }
-            if row[name]["seconds"] > args.profile_over:
-                row[name]["profile"] = profile(fn)
+            if prof is not None and row[name]["seconds"] > args.profile_over:
+                row[name]["profile"] = top_functions(prof)
             print(
                 f"n={n}: {name} {row[name]['seconds']:.3f} s (CPU {row[name]['cpu_seconds']:.3f} s,"
                 f" load average {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
-        row["report"]["html_bytes"] = d["html_bytes"]
+        if "report" in row:
+            row["report"]["html_bytes"] = d["html_bytes"]
         # the report draws the plots again: total = every stage but roc_plots
         row["total_s"] = round(sum(v["seconds"] for k, v in row.items() if k != "roc_plots"), 3)
         result["sizes"][str(n)] = row
