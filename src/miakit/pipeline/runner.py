@@ -20,7 +20,6 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,8 @@ from miakit.backends.base import TokenScorer
 from miakit.blind import check_options as check_integrity_options
 from miakit.blind import evaluation_integrity, in_background, start_evaluation_integrity
 from miakit.config import RunConfig, make_config, merge
-from miakit.data import SampleSet, ValidationReport, load_inputs, validate
-from miakit.errors import InvalidParameterError, MiakitError
+from miakit.data import ValidationReport, load_inputs, validate
+from miakit.errors import InvalidParameterError
 from miakit.metrics import evaluate
 from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
@@ -53,6 +52,7 @@ from miakit.pipeline.outputs import (
     write_metrics,
     write_outputs,
 )
+from miakit.pipeline.result import RunResult, WriteFailedError, log_summary
 from miakit.pipeline.roles import (
     canonical_scorers,
     load_scorer,
@@ -62,12 +62,10 @@ from miakit.pipeline.roles import (
 )
 from miakit.pipeline.select import check_params, select_attacks
 from miakit.pipeline.sharded import compute_sharded
-from miakit.report.table import leaderboard
 from miakit.results import RunRecord
 from miakit.signals.cache import SignalCache
 from miakit.signals.plan import EngineOptions, SignalPlanner
 from miakit.signals.spec import BUILTIN_CONTEXTS
-from miakit.signals.table import TokenSignals
 
 #: The run's messages: its warnings at WARNING, the skipped attacks, the output folder and
 #: each shard's progress at INFO. The package attaches a NullHandler, so nothing is printed
@@ -75,68 +73,6 @@ from miakit.signals.table import TokenSignals
 logger = logging.getLogger("miakit")
 
 __all__ = ["ProgressEvent", "RunResult", "WriteFailedError", "run"]
-
-
-@dataclass
-class RunResult:
-    """What a run produced.
-
-    Attributes:
-        scores: one row per sample: ``id``, ``label`` and one float column per attack.
-        metrics: the content of ``metrics.json``.
-        outputs: attack name -> :class:`AttackOutput` (scores and NaN reasons).
-        samples: the scored samples, in order.
-        out_dir: where outputs were written (``None`` if nothing was written).
-        tables: ``(model, context) -> TokenSignals`` that fed the attacks.
-        blind_scores: ``id``, ``label`` and one out-of-fold score column per blind baseline
-            (``blind_scores.parquet``), or ``None`` when the baselines did not run.
-        boxed_warnings: the :attr:`warnings` a terminal shows in a box, not on one line: the
-            blind baselines' distribution-shift warning and "an attack scored nothing".
-        record: the typed :class:`~miakit.results.RunRecord` every output file is written
-            from (``scores``, ``metrics`` and ``blind_scores`` are its tables and sections);
-            ``None`` for a sharded worker other than rank 0.
-    """
-
-    scores: pd.DataFrame
-    metrics: dict[str, Any]
-    outputs: dict[str, AttackOutput]
-    samples: SampleSet
-    out_dir: Path | None
-    tables: dict[tuple[str, str], TokenSignals] = field(default_factory=dict)
-    blind_scores: pd.DataFrame | None = None
-    boxed_warnings: tuple[str, ...] = ()
-    record: RunRecord | None = None
-
-    @property
-    def worker_done(self) -> bool:
-        """A sharded run's worker other than rank 0: its shards are written, nothing else."""
-        return bool(self.metrics.get("worker_done"))
-
-    @property
-    def warnings(self) -> list[str]:
-        """The run's warnings (``metrics.json``'s ``warnings``), most important first."""
-        return list(self.metrics.get("warnings", []))
-
-    @property
-    def skipped(self) -> dict[str, str]:
-        """Attacks that did not run -> why (``metrics.json``'s ``skipped_attacks``)."""
-        return dict(self.metrics.get("skipped_attacks", {}))
-
-    def leaderboard(self) -> str:
-        """The attacks (and blind baselines) ranked by AUROC, as a plain-text table."""
-        return leaderboard(self.metrics["attacks"], blind=self.metrics.get("blind"))
-
-
-class WriteFailedError(MiakitError):
-    """Writing the outputs failed after every attack had run.
-
-    The message names the fix, and says that the signals are safe in the cache. ``result``
-    holds what was computed (its ``out_dir`` is ``None``), so a caller can still show it.
-    """
-
-    def __init__(self, message: str, result: RunResult) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def run(
@@ -375,7 +311,7 @@ def _run(
             message = write_failed_message(Path(config.out), exc, root)
             raise WriteFailedError(message, result) from exc
         tick("outputs", 1, 1)
-    _log_summary(result)
+    log_summary(result)
     if echo:
         print(result.leaderboard())
     return result
@@ -391,15 +327,3 @@ def _device_type(config: RunConfig, scorers: Mapping[str, TokenScorer]) -> str:
 
         return "cuda" if torch.cuda.is_available() else "cpu"
     return config.device.split(":")[0]
-
-
-def _log_summary(result: RunResult) -> None:
-    """What the command line prints after a run, to the ``"miakit"`` logger."""
-    for warning in result.warnings:
-        logger.warning("%s", warning)
-    if result.skipped:
-        logger.info(
-            "skipped: %s", "; ".join(f"{k} ({v})" for k, v in sorted(result.skipped.items()))
-        )
-    if result.out_dir is not None:
-        logger.info("outputs written to %s", result.out_dir)
