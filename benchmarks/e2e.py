@@ -24,7 +24,7 @@ ratios are printed. A code without ``--timings`` gives its total wall time only.
     python benchmarks/e2e.py prepare --baseline-commit 23acaf3       # here: benchmarks/_e2e
     PYTHONUNBUFFERED=1 python benchmarks/e2e.py run --baseline-src benchmarks/_e2e/baseline \\
         --out-json "$OUT"                                            # on the GPU machine
-    python benchmarks/e2e.py run --small --device cpu                # CPU smoke run, ~2 min
+    python benchmarks/e2e.py run --small --device cpu                # CPU smoke run, minutes
 """
 
 from __future__ import annotations

@@ -150,7 +150,10 @@ def lib_dirs() -> list[Path]:
     """The folders the libraries are installed in (found without importing them)."""
     out = set()
     for name in LIBS:
-        spec = importlib.util.find_spec(name)
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # a broken install: nothing to evict for it
+            continue
         if spec is not None and spec.submodule_search_locations:
             out.add(Path(next(iter(spec.submodule_search_locations))).parent)
     return sorted(out)
