@@ -7,13 +7,21 @@ What it measures (issue 14's "done when"):
    in turn), plus offline LiRA/RMIA with 1, 2 and 4 reference models per example;
 2. the sequential trainer on the same models (same seed, same data, same batches): its wall
    time, the speed-up of the concurrent trainer, and how far the two sets of weights are
-   apart. It stops after the model that passes ``--seq-budget-s`` (240 s), so that the run
-   fits its time; the speed-up is then extrapolated from the models it trained (recorded).
+   apart. It stops after the model that passes ``--seq-budget-s`` (150 s), so that the run
+   fits its time; the speed-up is then extrapolated from the models it trained (recorded);
+3. the noise floor of that comparison: model 0 trained sequentially once more (the same
+   seed: on a GPU, non-deterministic kernels and TF32 convolutions make this differ) and once
+   from an initialisation scaled by 1 + 1e-7 (how fast a tiny difference grows).
 
-Both trainers are warmed up first (CUDA context, cuDNN, the optimiser's first import) on a
-2-model run, so neither pays start-up costs inside its timing.
+The defaults follow the LiRA paper's set-up (arXiv 2112.03570: every shadow model overfits
+its half of the pool, no augmentation while training): 5,000 examples per model (a
+10,000-example pool), 30 epochs, batch 128, Adam 2e-3.
 
-GPU (one H200; about 6-8 minutes with the defaults)::
+Both trainers are warmed up first (CUDA context, cuDNN autotuning, the optimiser's first
+import) on one epoch of all models with the same batch shapes, so neither pays start-up costs
+inside its timing.
+
+GPU (one H200; the defaults are sized for under 6 minutes)::
 
     .venv/bin/python benchmarks/shadow.py --device cuda \\
         --out-json benchmarks/results/shadow_h200.json
@@ -47,6 +55,7 @@ from safetensors.torch import load_file
 from miakit.errors import InvalidParameterError
 from miakit.shadow import ShadowSignals, store, train
 from miakit.shadow.attacks import default_registry
+from miakit.shadow.concurrent import train_concurrent
 from miakit.shadow.data import load_data
 from miakit.shadow.evaluate import evaluate_attacks
 from miakit.shadow.models import model_factory
@@ -81,6 +90,8 @@ def _machine(device: str) -> dict[str, Any]:
     }
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        info["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32  # convolutions in TF32
+        info["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
     return info
 
 
@@ -104,14 +115,24 @@ def _train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _sequential(
-    args: argparse.Namespace, folder: Path, k_max: int
+    args: argparse.Namespace, folder: Path, k_max: int, *, init_scale: float = 1.0
 ) -> tuple[float, dict[int, dict[str, torch.Tensor]]]:
     """Train models 0, 1, ... of ``folder``'s experiment one by one (in memory), until
-    ``k_max`` are done or ``--seq-budget-s`` is spent: ``(seconds, {model: state})``."""
+    ``k_max`` are done or ``--seq-budget-s`` is spent: ``(seconds, {model: state})``.
+    ``init_scale``: multiply the initial parameters by it (the noise-floor control)."""
     ds = load_data(args.data)
     pool = store.load_array(folder, store.POOL)
     membership = store.load_array(folder, store.MEMBERSHIP)
-    _, factory = model_factory(args.model, ds.input_shape, ds.n_classes)
+    _, plain = model_factory(args.model, ds.input_shape, ds.n_classes)
+
+    def factory() -> torch.nn.Module:
+        net = plain()
+        if init_scale != 1.0:
+            with torch.no_grad():
+                for param in net.parameters():
+                    param.mul_(init_scale)
+        return net
+
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     dev = torch.device(args.device)
     x = torch.as_tensor(ds.x[pool], device=dev)
@@ -129,14 +150,48 @@ def _sequential(
     return time.perf_counter() - t0, states
 
 
+def _concurrent_unfolded(
+    args: argparse.Namespace, folder: Path, epochs: int
+) -> tuple[float, dict[int, dict[str, torch.Tensor]]]:
+    """All models of ``folder``'s experiment trained concurrently again (in memory), with the
+    CNN's convolutions as unfold + batched matmul: ``(seconds, {model: state})``."""
+    ds = load_data(args.data)
+    pool = store.load_array(folder, store.POOL)
+    membership = store.load_array(folder, store.MEMBERSHIP)
+    _, factory = model_factory(args.model, ds.input_shape, ds.n_classes)
+    config = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    dev = torch.device(args.device)
+    x = torch.as_tensor(ds.x[pool], device=dev)
+    y = torch.as_tensor(ds.y[pool], device=dev)
+    states: dict[int, dict[str, torch.Tensor]] = {}
+    _sync(args.device)
+    t0 = time.perf_counter()
+    train_concurrent(
+        factory, x, y, membership, config, models=range(args.n_models), device=dev,
+        max_concurrent=args.max_concurrent, unfold_convs=True,
+        on_trained=lambda i, state: states.__setitem__(i, state),
+    )  # fmt: skip
+    _sync(args.device)
+    return time.perf_counter() - t0, states
+
+
+def _gap(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    """The largest absolute difference between two state dicts' float tensors."""
+    return max(
+        float((a[k].double().cpu() - b[k].double().cpu()).abs().max())
+        for k in a
+        if a[k].is_floating_point()
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default="fashion-mnist")
     p.add_argument("--model", default="cnn")
     p.add_argument("--n-models", type=int, default=64)
-    p.add_argument("--pool-size", type=int, default=20000)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--pool-size", type=int, default=10000)
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda")
@@ -145,15 +200,21 @@ def main() -> None:
     p.add_argument(
         "--seq-budget-s",
         type=float,
-        default=240.0,
+        default=150.0,
         help="stop the sequential training after the model that passes this many seconds "
-        "(240); the speed-up is then extrapolated from the models trained",
+        "(150); the speed-up is then extrapolated from the models trained",
     )
     p.add_argument("--n-bootstrap", type=int, default=200)
     p.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1))
     p.add_argument("--work", help="folder for the experiments (default: a temporary one)")
     p.add_argument("--out-json", help="write the results here")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument(
+        "--cudnn-benchmark",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="torch.backends.cudnn.benchmark for both trainers (default on)",
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -162,8 +223,14 @@ def main() -> None:
     kwargs = _train_kwargs(args)
     n, k_max = args.n_models, min(args.seq_models or args.n_models, args.n_models)
 
-    # warm-up of both trainers (not timed)
-    warm = {**kwargs, "n_models": 2, "epochs": 1, "pool_size": min(512, args.pool_size)}
+    if args.device.startswith("cuda"):
+        # autotuned cuDNN kernels for both trainers (each shape is tuned once, in the warm-up)
+        torch.backends.cudnn.benchmark = args.cudnn_benchmark
+    # warm-up of both trainers (not timed): all models, one epoch of the same batch shapes
+    per_model = args.pool_size // 2
+    rest = per_model % args.batch_size
+    warm_pool = 2 * min(per_model, args.batch_size + rest)
+    warm = {**kwargs, "epochs": 1, "pool_size": warm_pool}
     for concurrent in (True, False):
         train(args.data, out=work / f"warm-{concurrent}", concurrent=concurrent, **warm)
     _sync(args.device)
@@ -193,15 +260,28 @@ def main() -> None:
         Path(args.out_json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out_json).write_text(json.dumps(partial, indent=2) + "\n")
 
+    unfolded: dict[str, Any] = {}
+    if args.model == "cnn":  # the concurrent trainer once more, convolutions unfolded
+        _concurrent_unfolded(args, conc.folder, 1)  # warm-up
+        t_unf, unf_states = _concurrent_unfolded(args, conc.folder, args.epochs)
+        unfolded = {
+            "concurrent_train_s": t_unf,
+            "max_abs_weight_diff_vs_concurrent": max(
+                _gap(load_file(str(store.model_path(conc.folder, m))), st)
+                for m, st in unf_states.items()
+            ),
+        }
+        del unf_states
+
     # the same models, trained one after another, until all are done or the budget is spent
     t_seq, states = _sequential(args, conc.folder, k_max)
     k_seq = len(states)
     weight_gap = max(
-        float((load_file(str(store.model_path(conc.folder, m)))[key].double()
-               - state[key].double().cpu()).abs().max())
-        for m, state in states.items()
-        for key in state
-    )  # fmt: skip
+        _gap(load_file(str(store.model_path(conc.folder, m))), state) for m, state in states.items()
+    )
+    # the noise floor: model 0 once more, and from an initialisation scaled by 1 + 1e-7
+    _, again = _sequential(args, conc.folder, 1)
+    _, nudged = _sequential(args, conc.folder, 1, init_scale=1.0 + 1e-7)
 
     t_conc = conc.timings["train"]
     seq_all = t_seq / k_seq * n
@@ -210,7 +290,12 @@ def main() -> None:
     correct = sig.correct[:, :, 0]
     summary = {
         "machine": _machine(args.device),
-        "settings": {**kwargs, "data": args.data, "n_bootstrap": args.n_bootstrap},
+        "settings": {
+            **kwargs,
+            "data": args.data,
+            "n_bootstrap": args.n_bootstrap,
+            "cudnn_benchmark": args.cudnn_benchmark,
+        },
         "models": {
             "train_accuracy": float(correct[sig.membership].mean()),
             "test_accuracy": float(correct[~sig.membership].mean()),
@@ -229,7 +314,20 @@ def main() -> None:
             "measured_on_models": k_seq,
             "extrapolated": k_seq < n,
         },
-        "agreement": {"max_abs_weight_diff": weight_gap, "models_compared": k_seq},
+        "concurrent_unfolded_convs": {
+            **unfolded,
+            **(
+                {"speedup_vs_sequential": seq_all / unfolded["concurrent_train_s"]}
+                if unfolded
+                else {}
+            ),
+        },
+        "agreement": {
+            "max_abs_weight_diff": weight_gap,
+            "models_compared": k_seq,
+            "model0_sequential_twice": _gap(states[0], again[0]),
+            "model0_init_scaled_1e-7": _gap(states[0], nudged[0]),
+        },
         "lira_online_over_loss_tpr_at_0.001": (
             tpr["lira_online"] / tpr["loss"] if tpr.get("loss") and "lira_online" in tpr else None
         ),

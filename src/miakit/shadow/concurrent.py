@@ -23,7 +23,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from miakit.shadow.models import ModelFactory
+from miakit.errors import InvalidParameterError
+from miakit.shadow.models import ModelFactory, SmallCNN
 from miakit.shadow.train import (
     OnTrained,
     TrainConfig,
@@ -45,16 +46,23 @@ def train_concurrent(
     on_trained: OnTrained,
     device: torch.device,
     max_concurrent: int = 64,
+    unfold_convs: bool = False,
 ) -> None:
     """Train ``models`` in groups of ``max_concurrent``, each group in one vmapped loop.
 
     Same arguments as :func:`miakit.shadow.train.train_sequential`, plus ``max_concurrent``:
-    models per group (bounds memory; the models are the same for any grouping).
+    models per group (bounds memory; the models are the same for any grouping), and
+    ``unfold_convs``: the built-in CNN computes its convolutions as unfold + batched matmul
+    instead of grouped convolutions (the same models up to round-off; which is faster
+    depends on the device, ``benchmarks/shadow.py`` times both).
+
+    Raises:
+        InvalidParameterError: ``unfold_convs`` with a model other than the built-in CNN.
     """
     models = list(models)
     for start in range(0, len(models), max_concurrent):
         group = models[start : start + max_concurrent]
-        _train_group(factory, x, y, membership, config, group, on_trained, device)
+        _train_group(factory, x, y, membership, config, group, on_trained, device, unfold_convs)
 
 
 def _train_group(
@@ -66,12 +74,19 @@ def _train_group(
     group: list[int],
     on_trained: OnTrained,
     device: torch.device,
+    unfold_convs: bool,
 ) -> None:
     nets = [init_model(factory, m, config.seed).to(device) for m in group]
     keys = list(nets[0].state_dict())  # persistent parameters and buffers, in order
     params, buffers = stack_module_state(nets)  # name -> (k, ...); params are fresh leaves
     base = copy.deepcopy(nets[0]).to("meta")
     base.train()
+    if unfold_convs:
+        if not isinstance(base, SmallCNN):
+            raise InvalidParameterError(
+                f"unfold_convs applies to the built-in cnn only, not {type(base).__name__}"
+            )
+        base.unfold_convs = True
     del nets
 
     def forward(p: dict, b: dict, xb: torch.Tensor) -> torch.Tensor:
@@ -79,8 +94,8 @@ def _train_group(
 
     batched = vmap(forward)
     opt = make_optimizer(list(params.values()), config)
-    for batch in epoch_batches(member_positions(membership, group), config, group):
-        idx = torch.as_tensor(batch, device=device)  # (k, b)
+    for idx in epoch_batches(member_positions(membership, group), config, group, device):
+        # idx: (k, b) on the device
         logits = batched(params, buffers, x[idx])  # (k, b, n_classes)
         k, b, c = logits.shape
         losses = nn.functional.cross_entropy(

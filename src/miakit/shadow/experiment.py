@@ -31,7 +31,7 @@ from miakit.shadow.membership import balanced_membership
 from miakit.shadow.models import ModelFactory, model_factory
 from miakit.shadow.queries import parse_queries
 from miakit.shadow.signals import ShadowSignals, compute_signals
-from miakit.shadow.train import TrainConfig, train_sequential
+from miakit.shadow.train import TrainConfig, init_model, train_sequential
 
 Progress = Callable[[ProgressEvent], None]
 
@@ -144,6 +144,8 @@ def train(
         "n_classes": ds.n_classes,
         "input_shape": list(ds.input_shape),
         "model": name,
+        # the architecture's size: a folder made by a CNN of another shape is refused
+        "model_parameters": _n_parameters(factory, seed),
         "n_models": n_models,
         "pool_size": len(pool),
         "n_unused": int(ds.n_samples - len(pool)),
@@ -206,6 +208,10 @@ def train(
         trainer="concurrent" if use_vmap else "sequential",
         timings={"train": t_train, "signals": time.perf_counter() - t0},
     )
+
+
+def _n_parameters(factory: ModelFactory, seed: int) -> int:
+    return sum(p.numel() for p in init_model(factory, 0, seed).parameters())
 
 
 def _load(factory: ModelFactory, folder: Path, m: int, device: torch.device) -> torch.nn.Module:

@@ -8,9 +8,11 @@ generator (as every ``torch.nn`` layer's does).
 Built-ins (:data:`MODELS`), each built for the data's input shape and class count:
 
 - ``mlp``: flatten, one hidden layer of 128 ReLU units (no normalisation);
-- ``cnn``: two 3x3 convolutions (16 and 32 channels) with BatchNorm and ReLU, a 2x2 max pool
-  after the first, global average pooling, a linear head. BatchNorm makes eval mode matter,
-  which is why it is there: signals are always computed in eval mode.
+- ``cnn``: two 3x3 convolutions (16 and 32 channels), each with BatchNorm, ReLU and a 2x2 max
+  pool, then a linear head over the flattened ``(32, h/4, w/4)`` map. BatchNorm makes eval
+  mode matter, which is why it is there: signals are always computed in eval mode. (An
+  earlier version pooled the second map globally: it saw 8x8-pixel patches and no layout,
+  and reached 0.72 train accuracy on Fashion-MNIST, too little to overfit.)
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class MLP(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    """conv3x3(c,w)-BN-ReLU-maxpool2 -> conv3x3(w,2w)-BN-ReLU -> global mean -> Linear."""
+    """conv3x3(c,w)-BN-ReLU-maxpool2 -> conv3x3(w,2w)-BN-ReLU-maxpool2 -> flatten -> Linear."""
 
     def __init__(self, input_shape: Sequence[int], n_classes: int, *, width: int = 16):
         super().__init__()
@@ -55,18 +57,32 @@ class SmallCNN(nn.Module):
                 f"model 'cnn' needs image inputs (c, h, w), got input shape {tuple(input_shape)}; "
                 "use --model mlp for tabular data"
             )
-        c = int(input_shape[0])
+        c, h, w = (int(s) for s in input_shape)
+        if h < 4 or w < 4:
+            raise InvalidParameterError(
+                f"model 'cnn' needs images of at least 4x4 pixels, got {h}x{w}; use --model mlp"
+            )
         self.conv1 = nn.Conv2d(c, width, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(2 * width)
-        self.head = nn.Linear(2 * width, n_classes)
+        self.head = nn.Linear(2 * width * (h // 4) * (w // 4), n_classes)
+        #: compute the convolutions as unfold + matmul (the same function): under ``vmap``
+        #: that is one batched matrix product per layer instead of a grouped convolution
+        #: (set by the concurrent trainer when asked; not part of the state dict)
+        self.unfold_convs = False
+
+    def _conv(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        if not self.unfold_convs:
+            return conv(x)
+        b, _, h, w = x.shape
+        cols = nn.functional.unfold(x, 3, padding=1)  # (b, c*9, h*w)
+        return (conv.weight.flatten(1) @ cols).reshape(b, -1, h, w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.bn1(self.conv1(x)))
-        h = nn.functional.max_pool2d(h, 2)
-        h = torch.relu(self.bn2(self.conv2(h)))
-        return self.head(h.mean(dim=(2, 3)))  # (b, 2w)
+        h = nn.functional.max_pool2d(torch.relu(self.bn1(self._conv(self.conv1, x))), 2)
+        h = nn.functional.max_pool2d(torch.relu(self.bn2(self._conv(self.conv2, h))), 2)
+        return self.head(h.flatten(1))  # (b, 2w * h/4 * w/4)
 
 
 MODELS: Registry[ModelBuilder] = Registry("model")

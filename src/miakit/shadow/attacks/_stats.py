@@ -65,6 +65,23 @@ def spread(values: np.ndarray, mask: np.ndarray, *, fixed: bool) -> np.ndarray:
     return np.maximum(np.sqrt(var), MIN_STD)
 
 
+def gaussian_fit(
+    values: np.ndarray, mask: np.ndarray, how: str, *, fixed: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(center(values, mask, how), spread(values, mask, fixed=fixed))`` from one gather of
+    the side (LiRA needs both; gathering twice was a third of its time)."""
+    if how not in ("median", "mean"):
+        raise InvalidParameterError(f"center must be 'median' or 'mean', got {how!r}")
+    d = dense(values, mask)
+    if d is None:
+        return center(values, mask, how), spread(values, mask, fixed=fixed)
+    mu = np.median(d, axis=1) if how == "median" else d.mean(axis=1)
+    var = d.var(axis=1)
+    if fixed:
+        var = var.mean(axis=0, keepdims=True)
+    return mu, np.maximum(np.sqrt(var), MIN_STD)
+
+
 def norm_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """log N(x; mu, sigma^2), elementwise."""
     z = (x - mu) / sigma

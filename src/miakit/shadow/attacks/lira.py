@@ -29,8 +29,7 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from miakit.shadow.attacks._registry import TargetView, register_classifier_attack
-from miakit.shadow.attacks._stats import center as _center
-from miakit.shadow.attacks._stats import norm_logpdf, require_count, spread
+from miakit.shadow.attacks._stats import gaussian_fit, norm_logpdf, require_count
 
 PAPER = "2112.03570"
 
@@ -50,12 +49,8 @@ def online_scores(view: TargetView, *, fixed_variance: bool, center: str) -> np.
     inn, out = view.shadow_in, view.shadow_out
     _need(inn, "IN", fixed_variance, "lira_online")
     _need(out, "OUT", fixed_variance, "lira_online")
-    log_in = norm_logpdf(
-        target, _center(shadows, inn, center), spread(shadows, inn, fixed=fixed_variance)
-    )
-    log_out = norm_logpdf(
-        target, _center(shadows, out, center), spread(shadows, out, fixed=fixed_variance)
-    )
+    log_in = norm_logpdf(target, *gaussian_fit(shadows, inn, center, fixed=fixed_variance))
+    log_out = norm_logpdf(target, *gaussian_fit(shadows, out, center, fixed=fixed_variance))
     return (log_in - log_out).mean(axis=1)
 
 
@@ -63,8 +58,7 @@ def offline_scores(view: TargetView, *, fixed_variance: bool, center: str) -> np
     target, shadows = view.signal("phi")
     out = view.shadow_out
     _need(out, "OUT", fixed_variance, "lira_offline")
-    mu = _center(shadows, out, center)
-    sigma = spread(shadows, out, fixed=fixed_variance)
+    mu, sigma = gaussian_fit(shadows, out, center, fixed=fixed_variance)
     return log_ndtr((target - mu) / sigma).mean(axis=1)
 
 
