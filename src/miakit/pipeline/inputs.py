@@ -32,6 +32,7 @@ from miakit._core.registry import Registry
 from miakit.config.build import all_keys
 from miakit.config.provided import add as add_settings
 from miakit.config.schema import Key
+from miakit.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from miakit.attacks import AttackSpec
@@ -215,6 +216,37 @@ def default_providers() -> ProviderRegistry:
         load_entry_points()
         _DEFAULT.freeze()
     return _DEFAULT
+
+
+def given_stand_ins(
+    given: Mapping[str, Any] | None,
+    *,
+    perturber: Any = None,
+    providers: ProviderRegistry | None = None,
+) -> dict[str, Any]:
+    """The in-memory stand-ins of a run (``miakit.run(stand_ins=...)``, plus ``perturber=``),
+    checked against what the registered providers declare (``Input(stand_in=NAME)``).
+
+    Raises:
+        InvalidParameterError: a name no provider takes (the known ones are listed), or the
+            perturber given twice.
+    """
+    out = {k: v for k, v in (given or {}).items() if v is not None}
+    if perturber is not None:
+        if "perturber" in out:
+            raise InvalidParameterError(
+                "the perturber is given twice: pass perturber= or stand_ins={'perturber': ...}"
+            )
+        out["perturber"] = perturber
+    registry = providers if providers is not None else default_providers()
+    known = sorted({i.stand_in for i in registry.inputs().values() if i.stand_in})
+    unknown = sorted(set(out) - set(known))
+    if unknown:
+        raise InvalidParameterError(
+            f"stand_ins: no input provider takes {unknown[0]!r}; the known stand-ins are "
+            f"{', '.join(known) or 'none'} (a provider declares one with Input(stand_in=NAME))"
+        )
+    return out
 
 
 def flag_of(key: str, providers: ProviderRegistry | None = None) -> str:

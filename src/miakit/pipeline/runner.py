@@ -41,7 +41,7 @@ from miakit.metrics import evaluate
 from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
 from miakit.pipeline.documents import chunk_documents, document_sections
-from miakit.pipeline.inputs import default_providers
+from miakit.pipeline.inputs import default_providers, given_stand_ins
 from miakit.pipeline.outputs import (
     check_writable,
     run_warnings,
@@ -81,6 +81,7 @@ def run(
     *,
     scorers: Mapping[str, TokenScorer] | None = None,
     perturber: Perturber | None = None,
+    stand_ins: Mapping[str, Any] | None = None,
     write: bool = True,
     progress: bool | ProgressCallback = False,
     echo: bool | None = None,
@@ -97,6 +98,9 @@ def run(
         perturber: generates the neighbors of ``neighborhood`` and ``neighborhood_causal``
             instead of the configured generators (:mod:`miakit.perturb`; it stands in for
             ``--fill-mask-model``); its identity is recorded in ``metrics.json``.
+        stand_ins: in-memory objects by the name an input provider declares
+            (``Input(stand_in=NAME)``), each used instead of the setting it stands in for;
+            ``perturber=`` is the built-in one. An unknown name is an error.
         write: write ``scores.parquet``, ``samples.parquet``, ``metrics.json`` and
             ``config.resolved.yaml`` to ``config.out``.
         progress: ``False`` (default) shows nothing; ``True`` shows the command line's
@@ -119,13 +123,14 @@ def run(
     """
     timings = timing.for_run()  # metrics.json's setup.timings (miakit._core.timing)
     with timings.active():
-        return _run(config, scorers, perturber, write, progress, echo, fields, timings)
+        given = given_stand_ins(stand_ins, perturber=perturber)
+        return _run(config, scorers, given, write, progress, echo, fields, timings)
 
 
 def _run(
     config: RunConfig | None,
     scorers: Mapping[str, TokenScorer] | None,
-    perturber: Perturber | None,
+    stand_ins: dict[str, Any],
     write: bool,
     progress: bool | ProgressCallback,
     echo: bool | None,
@@ -157,8 +162,6 @@ def _run(
     if "target" not in roles:
         raise InvalidParameterError("no target model: pass --model PATH")
     aliases = {**role_aliases(roles), **shared_model_aliases(config, scorers, roles)}
-    # in-memory objects that stand in for a setting (a perturber for --fill-mask-model)
-    stand_ins = {k: v for k, v in {"perturber": perturber}.items() if v is not None}
     import_plugins(config.plugins)  # --plugin / plugins: their attacks register first
     specs, skipped = select_attacks(config, roles | set(aliases), stand_ins)
     check_params(config, specs)
