@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
@@ -309,17 +308,7 @@ def print_result(result: DatasetInferenceResult, out: str | None) -> None:
 
 def to_json(result: DatasetInferenceResult) -> str:
     """``dataset_inference.json``'s text (NaN written as null)."""
-    return json.dumps(_nan_to_none(result.to_dict()), indent=2, allow_nan=False) + "\n"
-
-
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_nan_to_none(v) for v in value]
-    return value
+    return result.to_json()
 
 
 __all__ = ["add_parser", "dataset_inference", "main", "to_json"]

@@ -73,6 +73,12 @@ class DatasetInferenceResult:
     folds: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     scoring: dict[str, Any] = field(default_factory=dict)
 
+    def to_json(self) -> str:
+        """``dataset_inference.json``'s text (NaN written as null)."""
+        import json
+
+        return json.dumps(_nan_to_none(self.to_dict()), indent=2, allow_nan=False) + "\n"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``dataset_inference.json``)."""
         return {
@@ -172,3 +178,14 @@ def reason_text(p: float, alpha: float, auroc: float, m: int, shift: ShiftCheck 
             "prove that they are identically distributed"
         )
     return text + "."
+
+
+def _nan_to_none(value: Any) -> Any:
+    """``value`` with every float NaN, also inside dicts and lists, as ``None``."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(v) for v in value]
+    return value
