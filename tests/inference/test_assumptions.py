@@ -85,3 +85,15 @@ def test_reads_the_sections_it_is_given():
     empty = ShiftCheck.from_sections(None, None)
     assert not empty.ran and empty.withhold_reason() is None
     assert "the blind baselines did not run" in empty.notes
+
+
+def test_a_shift_warning_without_the_permutation_test_withholds():
+    """``--blind-permutations 0``: the baselines' interval rule warns, and that must withhold
+    as the permutation test would (review of issue 13: it was ignored)."""
+    summary = {"best": "dates", "best_auroc": 0.9, "warning": "dates tells them apart", "notes": []}
+    check = ShiftCheck.from_sections(summary, None)
+    reason = check.withhold_reason()
+    assert reason is not None and "dates tells them apart" in reason
+    assert check.to_dict()["withhold"] is True
+    quiet = ShiftCheck.from_sections({**summary, "warning": None}, None)
+    assert quiet.withhold_reason() is None

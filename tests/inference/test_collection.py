@@ -84,3 +84,14 @@ def test_errors_name_the_fix(synth):
         collection_test(synth(rng, 5), members, nonmembers, holdout=1.0)
     with pytest.raises(InvalidParameterError, match="features differ"):
         collection_test(synth(rng, 5)[:, :2], members, nonmembers)
+
+
+def test_an_unreachable_alpha_is_an_error_naming_the_fix(synth):
+    """2 documents against 5 held-out non-members: the smallest p is 1/21 = 0.048, so at
+    alpha = 0.01 the verdict could never be 'member' (review of issue 13)."""
+    rng = np.random.default_rng(4)
+    members, nonmembers = synth(rng, 10, shift=3.0), synth(rng, 10)
+    collection = synth(rng, 2, shift=3.0)
+    with pytest.raises(DataError, match=r"cannot reach alpha = 0.01.*smallest possible p-value"):
+        collection_test(collection, members, nonmembers)
+    assert collection_test(collection, members, nonmembers, alpha=0.05).p_value >= 1 / 21

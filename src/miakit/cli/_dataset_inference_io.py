@@ -25,6 +25,11 @@ from miakit.inference.features import NON_FEATURES
 IGNORED_LABEL = "\x00miakit-dataset-inference-ignores-labels"
 #: Columns of a documents table that are not features.
 DOC_NON_FEATURES = ("doc_id", "n_chunks")
+#: Prefixes of columns fitted on member/non-member labels (the document classifiers'
+#: ``learned:*``, old folders' ``blind:*`` out-of-fold scores): never features. Such a column
+#: carries the labels under test outside the permutations, and the p-value would be invalid
+#: (under the null, 33% rejections at alpha = 0.01 instead of 1%).
+LABEL_FITTED = ("learned:", "blind:")
 
 
 def load_sets(suspect: Any, validation: Any, config: Any) -> SampleSet:
@@ -110,9 +115,17 @@ def features_table(
 
     table = pd.DataFrame({"id": ids, "set": sets})
     skip = {*NON_FEATURES, *DOC_NON_FEATURES, key}
+    excluded = [str(c) for c in df.columns if str(c).startswith(LABEL_FITTED)]
     for name in df.columns:
-        if name not in skip and not str(name).endswith(":n_scored"):
+        if name not in skip and name not in excluded and not str(name).endswith(":n_scored"):
             table[name] = df[name].to_numpy()
+    if excluded:
+        scoring["excluded_features"] = excluded
+        scoring["excluded_note"] = (
+            "left out: fitted on the labels of the run that wrote them (out-of-fold "
+            "member/non-member predictions), so they would carry the labels under test "
+            "outside the permutations and invalidate the p-value"
+        )
     return table, scoring
 
 

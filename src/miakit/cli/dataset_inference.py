@@ -205,6 +205,7 @@ def dataset_inference(
     forced: dict[str, Any] = {"members": str(suspect), "nonmembers": str(validation)}
     forced["data"] = None
     forced |= {"label_field": IGNORED_LABEL, "blind": False, "allow_overlap": True}
+    forced["doc_combiner"] = False  # label-fitted document scores are never features
     run_config = make_config({**settings, **forced})  # every setting checked before work
     if out is not None:
         from miakit.pipeline.outputs import check_writable

@@ -42,6 +42,8 @@ class ShiftCheck:
         overlap_pairs: exact and near-duplicate pairs found.
         max_overlap_fraction: withhold when ``overlap_fraction`` exceeds it.
         notes: what the checks could not do.
+        blind_warning: the blind baselines' own shift warning when their permutation test
+            did not run (``--blind-permutations 0``: the interval rule); it withholds too.
     """
 
     blind_p: float | None = None
@@ -52,6 +54,7 @@ class ShiftCheck:
     overlap_pairs: int = 0
     max_overlap_fraction: float = 0.01
     notes: tuple[str, ...] = ()
+    blind_warning: str | None = None
 
     @classmethod
     def from_sections(
@@ -66,6 +69,7 @@ class ShiftCheck:
         validation)."""
         notes: list[str] = []
         blind_p = blind_best = blind_auroc = None
+        blind_warning = None
         blind_alpha = 0.05
         if blind_summary:
             if "permutation_p" in blind_summary:
@@ -75,6 +79,9 @@ class ShiftCheck:
                 blind_auroc = float(blind_summary["best_auroc"])
             else:
                 notes.append("the blind baselines ran without their permutation test")
+                blind_warning = (
+                    str(blind_summary["warning"]) if blind_summary.get("warning") else None
+                )
             notes.extend(str(n) for n in blind_summary.get("notes", ()))
         else:
             notes.append("the blind baselines did not run")
@@ -93,6 +100,7 @@ class ShiftCheck:
             overlap_pairs=pairs,
             max_overlap_fraction=max_overlap_fraction,
             notes=tuple(notes),
+            blind_warning=blind_warning,
         )
 
     @property
@@ -113,6 +121,12 @@ class ShiftCheck:
                 "measure that difference, not training. Draw validation texts from the same "
                 "source, period and format as the suspect texts"
             )
+        if self.blind_warning is not None:
+            reasons.append(
+                "the sets differ without the model: the model-free blind baselines (without "
+                f"their permutation test) warn: {self.blind_warning}. Draw validation texts "
+                "from the same source, period and format as the suspect texts"
+            )
         if self.overlap_fraction is not None and self.overlap_fraction > self.max_overlap_fraction:
             reasons.append(
                 f"{self.overlap_fraction:.1%} of the validation texts have an exact or "
@@ -128,6 +142,7 @@ class ShiftCheck:
         return {
             "blind_permutation_p": self.blind_p,
             "blind_alpha": self.blind_alpha,
+            "blind_warning": self.blind_warning,
             "blind_best": self.blind_best,
             "blind_best_auroc": self.blind_auroc,
             "overlap_fraction": self.overlap_fraction,

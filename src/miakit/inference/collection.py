@@ -27,6 +27,7 @@ reference separates members at the document level.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -145,6 +146,14 @@ def collection_test(
     rng = np.random.default_rng([seed, 2411, 154])
     m_train, m_held = _split(rng, xm.shape[0], holdout)
     n_train, n_held = _split(rng, xn.shape[0], holdout)
+    floor = 1.0 / math.comb(xc.shape[0] + n_held.size, xc.shape[0])  # U at its maximum
+    if floor > alpha:
+        raise DataError(
+            f"the collection test cannot reach alpha = {alpha:g}: with {xc.shape[0]} "
+            f"collection document(s) and {n_held.size} held-out non-members the smallest "
+            f"possible p-value is {floor:.3g}. Add reference non-members (or collection "
+            "documents), hold out a larger share (holdout), or test at a larger alpha."
+        )
     x_train = np.vstack([xm[m_train], xn[n_train]])
     y_train = np.r_[np.ones(m_train.size), np.zeros(n_train.size)]
     pre = Preprocessor.fit(x_train, clip=clip)
