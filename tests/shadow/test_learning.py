@@ -63,7 +63,11 @@ def test_uint8_npz_equals_its_float_twin(tmp_path):
     np.testing.assert_array_equal(c.x, a.x)
 
 
-def test_unfolded_convolutions_train_the_same_cnn():
+def _no_conv(self, x):
+    raise AssertionError("Conv2d.forward called with unfold_convs=True")
+
+
+def test_unfolded_convolutions_train_the_same_cnn(monkeypatch):
     """The concurrent trainer's unfold + matmul convolutions are the same function."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand((48, 1, 8, 8), generator=g), torch.randint(0, 3, (48,), generator=g)
@@ -72,6 +76,8 @@ def test_unfolded_convolutions_train_the_same_cnn():
     config = TrainConfig(epochs=2, batch_size=8, lr=1e-2, seed=1)
     runs = []
     for unfold in (False, True):
+        if unfold:  # the unfolded run must not call the convolution modules at all
+            monkeypatch.setattr(torch.nn.Conv2d, "forward", _no_conv)
         got: dict[int, dict[str, torch.Tensor]] = {}
         train_concurrent(factory, x, y, membership, config, models=[0, 1],
                          device=torch.device("cpu"), unfold_convs=unfold,

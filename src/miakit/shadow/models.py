@@ -77,7 +77,8 @@ class SmallCNN(nn.Module):
             return conv(x)
         b, _, h, w = x.shape
         cols = nn.functional.unfold(x, 3, padding=1)  # (b, c*9, h*w)
-        return (conv.weight.flatten(1) @ cols).reshape(b, -1, h, w)
+        # one (out, c*9) x (c*9, b*h*w) product per model: einsum folds b into the columns
+        return torch.einsum("oc,bcl->bol", conv.weight.flatten(1), cols).reshape(b, -1, h, w)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = nn.functional.max_pool2d(torch.relu(self.bn1(self._conv(self.conv1, x))), 2)
