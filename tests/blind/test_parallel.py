@@ -1,0 +1,86 @@
+"""The fold jobs' thread pool changes nothing: the same scores, p-value and errors with any
+number of threads, and the first failing fold's error (issue 15)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pydoc_data.topics import topics
+
+import numpy as np
+import pytest
+
+import miakit.blind._folds as folds_module
+from miakit.blind import default_baselines, run_blind_baselines
+from miakit.blind._folds import make_folds, oof_scores, pool_size, usable_cores
+
+
+def _texts(n: int) -> list[str]:
+    paragraphs = [p.strip() for text in topics.values() for p in text.split("\n\n")]
+    return [p for p in paragraphs if 80 <= len(p) <= 600][:n]
+
+
+def test_pool_size_is_bounded_by_jobs_cores_and_the_cap():
+    assert pool_size(1) == 1
+    assert pool_size(0) == 1
+    assert pool_size(10_000) == min(usable_cores(), folds_module.MAX_THREADS)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_results_do_not_depend_on_the_number_of_threads(monkeypatch, threads):
+    texts = _texts(120)
+    y = np.arange(len(texts)) % 2
+    monkeypatch.setattr(folds_module, "MAX_THREADS", 1)
+    one = run_blind_baselines(texts, y, n_permutations=19, n_resamples=50)
+    monkeypatch.setattr(folds_module, "MAX_THREADS", threads)
+    monkeypatch.setattr(folds_module, "usable_cores", lambda: 4)
+    many = run_blind_baselines(texts, y, n_permutations=19, n_resamples=50)
+    for name, s in one.scores.items():
+        np.testing.assert_array_equal(many.scores[name], s)
+    assert many.test == one.test
+    assert many.metrics == one.metrics
+
+
+def test_pooled_folds_equal_sequential_folds_and_raise_the_first_failing_fold():
+    texts = _texts(60)
+    pipeline = default_baselines().get("char_ngrams").build(seed=0)
+    x = pipeline.featurize(texts)
+    labels = np.stack([np.arange(60) % 2, np.arange(60) // 30], axis=1)
+    folds = make_folds(60, 4, seed=1)
+    with ThreadPoolExecutor(3) as pool:
+        pooled = oof_scores(pipeline, x, labels, folds, pool)()
+    np.testing.assert_array_equal(pooled, oof_scores(pipeline, x, labels, folds)())
+
+    class Fails:
+        """A transformer that cannot be fitted on folds 1 and 2 (of 0..3)."""
+
+        def __init__(self, fold: int = -1) -> None:
+            self.fold = fold
+
+        def get_params(self, deep: bool = True) -> dict[str, int]:
+            return {"fold": self.fold}
+
+        def set_params(self, **params: int) -> Fails:
+            self.fold = params["fold"]
+            return self
+
+        def fit_transform(self, x_train):
+            first_test_row = next(i for i in range(60) if i not in set(x_train_rows(x_train)))
+            fold = next(f for f, (_, test) in enumerate(folds) if first_test_row in test)
+            if fold in (1, 2):
+                raise ValueError(f"fold {fold} cannot be fitted")
+            return x_train
+
+        def transform(self, x_test):
+            return x_test
+
+    def x_train_rows(x_train):
+        return x_train[:, -1].toarray().ravel().astype(int).tolist()
+
+    import scipy.sparse as sp
+
+    from miakit.blind import BlindPipeline
+
+    tagged = sp.hstack([x, sp.csr_matrix(np.arange(60.0)[:, None])]).tocsr()
+    failing = BlindPipeline(featurize=pipeline.featurize, transform=Fails())
+    with ThreadPoolExecutor(4) as pool, pytest.raises(ValueError, match="fold 1 cannot"):
+        oof_scores(failing, tagged, labels, folds, pool)()
