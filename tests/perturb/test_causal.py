@@ -94,3 +94,20 @@ def test_needs_a_hf_tokenizer() -> None:
 
     with pytest.raises(BackendCapabilityError, match="--fill-mask-model"):
         CausalLMPerturber(Bare())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"batch_tokens": 0}, "batch_tokens"),
+        ({"max_length": 1}, "max_length"),
+        ({"bos": "sometimes"}, "bos"),
+    ],
+)
+def test_invalid_engine_settings_are_errors_naming_them(setup, kwargs, message) -> None:
+    """As for SignalEngine: no setting of a library object silently becomes a default."""
+    from miakit.errors import InvalidParameterError
+
+    scorer = setup[2]
+    with pytest.raises(InvalidParameterError, match=rf"CausalLMPerturber(.|\n)*{message}"):
+        CausalLMPerturber(scorer, **kwargs)

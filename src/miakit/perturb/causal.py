@@ -43,6 +43,7 @@ from miakit.backends.base import (
     TokenScorer,
     check_capabilities,
 )
+from miakit.config.options import check_options
 from miakit.errors import BackendCapabilityError
 from miakit.perturb.base import (
     LegacySpelling,
@@ -95,6 +96,11 @@ class CausalLMPerturber(LegacySpelling):
         batch_tokens: int = 4096,
     ) -> None:
         check_settings(fraction=fraction, top_k=top_k)
+        # the engine's settings, checked as the config declares them (never a silent default)
+        check_options(
+            "CausalLMPerturber",
+            {"max_length": max_length, "bos": bos, "batch_tokens": batch_tokens},
+        )
         try:
             capabilities = check_capabilities(scorer)
         except BackendCapabilityError:  # not a scorer at all: the same advice applies
