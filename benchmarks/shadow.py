@@ -303,6 +303,8 @@ def main() -> None:
             "data": args.data,
             "n_bootstrap": args.n_bootstrap,
             "cudnn_benchmark": args.cudnn_benchmark,
+            "unfold_epochs": args.unfold_epochs,
+            "seq_budget_s": args.seq_budget_s,
         },
         "models": {
             "train_accuracy": float(correct[sig.membership].mean()),
