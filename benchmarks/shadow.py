@@ -47,6 +47,7 @@ import platform
 import shutil
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -178,6 +179,37 @@ def _concurrent_unfolded(
     return time.perf_counter() - t0, states
 
 
+def _syncs_per_epoch(args: argparse.Namespace, folder: Path) -> dict[str, int]:
+    """Synchronising CUDA calls in one epoch of each trainer (``torch.cuda`` sync debug mode;
+    the models are kept in memory, nothing is read back)."""
+    ds = load_data(args.data)
+    pool = store.load_array(folder, store.POOL)
+    membership = store.load_array(folder, store.MEMBERSHIP)
+    _, factory = model_factory(args.model, ds.input_shape, ds.n_classes)
+    config = TrainConfig(epochs=1, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    dev = torch.device(args.device)
+    x = torch.as_tensor(ds.x[pool], device=dev)
+    y = torch.as_tensor(ds.y[pool], device=dev)
+    counts = {}
+    for name, trainer, models in (
+        ("concurrent", train_concurrent, range(args.n_models)),
+        ("sequential_one_model", train_sequential, [0]),
+    ):
+        _sync(args.device)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if dev.type == "cuda":  # elsewhere nothing is counted (0)
+                torch.cuda.set_sync_debug_mode("warn")
+            try:
+                trainer(factory, x, y, membership, config, models=models, device=dev,
+                        on_trained=lambda i, state: None)  # fmt: skip
+            finally:
+                if dev.type == "cuda":
+                    torch.cuda.set_sync_debug_mode("default")
+        counts[name] = sum("synchroniz" in str(w.message) for w in caught)
+    return counts
+
+
 def _gap(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     """The largest absolute difference between two state dicts' float tensors."""
     return max(
@@ -281,6 +313,8 @@ def main() -> None:
             "extrapolated": unf_epochs < args.epochs,
         }
 
+    syncs = _syncs_per_epoch(args, conc.folder)
+
     # the same models, trained one after another, until all are done or the budget is spent
     t_seq, states = _sequential(args, conc.folder, k_max)
     k_seq = len(states)
@@ -324,6 +358,7 @@ def main() -> None:
             "measured_on_models": k_seq,
             "extrapolated": k_seq < n,
         },
+        "host_syncs_per_epoch": syncs,
         "concurrent_unfolded_convs": {
             **unfolded,
             **(
