@@ -124,23 +124,16 @@ def _sequential(
     """Train models 0, 1, ... of ``folder``'s experiment one by one (in memory), until
     ``k_max`` are done or ``--seq-budget-s`` is spent: ``(seconds, {model: state})``.
     ``init_scale``: multiply the initial parameters by it (the noise-floor control)."""
-    ds = load_data(args.data)
-    pool = store.load_array(folder, store.POOL)
-    membership = store.load_array(folder, store.MEMBERSHIP)
-    _, plain = model_factory(args.model, ds.input_shape, ds.n_classes)
+    plain, x, y, membership, dev = _setup(args, folder)
 
     def factory() -> torch.nn.Module:
         net = plain()
-        if init_scale != 1.0:
-            with torch.no_grad():
-                for param in net.parameters():
-                    param.mul_(init_scale)
+        with torch.no_grad():
+            for param in net.parameters():
+                param.mul_(init_scale)  # 1.0: exactly the same weights
         return net
 
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    dev = torch.device(args.device)
-    x = torch.as_tensor(ds.x[pool], device=dev)
-    y = torch.as_tensor(ds.y[pool], device=dev)
     states: dict[int, dict[str, torch.Tensor]] = {}
     t0 = time.perf_counter()
     for m in range(k_max):
@@ -154,19 +147,25 @@ def _sequential(
     return time.perf_counter() - t0, states
 
 
+def _setup(
+    args: argparse.Namespace, folder: Path
+) -> tuple[Any, torch.Tensor, torch.Tensor, Any, torch.device]:
+    """``(factory, x, y, membership, device)`` of ``folder``'s experiment."""
+    ds = load_data(args.data)
+    pool = store.load_array(folder, store.POOL)
+    _, factory = model_factory(args.model, ds.input_shape, ds.n_classes)
+    dev = torch.device(args.device)
+    x, y = (torch.as_tensor(a[pool], device=dev) for a in (ds.x, ds.y))
+    return factory, x, y, store.load_array(folder, store.MEMBERSHIP), dev
+
+
 def _concurrent_unfolded(
     args: argparse.Namespace, folder: Path, epochs: int
 ) -> tuple[float, dict[int, dict[str, torch.Tensor]]]:
     """All models of ``folder``'s experiment trained concurrently again (in memory), with the
     CNN's convolutions as unfold + batched matmul: ``(seconds, {model: state})``."""
-    ds = load_data(args.data)
-    pool = store.load_array(folder, store.POOL)
-    membership = store.load_array(folder, store.MEMBERSHIP)
-    _, factory = model_factory(args.model, ds.input_shape, ds.n_classes)
+    factory, x, y, membership, dev = _setup(args, folder)
     config = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    dev = torch.device(args.device)
-    x = torch.as_tensor(ds.x[pool], device=dev)
-    y = torch.as_tensor(ds.y[pool], device=dev)
     states: dict[int, dict[str, torch.Tensor]] = {}
     _sync(args.device)
     t0 = time.perf_counter()
@@ -180,21 +179,15 @@ def _concurrent_unfolded(
 
 
 def _syncs_per_epoch(args: argparse.Namespace, folder: Path) -> dict[str, int]:
-    """Synchronising CUDA calls in one epoch of each trainer (``torch.cuda`` sync debug mode;
-    the models are kept in memory, nothing is read back)."""
-    ds = load_data(args.data)
-    pool = store.load_array(folder, store.POOL)
-    membership = store.load_array(folder, store.MEMBERSHIP)
-    _, factory = model_factory(args.model, ds.input_shape, ds.n_classes)
-    config = TrainConfig(epochs=1, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    dev = torch.device(args.device)
-    x = torch.as_tensor(ds.x[pool], device=dev)
-    y = torch.as_tensor(ds.y[pool], device=dev)
-    counts = {}
-    for name, trainer, models in (
-        ("concurrent", train_concurrent, range(args.n_models)),
-        ("sequential_one_model", train_sequential, [0]),
-    ):
+    """Synchronising CUDA calls per epoch of each trainer (``torch.cuda`` sync debug mode):
+    the count of a 2-epoch run less that of a 1-epoch run, so the set-up (copying the initial
+    weights to the device) is not counted; the models are dropped."""
+    factory, x, y, membership, dev = _setup(args, folder)
+    counts: dict[str, int] = {}
+    runs = [(f"concurrent{e}", train_concurrent, list(range(args.n_models)), e) for e in (1, 2)]
+    runs += [(f"sequential{e}", train_sequential, [0], e) for e in (1, 2)]
+    for name, trainer, models, epochs in runs:
+        config = TrainConfig(epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
         _sync(args.device)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -207,7 +200,10 @@ def _syncs_per_epoch(args: argparse.Namespace, folder: Path) -> dict[str, int]:
                 if dev.type == "cuda":
                     torch.cuda.set_sync_debug_mode("default")
         counts[name] = sum("synchroniz" in str(w.message) for w in caught)
-    return counts
+    return {
+        "concurrent": counts["concurrent2"] - counts["concurrent1"],
+        "sequential_one_model": counts["sequential2"] - counts["sequential1"],
+    }
 
 
 def _gap(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
