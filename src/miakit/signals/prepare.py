@@ -115,18 +115,20 @@ class Preparer:
         """``(text_start, kept_chars)`` of :class:`~miakit.signals.table.TokenSignals` for
         ``rows`` (one per text).
 
-        Derived from the tokenizer after the cache lookup (so the cache format stays as it
-        is): the character end of the last kept token, asked of the tokenizer for truncated
-        texts only. ``kept_chars`` is -1 where the tokenizer cannot tell (a backend without
-        the ``char_offsets`` capability), or where the context's transform changes the
-        text's length (characters of the scored text then do not map onto the raw text's).
+        ``text_start`` needs no tokenizer where the lead ids or the rows tell
+        (:meth:`_has_head`), so a rerun whose rows are all cached and none truncated
+        tokenises nothing. ``kept_chars`` is derived from the tokenizer after the cache
+        lookup (so the cache format stays as it is): the character end of the last kept
+        token, asked of the tokenizer for truncated texts only. ``kept_chars`` is -1 where
+        the tokenizer cannot tell (a backend without the ``char_offsets`` capability), or
+        where the context's transform changes the text's length (characters of the scored
+        text then do not map onto the raw text's).
         """
-        head = self.head_ids(context)
-        start = 0 if head else 1
-        room = self.max_length - len(head)
+        start = 0 if self._has_head(rows, context) else 1
         kept = np.array([len(t) for t in texts], dtype=np.int64)
         cut = [i for i, r in enumerate(rows) if r.truncated]
         if cut:
+            room = self.max_length - len(self.head_ids(context))
             kept[cut] = -1
             scored = [context.apply(texts[i]) for i in cut]
             if self.char_offsets:
@@ -135,3 +137,18 @@ class Preparer:
                     if end is not None and len(text) == len(texts[i]):
                         kept[i] = end
         return np.full(len(rows), start, dtype=np.int64), kept
+
+    def _has_head(self, rows: Sequence[CachedRow], context: Context) -> bool:
+        """Whether ``head_ids(context)`` is not empty, tokenising only when nothing else tells.
+
+        The head is the lead ids then the prefix's tokens: not empty when there are lead ids,
+        empty when there are none and no prefix. Otherwise a row that is not truncated and has
+        text tokens tells: it scores all its ``n`` text tokens after a head, ``n - 1``
+        without one (:func:`truncate`)."""
+        if self.lead or not context.prefix:
+            return bool(self.lead)
+        for row in rows:
+            if not row.truncated and row.n_text_tokens > 0 and row.stats:
+                n_scored = len(next(iter(row.stats.values())))
+                return n_scored == row.n_text_tokens
+        return bool(self.head_ids(context))

@@ -3,7 +3,10 @@
 - :mod:`~miakit.backends.hf.scorer`: :class:`HFTokenScorer`, every protocol of
   :mod:`miakit.backends.base`, its :class:`~miakit.backends.base.Capabilities` decided once;
 - :mod:`~miakit.backends.hf.lazy`: :class:`LazyHFTokenScorer`, the same scorer with its weights
-  loaded on first use (a run whose signals are all cached loads none);
+  and tokenizer loaded on first use (a run whose signals are all cached loads neither, and
+  imports no transformers);
+- :mod:`~miakit.backends.hf.tokenizer_facts`: what a cached run needs from a tokenizer
+  (fingerprint, lead ids), recorded by the tokenizer files' bytes;
 - :mod:`~miakit.backends.hf.loading`: loading from local files with the safety rules (no hub,
   no pickle, no remote code without opt-in);
 - :mod:`~miakit.backends.hf.files`: where a model is, whether it is safe, its fingerprints

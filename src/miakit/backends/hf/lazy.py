@@ -1,15 +1,20 @@
-"""An :class:`~miakit.backends.hf.scorer.HFTokenScorer` whose weights load on first use.
+"""An :class:`~miakit.backends.hf.scorer.HFTokenScorer` whose weights and tokenizer load on
+first use.
 
 A rerun whose signals are all cached needs only what names the cache (the files' fingerprint,
-the tokenizer, the dtype) and the tokenizer for text preparation: :class:`LazyHFTokenScorer`
-has those at construction, and loads the weights the first time a forward pass (or anything
-else that reads the model) needs them. Its identity, ``vocab_size``, ``device`` and
+the tokenizer's fingerprint and lead ids, the dtype): :class:`LazyHFTokenScorer` has those at
+construction without loading anything, the tokenizer's facts from a record keyed by the
+tokenizer files' bytes (:mod:`miakit.backends.hf.tokenizer_facts`), so such a run imports
+neither transformers nor tokenizers. The tokenizer loads the first time a text is tokenised
+(:class:`LazyTokenizer`), the weights the first time a forward pass (or anything else that
+reads the model) needs them. Its identity, ``vocab_size``, ``device`` and
 :class:`~miakit.backends.base.Capabilities` are those the eager scorer would have: read from
 ``config.json`` and checked against the loaded model.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,8 +22,9 @@ import torch
 from miakit.backends.base import Capabilities
 from miakit.backends.hf.attention import PACKABLE_MODEL_TYPES
 from miakit.backends.hf.files import ModelSpec, cached_fingerprint, locate
-from miakit.backends.hf.loading import load_tokenizer, load_weights, read_config
+from miakit.backends.hf.loading import check_local, load_weights, open_tokenizer, read_config
 from miakit.backends.hf.scorer import HFTokenScorer
+from miakit.backends.hf.tokenizer_facts import FactsStore, TokenizerFacts, facts_of
 from miakit.errors import ModelLoadError
 
 #: What :class:`HFTokenScorer` builds from the model: read through, they load the weights.
@@ -36,6 +42,37 @@ _MODEL_ATTRS = frozenset(
 )
 
 
+class LazyTokenizer:
+    """A tokenizer loaded by ``load`` on first use: calling it, ``len`` and any attribute
+    reach the loaded tokenizer (:meth:`resolve` returns it)."""
+
+    def __init__(self, load: Callable[[], Any]) -> None:
+        self._load = load
+        self._real: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the tokenizer is loaded."""
+        return self._real is not None
+
+    def resolve(self) -> Any:
+        """The loaded tokenizer (loaded now if it is not yet)."""
+        if self._real is None:
+            self._real = self._load()
+        return self._real
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or attr in ("_load", "_real"):
+            raise AttributeError(attr)
+        return getattr(self.resolve(), attr)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __len__(self) -> int:
+        return len(self.resolve())
+
+
 class LazyHFTokenScorer(HFTokenScorer):
     """A folder-loaded :class:`HFTokenScorer` that loads its weights on first use.
 
@@ -45,9 +82,12 @@ class LazyHFTokenScorer(HFTokenScorer):
     """
 
     def __init__(self, spec: ModelSpec, *, name: str, config: dict[str, Any]) -> None:
-        folder, gguf, tokenizer, device, dtype = load_tokenizer(spec)
+        folder, gguf, device, dtype = check_local(spec)
         self._spec = spec
-        self.tokenizer = tokenizer
+        #: the tokenizer, loaded on first use (a fully cached run loads none)
+        self.tokenizer = LazyTokenizer(self._open_tokenizer)
+        self._facts_store = FactsStore(folder, spec.fingerprint_cache)
+        self._facts: TokenizerFacts | None = None
         self.name = name
         # where the eager scorer's parameters would be (``cuda`` -> ``cuda:<current>``)
         self.device = torch.empty(0, device=device).device
@@ -91,7 +131,7 @@ class LazyHFTokenScorer(HFTokenScorer):
             )
             eager = HFTokenScorer(
                 model,
-                self.tokenizer,
+                self.tokenizer.resolve(),
                 name=self.name,
                 fingerprint=self._fingerprint,
                 device=self.device,
@@ -113,6 +153,40 @@ class LazyHFTokenScorer(HFTokenScorer):
             raise AttributeError(attr)
         self._materialize()
         return self.__dict__[attr]
+
+    def _open_tokenizer(self) -> Any:
+        tokenizer = open_tokenizer(self._spec, self._folder, self._gguf)
+        derived = facts_of(tokenizer)
+        recorded = self._facts if self._facts is not None else self._facts_store.read()
+        if recorded is not None and recorded != derived:
+            raise ModelLoadError(
+                f"model {self.name!r}: the tokenizer loaded from {self._folder} disagrees with "
+                f"its recorded facts ({self._facts_store.path()}: {recorded} vs {derived}); "
+                "delete that record (or the fingerprints folder of the cache) and run again"
+            )
+        if recorded is None:
+            self._facts_store.write(derived)
+        self._facts = derived
+        return tokenizer
+
+    def tokenizer_facts(self) -> TokenizerFacts:
+        """The tokenizer's :class:`TokenizerFacts`: from its record when there is one (the
+        tokenizer is not loaded), else derived from the loaded tokenizer and recorded."""
+        if self._facts is None:
+            self._facts = self._facts_store.read()
+        if self._facts is None:
+            self.tokenizer.resolve()  # derives and records them
+        if self._facts is None:  # a tokenizer already resolved before the record went away
+            self._facts = facts_of(self.tokenizer.resolve())
+        return self._facts
+
+    @property
+    def tokenizer_fingerprint(self) -> str:
+        return self.tokenizer_facts().fingerprint
+
+    def lead_ids(self, bos: str) -> list[int]:
+        """:meth:`HFTokenScorer.lead_ids`, from the tokenizer's facts."""
+        return self.tokenizer_facts().lead_ids(bos, self.name)
 
     @property
     def fingerprint(self) -> str:

@@ -64,8 +64,16 @@ def load_tokenizer(spec: ModelSpec) -> tuple[Path, str | None, Any, torch.device
         ``(folder, gguf file name or None, tokenizer, device, dtype)``, device and dtype
         resolved.
     """
-    from transformers import AutoTokenizer
+    folder, gguf, device, dtype = check_local(spec)
+    return folder, gguf, open_tokenizer(spec, folder, gguf), device, dtype
 
+
+def check_local(spec: ModelSpec) -> tuple[Path, str | None, torch.device, torch.dtype]:
+    """The safety checks of ``spec`` (no tokenizer, no weights, no transformers import).
+
+    Returns:
+        ``(folder, gguf file name or None, device, dtype)``, device and dtype resolved.
+    """
     folder, gguf = locate(spec)
     device = resolve_device(spec.device)
     dtype = resolve_dtype(spec.dtype, device)
@@ -75,11 +83,17 @@ def load_tokenizer(spec: ModelSpec) -> tuple[Path, str | None, Any, torch.device
             f"{folder} defines custom model code (auto_map in config.json); pass "
             "--trust-remote-code to run it, only if you trust its author."
         )
+    return folder, gguf, device, dtype
+
+
+def open_tokenizer(spec: ModelSpec, folder: Path, gguf: str | None) -> Any:
+    """The tokenizer of ``spec`` (already checked by :func:`check_local`)."""
+    from transformers import AutoTokenizer
+
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), **_kwargs(spec, gguf))
+        return AutoTokenizer.from_pretrained(str(folder), **_kwargs(spec, gguf))
     except Exception as exc:  # transformers raises many types here
         raise ModelLoadError(f"cannot load the tokenizer from {folder}: {exc}") from exc
-    return folder, gguf, tokenizer, device, dtype
 
 
 def read_config(folder: Path) -> dict[str, Any]:

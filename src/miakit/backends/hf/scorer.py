@@ -28,8 +28,9 @@ from miakit.backends.hf.attention import (
 )
 from miakit.backends.hf.files import ModelSpec, fingerprint_module, fingerprint_tokenizer
 from miakit.backends.hf.loading import load_local
+from miakit.backends.hf.tokenizer_facts import lead_ids_of
 from miakit.backends.transfer import to_device
-from miakit.errors import InvalidParameterError, ModelLoadError
+from miakit.errors import ModelLoadError
 
 
 class HFTokenScorer:
@@ -169,25 +170,7 @@ class HFTokenScorer:
         ``auto``: whatever the tokenizer itself puts before a text (its BOS, if it adds one);
         ``always``: the tokenizer's BOS token (error if it has none); ``never``: nothing.
         """
-        if bos == "never":
-            return []
-        if bos == "always":
-            bos_id = getattr(self.tokenizer, "bos_token_id", None)
-            if bos_id is None:
-                raise InvalidParameterError(
-                    f"--bos always: the tokenizer of {self.name!r} has no BOS token; use "
-                    "--bos auto or never"
-                )
-            return [int(bos_id)]
-        if bos != "auto":
-            raise InvalidParameterError(f"bos must be 'auto', 'always' or 'never', got {bos!r}")
-        probe = "a"
-        with_special = self.tokenizer(probe, add_special_tokens=True)["input_ids"]
-        without = self.tokenizer(probe, add_special_tokens=False)["input_ids"]
-        for start in range(len(with_special) - len(without) + 1):
-            if with_special[start : start + len(without)] == without:
-                return [int(i) for i in with_special[:start]]
-        return []
+        return lead_ids_of(self.tokenizer, bos, self.name)
 
     # -- forward -----------------------------------------------------------------------
     @torch.inference_mode()
