@@ -63,7 +63,7 @@ def test_hf_scorer_declares_its_capabilities_once():
     llama = HFTokenScorer(build_llama(len(tok)), tok)
     gpt2 = HFTokenScorer(build_gpt2(len(tok)), tok)
     assert llama.capabilities == Capabilities(
-        packed=True, prefix_kv=True, char_offsets=True, tokenizer=True
+        packed=True, prefix_kv=True, char_offsets=True, tokenizer=True, gradients=True
     )
     assert gpt2.capabilities.packed is False  # gpt2 is not known to pack correctly
     assert check_capabilities(llama) is llama.capabilities
@@ -74,6 +74,7 @@ def test_hf_scorer_declares_its_capabilities_once():
         "prefix_kv",
         "char_offsets",
         "tokenizer",
+        "gradients",
     ]
     assert Capabilities().names() == ["token_scores"]
 
@@ -130,6 +131,7 @@ def test_the_run_metadata_reports_each_models_capabilities():
         "prefix_kv",
         "char_offsets",
         "tokenizer",
+        "gradients",
     ]
     assert meta["reference"]["capabilities"] == ["token_scores"]
     assert {"name", "fingerprint", "tokenizer_fingerprint", "lead_ids", "device"} <= set(

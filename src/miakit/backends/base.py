@@ -15,14 +15,16 @@ record it got back, never on probes of the object. Each capability is a small
   (the ``kept_chars`` of truncated texts).
 - :class:`TokenizerScorer`: exposes a Hugging Face tokenizer (vocabulary, ``decode``,
   ``convert_ids_to_tokens``), for paired statistics and the built-in neighbor generator.
+- :class:`GradientScorer`: exact per-sample norms of the gradient of each input's mean token
+  NLL with respect to the weights, per parameter group (white-box attacks: ``gradnorm``).
 
 :func:`check_capabilities` validates a scorer's record against these protocols, once, at
 construction of whatever uses it (the signal engine, a perturber); the record is reported in
 ``metrics.json`` (``models.<role>.capabilities``).
 
-Later families will add their own protocols here when they exist (gradients for white-box
-attacks, text generation for black-box ones, classifier logits for shadow models); none is
-stubbed before it has a first implementation.
+Later families will add their own protocols here when they exist (text generation for
+black-box attacks, classifier logits for shadow models); none is stubbed before it has a first
+implementation.
 """
 
 from __future__ import annotations
@@ -48,12 +50,15 @@ class Capabilities:
         prefix_kv: implements :class:`PrefixKVScorer`.
         char_offsets: implements :class:`CharOffsetScorer`.
         tokenizer: implements :class:`TokenizerScorer`.
+        gradients: implements :class:`GradientScorer` (the weights are readable and
+            differentiable: white-box).
     """
 
     packed: bool = False
     prefix_kv: bool = False
     char_offsets: bool = False
     tokenizer: bool = False
+    gradients: bool = False
 
     def names(self) -> list[str]:
         """The capabilities offered, always including ``token_scores`` (for reports)."""
@@ -161,12 +166,31 @@ class TokenizerScorer(TokenScorer, Protocol):
     tokenizer: Any
 
 
+@runtime_checkable
+class GradientScorer(TokenScorer, Protocol):
+    """Per-sample gradients of the mean token NLL with respect to the weights."""
+
+    def gradient_norms(self, inputs: Sequence[tuple[Sequence[int], int]]) -> tuple[list[str], Any]:
+        """For each input ``(ids, first_scored)`` (tokens ``ids[first_scored:]`` are scored,
+        each predicted from the position before it, as in the signal engine's prepare step),
+        the gradient ``g`` of ``−mean_t log p(ids[t] | ids[:t])`` over its scored tokens, one
+        sample at a time (never a batch mean), with the model in eval mode and its weights,
+        training flag and ``requires_grad`` flags unchanged afterwards.
+
+        Returns:
+            The parameter-group names ``(L,)`` and a float64 array ``(n, L, 3)``: per group,
+            ``Σ|g|``, ``√Σg²`` and ``max|g|`` (NaN rows for an input with no scored token).
+        """
+        ...
+
+
 #: Each capability flag and the protocol that a scorer claiming it must implement.
 PROTOCOLS: dict[str, type] = {
     "packed": PackedScorer,
     "prefix_kv": PrefixKVScorer,
     "char_offsets": CharOffsetScorer,
     "tokenizer": TokenizerScorer,
+    "gradients": GradientScorer,
 }
 
 

@@ -7,6 +7,7 @@ values for extras miakit does not know (see :data:`~miakit.testing.EXTRA_BUILDER
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import re
@@ -302,7 +303,10 @@ def check_every_declared_extra_matters(
     for extra in spec.extras:
         value = synth.extras[extra]
         if isinstance(value, PerSample):
-            corrupt: Any = PerSample.of(np.full(len(value), np.nan), ["corrupt"] * len(value))
+            # dataclasses.replace keeps a subclass's other fields (GradNorms' per-layer norms)
+            corrupt: Any = dataclasses.replace(
+                value, values=np.full(len(value), np.nan), reasons=("corrupt",) * len(value)
+            )
         else:
             corrupt = np.full_like(np.asarray(value, dtype=np.float64), np.nan)
         out = spec(synth.with_extra(extra, corrupt).view())

@@ -20,6 +20,7 @@ import numpy as np
 
 from miakit.attacks import AttackSpec, PerSample, SignalView
 from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
+from miakit.attacks.gradnorm import GRAD_EXTRA, GradNorms
 from miakit.attacks.neighborhood import NEIGHBOR_EXTRA
 from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOR_EXTRA
 from miakit.signals.spec import PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
@@ -68,6 +69,43 @@ def _leaky_neighbor_nll(rng: np.random.Generator, n: int) -> PerSample:
     return PerSample.of(rng.normal(1.7, 0.05, n))
 
 
+def _grad_norms(rng: np.random.Generator, n: int, scale: np.ndarray | float = 1.0) -> GradNorms:
+    """Per-group L1/L2/L∞ norms of 3 groups, consistent with one another (L∞ <= L2 <= L1)."""
+    l2 = rng.lognormal(0.0, 0.3, (n, 3)) * np.reshape(scale, (-1, 1))
+    l1 = l2 * rng.uniform(5.0, 20.0, (n, 3))
+    linf = l2 * rng.uniform(0.05, 0.5, (n, 3))
+    total = np.sqrt((l2**2).sum(axis=1))
+    tokens = rng.integers(2, 80, n)
+    return GradNorms(total, (None,) * n, ("embeddings", "layers.0", "head"), l1, l2, linf, tokens)
+
+
+def _random_grad_norms(rng: np.random.Generator, n: int) -> GradNorms:
+    return _grad_norms(rng, n)
+
+
+def _leaky_grad_norms(rng: np.random.Generator, n: int) -> GradNorms:
+    # label-independent here; leaky_synth shrinks the members' norms (GRAD_EXTRA is the one
+    # extra that carries the membership signal by itself: no table holds gradients)
+    return _grad_norms(rng, n)
+
+
+def insert_extra(value: Any, position: int, n_tokens: int) -> Any:
+    """``value`` with one sample inserted before ``position`` (per-sample extras only): a
+    finite value, and for :class:`GradNorms` the new sample's ``n_tokens`` scored tokens."""
+    if isinstance(value, GradNorms):
+        row = GradNorms(
+            np.array([3.0]), (None,), value.layers, *(np.full((1, len(value.layers)), 3.0),) * 3,
+            np.array([n_tokens]),
+        )  # fmt: skip
+        return value.inserted(position, row)
+    if isinstance(value, PerSample):
+        return PerSample(
+            np.insert(value.values, position, 3.0),
+            (*value.reasons[:position], None, *value.reasons[position:]),
+        )
+    return value
+
+
 #: extra name -> (random builder, leaky builder), each ``(rng, n_samples) -> value``, for the
 #: extras of miakit's attacks (named by the constants of the attack modules, so that they
 #: follow a rename). The order is the order of the random draws.
@@ -80,6 +118,7 @@ EXTRA_BUILDERS: Mapping[str, tuple[ExtraBuilder, ExtraBuilder]] = {
     ),
     NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
     CAUSAL_NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
+    GRAD_EXTRA: (_random_grad_norms, _leaky_grad_norms),
 }
 
 Builders = Mapping[str, tuple[ExtraBuilder, ExtraBuilder]]
@@ -218,15 +257,8 @@ class Synth:
         for key, stats in self.rows.items():
             new = random_stats(rng, lengths[key])
             rows[key] = {s: [*r[:position], new[s], *r[position:]] for s, r in stats.items()}
-        extras = {
-            k: PerSample(
-                np.insert(v.values, position, 3.0),
-                (*v.reasons[:position], None, *v.reasons[position:]),
-            )
-            if isinstance(v, PerSample)
-            else v
-            for k, v in self.extras.items()
-        }
+        n_tokens = lengths.get(("target", "plain"), 1)
+        extras = {k: insert_extra(v, position, n_tokens) for k, v in self.extras.items()}
         return Synth(rows, [*self.texts[:position], text, *self.texts[position:]], extras)
 
     def replace(self, key: Key, stat: str, value: float) -> Synth:
@@ -287,7 +319,8 @@ def leaky_synth(
     and do not depend on membership. Texts have near-constant length, so their zlib size
     carries no label information. The member-prefix context (``recall_member``) is shifted up
     by 0.7 for everyone (:data:`LEAKY_OFFSETS`), the non-member prefix not at all. Extras do
-    not depend on membership (the leaky builders of :data:`EXTRA_BUILDERS`); nor do tables
+    not depend on membership (the leaky builders of :data:`EXTRA_BUILDERS`), except the
+    gradient norms (``grad_norms``), which no table carries: members' are halved; nor do tables
     outside :data:`ALL_KEYS`.
 
     Returns:
@@ -325,4 +358,12 @@ def leaky_synth(
             )
         rows[key] = {s: [p[s] for p in per_sample] for s in stats_of(key)}
     texts = [random_text(rng, int(rng.integers(200, 221))) for _ in range(n)]
-    return Synth(rows, texts, build_extras(rng, n, builders, leaky=True)), labels
+    extras = build_extras(rng, n, builders, leaky=True)
+    grads = extras.get(GRAD_EXTRA)
+    if isinstance(grads, GradNorms):  # a smaller gradient for members (arXiv 2402.07841)
+        half = np.where(labels == 1, 0.5, 1.0)
+        extras[GRAD_EXTRA] = GradNorms(
+            grads.values * half, grads.reasons, grads.layers, grads.l1 * half[:, None],
+            grads.l2 * half[:, None], grads.linf * half[:, None], grads.n_tokens,
+        )  # fmt: skip
+    return Synth(rows, texts, extras), labels

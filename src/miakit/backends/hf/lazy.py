@@ -100,6 +100,7 @@ class LazyHFTokenScorer(HFTokenScorer):
             prefix_kv=True,
             char_offsets=True,
             tokenizer=True,
+            gradients=True,
         )
         self._folder, self._gguf = folder, gguf
 

@@ -92,7 +92,11 @@ class HFTokenScorer:
         self._head_fp32: torch.Tensor | None = None
         #: what this model can do, decided once (see :mod:`miakit.backends.base`)
         self.capabilities = Capabilities(
-            packed=supports_packing(model), prefix_kv=True, char_offsets=True, tokenizer=True
+            packed=supports_packing(model),
+            prefix_kv=True,
+            char_offsets=True,
+            tokenizer=True,
+            gradients=True,
         )
 
     # -- construction ------------------------------------------------------------------
@@ -171,6 +175,14 @@ class HFTokenScorer:
         ``always``: the tokenizer's BOS token (error if it has none); ``never``: nothing.
         """
         return lead_ids_of(self.tokenizer, bos, self.name)
+
+    # -- gradients (white-box): miakit.backends.hf.gradients ----------------------------
+    def gradient_norms(self, inputs: Sequence[tuple[Sequence[int], int]]) -> tuple[list[str], Any]:
+        """Per-sample, per-group gradient norms of each input's mean token NLL
+        (:meth:`miakit.backends.base.GradientScorer.gradient_norms`)."""
+        from miakit.backends.hf.gradients import gradient_norms
+
+        return gradient_norms(self.model, inputs)
 
     # -- forward -----------------------------------------------------------------------
     @torch.inference_mode()
