@@ -22,7 +22,7 @@ def _texts(n: int) -> list[str]:
 def test_pool_size_is_bounded_by_jobs_cores_and_the_cap():
     assert pool_size(1) == 1
     assert pool_size(0) == 1
-    assert pool_size(10_000) == min(usable_cores(), folds_module.MAX_THREADS)
+    assert pool_size(10_000) == max(1, min(usable_cores() - 1, folds_module.MAX_THREADS))
 
 
 @pytest.mark.parametrize("threads", [1, 3])
@@ -32,7 +32,7 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch, threads):
     monkeypatch.setattr(folds_module, "MAX_THREADS", 1)
     one = run_blind_baselines(texts, y, n_permutations=19, n_resamples=50)
     monkeypatch.setattr(folds_module, "MAX_THREADS", threads)
-    monkeypatch.setattr(folds_module, "usable_cores", lambda: 4)
+    monkeypatch.setattr(folds_module, "usable_cores", lambda: 5)
     many = run_blind_baselines(texts, y, n_permutations=19, n_resamples=50)
     for name, s in one.scores.items():
         np.testing.assert_array_equal(many.scores[name], s)
@@ -84,3 +84,59 @@ def test_pooled_folds_equal_sequential_folds_and_raise_the_first_failing_fold():
     failing = BlindPipeline(featurize=pipeline.featurize, transform=Fails())
     with ThreadPoolExecutor(4) as pool, pytest.raises(ValueError, match="fold 1 cannot"):
         oof_scores(failing, tagged, labels, folds, pool)()
+
+
+def test_the_pool_threads_are_daemons_and_hand_back_results_and_errors():
+    from miakit.blind._pool import DaemonPool
+
+    def boom():
+        raise KeyError("x")
+
+    with DaemonPool(3, "t") as pool:
+        assert all(t.daemon for t in pool._threads)  # a failing run exits without them
+        futures = [pool.submit(pow, 2, i) for i in range(10)]
+        failed = pool.submit(boom)
+        assert [f.result() for f in futures] == [2**i for i in range(10)]
+        with pytest.raises(KeyError):
+            failed.result()
+    assert not any(t.is_alive() for t in pool._threads)
+
+
+SLOW_FOLDS = """
+import threading, time
+import numpy as np
+from miakit.blind import BaselineRegistry, BlindPipeline, run_blind_baselines
+
+class Slow:
+    def get_params(self, deep=True): return {}
+    def set_params(self, **p): return self
+    def fit_transform(self, x): time.sleep(120); return x
+    def transform(self, x): return x
+
+registry = BaselineRegistry()
+@registry.register("slow", paper="-")
+def slow(*, seed): return BlindPipeline(featurize=lambda t: np.ones((len(t), 2)), transform=Slow())
+
+texts, y = [f"text {i}" for i in range(40)], np.arange(40) % 2
+worker = threading.Thread(target=run_blind_baselines, args=(texts, y),
+                          kwargs={"registry": registry}, daemon=True)
+worker.start()
+deadline = time.time() + 60
+while time.time() < deadline and not any(
+    t.name.startswith("miakit-blind") for t in threading.enumerate()
+):
+    time.sleep(0.05)
+time.sleep(0.5)  # the fold jobs are running (and queued): now the run "fails"
+"""
+
+
+def test_a_process_exits_without_waiting_for_running_fold_jobs():
+    # A ThreadPoolExecutor's workers are joined at exit after every queued job (10 minutes
+    # here); the daemon pool's are not, so a run that fails meanwhile exits at once.
+    import subprocess
+    import sys
+    import time
+
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", SLOW_FOLDS], check=True, timeout=100)
+    assert time.perf_counter() - start < 60

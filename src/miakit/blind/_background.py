@@ -11,6 +11,13 @@ stage from its own thread when it waits for the result, so a progress display is
 drawn from one thread. It runs in a copy of the caller's :mod:`contextvars` context, so its
 stages (``blind_baselines``, ``overlap``) are timed into the run's
 :class:`~miakit._core.timing.Timings`.
+
+A thread, not a process: the checks spend nearly all their time in numpy, scipy and BLAS calls,
+which release the GIL (character n-grams are hashed with numpy since issue 15; about 0.7 s of
+pure Python is left at 4,000 texts: word n-gram hashing and the date regexes), while a spawned
+process would first pay its imports (scikit-learn and scipy: about 0.9 s) and could not time
+its stages into the run's timings. Their fold jobs run on daemon threads too
+(:mod:`miakit.blind._pool`).
 """
 
 from __future__ import annotations

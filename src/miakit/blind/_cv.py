@@ -37,7 +37,10 @@ rerun cheap enough to run by default, and keep it exact:
 One classifier serves both the AUROC shown and the test, so the p-value tests what is shown.
 Earlier versions used logistic regression, stratified folds and a rerun of the
 cross-validation per permutation: 37.7 s for 199 permutations at 400 texts and about 65 s at
-4,000, so the test was off by default; now 0.35 s and 11.3 s (``benchmarks/README.md``).
+4,000, so the test was off by default; now 0.35 s and 11.3 s (``benchmarks/README.md``). The
+folds of all baselines run side by side on a pool of threads (:mod:`._pool`) and character
+n-grams are hashed with numpy (:mod:`._hashing`); the kernels, inherent to per-fold tf-idf,
+are most of what is left (issue 15, same README).
 Ridge separates planted shifts as well as logistic regression did: mean AUROCs over 10 splits
 of 400 Wikipedia leads, logistic regression vs ridge, ``dates`` 0.586 vs 0.595 when 20% of the
 non-members mention later years, ``bag_of_words`` 0.605 vs 0.593 when 20% are about another
@@ -74,7 +77,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +87,7 @@ from miakit.blind._checks import DEFAULT_ALPHA, DEFAULT_PERMUTATIONS, check_test
 from miakit.blind._checks import check_names as _check_names
 from miakit.blind._checks import label_codes as _label_codes
 from miakit.blind._family import family_test
+from miakit.blind._pool import DaemonPool
 from miakit.blind._registry import BaselineRegistry, default_baselines
 from miakit.data.schema import Label
 from miakit.errors import InvalidParameterError
@@ -298,7 +301,7 @@ def run_blind_baselines(
         pending: dict[str, Callable[[], np.ndarray]] = {}
         with (
             threadpool_limits(limits=1, user_api="blas"),
-            ThreadPoolExecutor(pool_size(len(chosen) * k), "miakit-blind") as pool,
+            DaemonPool(pool_size(len(chosen) * k), "miakit-blind") as pool,
         ):
             for name in chosen:
                 try:

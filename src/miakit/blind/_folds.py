@@ -59,9 +59,10 @@ def usable_cores() -> int:
 
 
 def pool_size(n_jobs: int) -> int:
-    """Threads for ``n_jobs`` fold jobs: :func:`usable_cores`, at most :data:`MAX_THREADS`
-    and ``n_jobs``, at least 1."""
-    return max(1, min(n_jobs, usable_cores(), MAX_THREADS))
+    """Threads for ``n_jobs`` fold jobs: one core fewer than :func:`usable_cores` (the caller's
+    thread keeps one: a run's scoring loop when the checks run in the background), at most
+    :data:`MAX_THREADS` and ``n_jobs``, at least 1."""
+    return max(1, min(n_jobs, usable_cores() - 1, MAX_THREADS))
 
 
 def permuted_labels(
