@@ -151,6 +151,22 @@ def test_cached_rerun_runs_no_backward(trained, tmp_path) -> None:
     assert "gradients" not in runs[1].metrics["setup"]["timings"]
 
 
+def test_bad_p_is_refused_before_any_gradient(trained, tmp_path) -> None:
+    scorer, members, nonmembers = trained
+    m, nm = _write(tmp_path, members[:2], nonmembers[:2])
+    calls: list[int] = []
+    scorer.gradient_norms = lambda inputs: calls.append(1)  # type: ignore[method-assign]
+    try:
+        with pytest.raises(InvalidParameterError, match="p must be 1, 2 or inf"):
+            miakit.run(
+                members=m, nonmembers=nm, scorers={"target": scorer}, attacks=["gradnorm"],
+                attack_params={"gradnorm": {"p": 3}}, out=str(tmp_path / "run"), no_cache=True,
+            )  # fmt: skip
+    finally:
+        del scorer.gradient_norms
+    assert not calls
+
+
 def test_backend_without_gradients_gives_nan_with_the_reason(trained, tmp_path) -> None:
     scorer, members, nonmembers = trained
     m, nm = _write(tmp_path, members[:3], nonmembers[:3])

@@ -67,3 +67,17 @@ def test_cache_serves_reruns_and_keys_on_the_prepared_input(tmp_path) -> None:
         next(scorer.model.parameters()).add_(1.0)
     compute(SignalEngine(scorer, max_length=64, progress=False), TEXTS, store)
     assert scorer.calls == [3, 1, 3]
+
+
+def test_chunks_are_cached_as_they_finish(tmp_path, monkeypatch) -> None:
+    import miakit.pipeline.providers.gradients as provider
+
+    monkeypatch.setattr(provider, "CHUNK", 2)
+    scorer = _scorer()
+    store = PartStore(tmp_path / "gradients", what="gradient cache part")
+    texts = [f"text number {i} about the cat" for i in range(5)]
+    whole = compute(SignalEngine(scorer, max_length=64, progress=False), texts, store)
+    assert scorer.calls == [2, 2, 1]
+    assert len(list((tmp_path / "gradients").rglob("part-*.parquet"))) == 3
+    alone = compute(SignalEngine(_scorer(), max_length=64, progress=False), texts[4:], None)
+    np.testing.assert_allclose(whole.l2[4:], alone.l2, rtol=1e-5)  # chunking is per sample

@@ -115,12 +115,21 @@ def _check_p(p: object) -> float:
     return float(p)  # type: ignore[arg-type]
 
 
+def _tokens_needed(*, p: float = 2) -> int:
+    """One scored token, whatever ``p``; checking ``p`` here refuses a bad value before any
+    model loads (the runner asks every attack's ``min_tokens`` first), not after the
+    gradients were paid for."""
+    _check_p(p)
+    return 1
+
+
 @register_attack(
     "gradnorm",
     needs=("token_log_prob",),
     extras=(GRAD_EXTRA,),
     paper="2402.07841",
     default=False,
+    min_tokens=_tokens_needed,
 )
 def gradnorm(signals: SignalView, *, p: float = 2) -> AttackOutput:
     """Minus the p-norm of the gradient of the text's mean token NLL w.r.t. the weights.

@@ -14,7 +14,9 @@ rows and runs no backward pass.
 
 A target without the capability (a black-box or stub backend) gives NaN for every sample with
 the reason, and the run's warnings say so. The time shows as the ``gradients`` stage of
-``--timings``; a progress bar (``desc="gradients"``, tokens) follows the ``progress`` setting.
+``--timings``; a progress bar (``desc="gradients"``, tokens, one step per :data:`CHUNK`
+inputs, each chunk cached as soon as it is done) follows the engine's ``progress`` setting;
+the run's ``progress=`` callback does not reach input providers (they get no handle to it).
 """
 
 from __future__ import annotations
@@ -39,9 +41,12 @@ from miakit.signals.spec import PLAIN
 if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
     from miakit.signals.engine import SignalEngine
     from miakit.signals.plan import SignalPlanner
+    from miakit.signals.prepare import ScoringInput
 
 #: Bumped whenever a change here or in a backend's gradients can change cached norms.
 GRADIENT_VERSION = "1"
+#: Inputs per backend call: the progress bar's step and the cache's part size.
+CHUNK = 32
 #: The input this module provides (always available: it needs only the target).
 GRADIENTS = Input(f"extra:{GRAD_EXTRA}", "per-sample gradient norms of the target (white-box)")
 
@@ -95,41 +100,51 @@ def compute(engine: SignalEngine, texts: Sequence[str], store: PartStore | None)
             found.update((k, (g, v)) for k, g, v in rows if k in wanted)
     todo = {k: x for k, x in zip(keys, inputs, strict=True) if k not in found}
     if todo:
-        scorer = cast(GradientScorer, engine.scorer)  # the capability record says so
         with timing.stage("gradients"):
-            layers, norms = _run(scorer, [(x.ids, x.first_scored) for x in todo.values()], engine)
-        fresh = {k: (layers, norms[i]) for i, k in enumerate(todo)}
-        if store is not None:
-            store.append(
-                space,
-                pa.table(
-                    {
-                        "input_sha256": pa.array(list(fresh), type=pa.string()),
-                        "layers": pa.array([g for g, _ in fresh.values()], pa.list_(pa.string())),
-                        "norms": pa.array(
-                            [v.reshape(-1).tolist() for _, v in fresh.values()],
-                            pa.list_(pa.float64()),
-                        ),
-                    }
-                ),
-            )
-        found.update(fresh)
+            found.update(_run(cast(GradientScorer, engine.scorer), todo, engine, store, space))
     return _assemble([found[k] for k in keys], n_tokens)
 
 
 def _run(
-    scorer: GradientScorer, inputs: list[tuple[Sequence[int], int]], engine: SignalEngine
-) -> tuple[list[str], np.ndarray]:
-    """The backend's norms of ``inputs``, with a progress bar over their tokens."""
+    scorer: GradientScorer,
+    todo: dict[str, ScoringInput],
+    engine: SignalEngine,
+    store: PartStore | None,
+    space: str,
+) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The backend's norms of the inputs ``todo`` (key -> input), :data:`CHUNK` at a time:
+    each chunk advances the progress bar (tokens) and is appended to the cache as it is done,
+    so an interrupted run keeps what it paid for."""
     from tqdm.auto import tqdm
 
-    total = sum(len(ids) for ids, _ in inputs)
+    items = list(todo.items())
+    total = sum(len(x.ids) for _, x in items)
+    out: dict[str, tuple[list[str], np.ndarray]] = {}
     with tqdm(
         total=total, desc="gradients", unit="tok", disable=not engine.progress, leave=False
     ) as bar:
-        layers, norms = scorer.gradient_norms(inputs)
-        bar.update(total)
-    return list(layers), np.asarray(norms, dtype=np.float64)
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start : start + CHUNK]
+            layers, norms = scorer.gradient_norms([(x.ids, x.first_scored) for _, x in chunk])
+            arr = np.asarray(norms, dtype=np.float64)
+            fresh = {k: (list(layers), arr[i]) for i, (k, _) in enumerate(chunk)}
+            if store is not None:
+                store.append(space, _table(fresh))
+            out.update(fresh)
+            bar.update(sum(len(x.ids) for _, x in chunk))
+    return out
+
+
+def _table(fresh: dict[str, tuple[list[str], np.ndarray]]) -> pa.Table:
+    return pa.table(
+        {
+            "input_sha256": pa.array(list(fresh), type=pa.string()),
+            "layers": pa.array([g for g, _ in fresh.values()], pa.list_(pa.string())),
+            "norms": pa.array(
+                [v.reshape(-1).tolist() for _, v in fresh.values()], pa.list_(pa.float64())
+            ),
+        }
+    )
 
 
 def _assemble(rows: list[tuple[list[str], np.ndarray]], n_tokens: np.ndarray) -> GradNorms:
