@@ -46,3 +46,15 @@ def test_a_shift_the_blind_baselines_see_withholds_the_verdict(tmp_path):
     verdict = demo_dataset_inference(fake_result(1.5, blind_p=0.005), tmp_path)
     assert verdict.verdict == "withheld" and verdict.p_value is None
     assert "the sets differ without the model" in " ".join(verdict_lines(verdict))
+
+
+def test_a_miniature_demo_says_why_there_is_no_verdict(tmp_path):
+    """The golden miniature demo has 4 texts per set: the step says so instead of failing."""
+    from miakit.demo.verdict import demo_verdict_lines
+
+    lines = demo_verdict_lines(fake_result(1.0, n=4), tmp_path)
+    assert lines == [
+        "dataset inference: not run (4 member and 4 non-member texts; it needs at least 10 of each)"
+    ]
+    assert not (tmp_path / FILE).exists()
+    assert "member at alpha" in demo_verdict_lines(fake_result(1.5), tmp_path)[0]

@@ -285,9 +285,9 @@ def run_demo(
         split_method="fine-tune (seeded random half of the articles)",
     )
     # the auditor's question on the same scores: was this set of texts trained on?
-    from miakit.demo.verdict import demo_dataset_inference, verdict_lines
+    from miakit.demo.verdict import demo_verdict_lines
 
-    for line in verdict_lines(demo_dataset_inference(result, out, seed=settings.seed)):
+    for line in demo_verdict_lines(result, out, seed=settings.seed):
         say(line)
     say(f"demo finished in {time.monotonic() - started:.0f} s")
     _write_demo_manifest(out, settings, key, members, nonmembers)

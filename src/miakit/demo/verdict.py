@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from miakit._core.io import atomic_write_text
 from miakit.data import Label
 from miakit.inference.assumptions import ShiftCheck
-from miakit.inference.dataset import dataset_inference_from_features
+from miakit.inference.dataset import MIN_TEXTS, dataset_inference_from_features
 from miakit.inference.verdict import DatasetInferenceResult
 
 if TYPE_CHECKING:
@@ -26,7 +26,21 @@ if TYPE_CHECKING:
 #: The demo's output next to metrics.json.
 FILE = "dataset_inference.json"
 
-__all__ = ["FILE", "demo_dataset_inference", "verdict_lines"]
+__all__ = ["FILE", "demo_dataset_inference", "demo_verdict_lines", "verdict_lines"]
+
+
+def demo_verdict_lines(result: RunResult, out: Path | None, *, seed: int = 0) -> list[str]:
+    """What the demo prints at its end: the verdict, or why there is none (a miniature demo
+    with fewer than :data:`~miakit.inference.dataset.MIN_TEXTS` texts per set)."""
+    labels = result.scores["label"]
+    n_s = int((labels == Label.MEMBER.value).sum())
+    n_v = int((labels == Label.NONMEMBER.value).sum())
+    if min(n_s, n_v) < MIN_TEXTS:
+        return [
+            f"dataset inference: not run ({n_s} member and {n_v} non-member texts; it needs "
+            f"at least {MIN_TEXTS} of each)"
+        ]
+    return verdict_lines(demo_dataset_inference(result, out, seed=seed))
 
 
 def demo_dataset_inference(
