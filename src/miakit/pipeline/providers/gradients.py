@@ -27,10 +27,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import pyarrow as pa
 
 from miakit._core import timing
-from miakit._core.parts import PartStore
 from miakit.attacks import AttackSpec
 from miakit.attacks.gradnorm import GRAD_EXTRA, GradNorms
 from miakit.backends.base import GradientScorer
@@ -39,6 +37,9 @@ from miakit.pipeline.inputs import Input, InputProvider, register_provider
 from miakit.signals.spec import PLAIN
 
 if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
+    import pyarrow as pa
+
+    from miakit._core.parts import PartStore
     from miakit.signals.engine import SignalEngine
     from miakit.signals.plan import SignalPlanner
     from miakit.signals.prepare import ScoringInput
@@ -136,6 +137,8 @@ def _run(
 
 
 def _table(fresh: dict[str, tuple[list[str], np.ndarray]]) -> pa.Table:
+    import pyarrow as pa
+
     return pa.table(
         {
             "input_sha256": pa.array(list(fresh), type=pa.string()),
@@ -180,11 +183,16 @@ class Gradients(InputProvider):
             return {}
         engine = planner.engine("target")
         cache_dir = self.run.cache_dir
-        store = (
-            PartStore(cache_dir / "gradients", what="gradient cache part") if cache_dir else None
-        )
+        store = _store(cache_dir / "gradients") if cache_dir else None
         norms = compute(engine, texts, store)
         if evaluation is not None and texts and not engine.capabilities.gradients:
             users = ", ".join(s.name for s in specs if GRAD_EXTRA in s.extras)
             self.run.warnings.append(f"{users}: {norms.reasons[0]}; every score is NaN")
         return {GRAD_EXTRA: norms}
+
+
+def _store(folder: Any) -> PartStore:
+    """The gradient cache's part store (pyarrow loads here, not at import)."""
+    from miakit._core.parts import PartStore
+
+    return PartStore(folder, what="gradient cache part")
