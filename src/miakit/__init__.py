@@ -27,11 +27,20 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from miakit._core.progress import ProgressEvent
+    from miakit.cli.collection_test import collection_test
     from miakit.cli.dataset_inference import dataset_inference
     from miakit.config import RunConfig
     from miakit.pipeline import RunResult, run
 
-__all__ = ["ProgressEvent", "RunConfig", "RunResult", "__version__", "dataset_inference", "run"]
+__all__ = [
+    "ProgressEvent",
+    "RunConfig",
+    "RunResult",
+    "__version__",
+    "collection_test",
+    "dataset_inference",
+    "run",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +56,10 @@ def __getattr__(name: str) -> Any:
         from miakit.cli.dataset_inference import dataset_inference
 
         return dataset_inference
+    if name == "collection_test":  # was this collection trained on? (docs/dataset-inference.md)
+        from miakit.cli.collection_test import collection_test
+
+        return collection_test
     if name == "RunConfig":
         from miakit.config import RunConfig
 

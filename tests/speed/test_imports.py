@@ -88,6 +88,7 @@ def test_importing_loads_no_heavy_module(modules):
         ("run", "--help"),  # imports every input provider, for the settings they declare
         ("demo", "--help"),
         ("report", "--help"),
+        ("collection-test", "--help"),
         ("list", "attacks"),
     ],
     ids=" ".join,

@@ -30,50 +30,72 @@ DOC_NON_FEATURES = ("doc_id", "n_chunks")
 #: carries the labels under test outside the permutations, and the p-value would be invalid
 #: (under the null, 33% rejections at alpha = 0.01 instead of 1%).
 LABEL_FITTED = ("learned:", "blind:")
+#: The set of a text by its (internal) label in dataset inference.
+SUSPECT_VALIDATION = {
+    Label.MEMBER: "suspect",
+    Label.NONMEMBER: "validation",
+    Label.UNKNOWN: "validation",
+}
 
 
 def load_sets(suspect: Any, validation: Any, config: Any) -> SampleSet:
     """The two sets as one :class:`SampleSet`, suspect texts labelled member (internally)."""
+    return load_named(
+        {"suspect": (suspect, Label.MEMBER), "validation": (validation, Label.NONMEMBER)}, config
+    )
 
-    def load(path: Any, label: Label) -> list[Any]:
-        return load_samples(
+
+def load_named(files: Mapping[str, tuple[Any, Label]], config: Any) -> SampleSet:
+    """The sets ``{name: (path, label)}`` as one :class:`SampleSet`, in that order, each text
+    labelled as given (any label column of the files is ignored); ids must differ between
+    the sets."""
+    loaded = {
+        name: load_samples(
             path,
             label=label,
             text_field=config.text_field,
             id_field=config.id_field,
             label_field=IGNORED_LABEL,
         )
-
-    s, v = load(suspect, Label.MEMBER), load(validation, Label.NONMEMBER)
-    shared = sorted({x.id for x in s} & {x.id for x in v})
-    if shared:
-        raise DataError(
-            f"{len(shared)} id(s) are in both the suspect and the validation file: "
-            f"{shared[:10]}. Ids must differ between the sets: rename them, or drop the id "
-            "column of one file so that miakit numbers its rows."
-        )
-    samples = SampleSet.of(s + v)
+        for name, (path, label) in files.items()
+    }
+    names = list(loaded)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            shared = sorted({x.id for x in loaded[a]} & {x.id for x in loaded[b]})
+            if shared:
+                raise DataError(
+                    f"{len(shared)} id(s) are in both the {a} and the {b} file: "
+                    f"{shared[:10]}. Ids must differ between the sets: rename them, or drop "
+                    "the id column of one file so that miakit numbers its rows."
+                )
+    samples = SampleSet.of([x for part in loaded.values() for x in part])
     samples.require_unique_ids()
     return samples
 
 
-def units(samples: SampleSet, *, chunked: bool) -> tuple[list[str], list[str], bool]:
+def units(
+    samples: SampleSet, *, chunked: bool, roles: Mapping[Label, str] | None = None
+) -> tuple[list[str], list[str], bool]:
     """``(ids, sets, by_document)``: the test's rows (document ids in order of appearance),
-    ``"suspect"``/``"validation"`` for each, and whether rows are documents of several texts
-    (some ``doc_id`` shared, or ``chunked``: ``--doc-window``)."""
+    the set of each (``roles[label]``; default ``"suspect"`` for members, ``"validation"``
+    for the others), and whether rows are documents of several texts (some ``doc_id``
+    shared, or ``chunked``: ``--doc-window``)."""
+    role = dict(roles or SUSPECT_VALIDATION)
     doc_set: dict[str, str] = {}
     counts: dict[str, int] = {}
-    both = []
+    both: dict[str, str] = {}
     for s in samples:
         doc = s.doc_id if s.doc_id is not None else s.id
-        which = "suspect" if s.label is Label.MEMBER else "validation"
+        which = role[s.label]
         if doc_set.setdefault(doc, which) != which:
-            both.append(doc)
+            both.setdefault(doc, f"the {doc_set[doc]} and the {which} file")
         counts[doc] = counts.get(doc, 0) + 1
     if both:
+        first = sorted(both)[:10]
         raise DataError(
-            f"doc_id(s) {sorted(set(both))[:10]} have texts in both the suspect and the "
-            "validation file: a document belongs to one set. Fix the doc_id column."
+            f"doc_id(s) {first} have texts in both {both[first[0]]}: a document belongs "
+            "to one set. Fix the doc_id column."
         )
     by_document = chunked or any(n > 1 for n in counts.values())
     return list(doc_set), list(doc_set.values()), by_document
@@ -85,10 +107,12 @@ def features_table(
     config: Any,
     scorers: Mapping[str, Any] | None,
     progress: Any,
+    roles: Mapping[Label, str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """``(table, scoring)``: ``id``, ``set`` and one feature column per attack (or per attack
-    and aggregate, by document), one row per unit of :func:`units`, in that order."""
-    ids, sets, by_document = units(samples, chunked=config.doc_window is not None)
+    and aggregate, by document), one row per unit of :func:`units` (``roles`` as there), in
+    that order."""
+    ids, sets, by_document = units(samples, chunked=config.doc_window is not None, roles=roles)
     if scores is not None:
         df, key = _read_scores(Path(scores), ids)
         scoring: dict[str, Any] = {"source": str(scores)}

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from miakit._core.version import __version__
-from miakit.cli import dataset_inference, demo, report, run, shadow, split
+from miakit.cli import collection_test, dataset_inference, demo, report, run, shadow, split
 from miakit.cli import list as list_
 from miakit.cli.flags import preload
 from miakit.errors import InvalidParameterError, MiakitError
@@ -21,6 +21,7 @@ from miakit.errors import InvalidParameterError, MiakitError
 VERBS = {"run": run, "demo": demo, "report": report, "split": split, "list": list_}
 VERBS["dataset-inference"] = dataset_inference
 VERBS["shadow"] = shadow
+VERBS["collection-test"] = collection_test
 
 
 def build_parser() -> argparse.ArgumentParser:
