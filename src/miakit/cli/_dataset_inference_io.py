@@ -38,6 +38,51 @@ SUSPECT_VALIDATION = {
 }
 
 
+def check_score_source(model: Any, scorers: Any, scores: Any, *, reuse: str) -> None:
+    """Exactly one source of attack scores: a model (or in-memory ``scorers``) or ``--scores``
+    (``reuse``: what such a file is, for the message)."""
+    from miakit.errors import InvalidParameterError
+
+    if (model is not None or scorers) and scores is not None:
+        raise InvalidParameterError(
+            "give a model (--model) to score the texts, or --scores to reuse earlier attack "
+            "scores, not both."
+        )
+    if model is None and not scorers and scores is None:
+        raise InvalidParameterError(
+            "no scores: pass --model PATH to score the texts with the attacks, or --scores "
+            f"FILE ({reuse})."
+        )
+
+
+def scoring_settings(
+    config: Any,
+    run_fields: Mapping[str, Any],
+    model: Any,
+    members: Any,
+    nonmembers: Any,
+    out: Any,
+) -> tuple[dict[str, Any], Any]:
+    """``(settings, run_config)``: the user's run settings (``config`` merged with
+    ``run_fields`` and ``model``) and the run over ``members``/``nonmembers`` that scores
+    them, every setting checked before any work. Forced: labels come from the files' roles,
+    no blind baselines (the caller runs its own checks), overlaps allowed, and no
+    label-fitted document scores (never features). ``out`` is checked writable."""
+    from miakit.config import RunConfig, make_config, merge
+
+    base = config.to_dict() if isinstance(config, RunConfig) else dict(config or {})
+    settings = merge(base, {**run_fields, **({"model": model} if model is not None else {})})
+    forced: dict[str, Any] = {"members": str(members), "nonmembers": str(nonmembers)}
+    forced |= {"data": None, "label_field": IGNORED_LABEL, "blind": False}
+    forced |= {"allow_overlap": True, "doc_combiner": False}
+    run_config = make_config({**settings, **forced})
+    if out is not None:
+        from miakit.pipeline.outputs import check_writable
+
+        check_writable(Path(out))
+    return settings, run_config
+
+
 def load_sets(suspect: Any, validation: Any, config: Any) -> SampleSet:
     """The two sets as one :class:`SampleSet`, suspect texts labelled member (internally)."""
     return load_named(

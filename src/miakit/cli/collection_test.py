@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from miakit.cli._types import number
 from miakit.cli.dataset_inference import RUN_FLAGS as _DI_FLAGS
-from miakit.cli.flags import add_model_flags, add_setting, values_of
-from miakit.config.settings import KEYS
+from miakit.cli.flags import add_run_flags, values_of
 
 if TYPE_CHECKING:
     from miakit.data import SampleSet
@@ -81,13 +80,7 @@ def add_parser(sub: Any) -> None:
         "--holdout", dest="ct_holdout", metavar="SHARE", type=number(0.5), default=0.5,
         help="share of the reference held out from the combiner's fit (0.5)",
     )  # fmt: skip
-    p.add_argument(
-        "--config", metavar="YAML", help="YAML file with run settings (flags override it)"
-    )
-    add_model_flags(p)
-    g = p.add_argument_group("run settings", "as for `miakit run`; others via --config")
-    for name in RUN_FLAGS:
-        add_setting(g, KEYS[name])
+    add_run_flags(p, RUN_FLAGS)
 
 
 def collection_test(
@@ -151,33 +144,24 @@ def _collection_test(
     **run_fields: Any,
 ) -> tuple[CollectionResult, dict[str, Any]]:
     """:func:`collection_test` and the scoring record (models, warnings, excluded columns)."""
-    from miakit.cli._dataset_inference_io import IGNORED_LABEL, features_table, load_named
-    from miakit.config import RunConfig, make_config, merge
+    from miakit.cli._dataset_inference_io import (
+        check_score_source,
+        features_table,
+        load_named,
+        scoring_settings,
+    )
+    from miakit.config import make_config
     from miakit.data import Label
-    from miakit.errors import InvalidParameterError
     from miakit.inference.collection import collection_test as test
 
-    if (model is not None or scorers) and scores is not None:
-        raise InvalidParameterError(
-            "give a model (--model) to score the texts, or --scores to reuse earlier attack "
-            "scores, not both."
-        )
-    if model is None and not scorers and scores is None:
-        raise InvalidParameterError(
-            "no scores: pass --model PATH to score the texts with the attacks, or --scores "
-            "FILE (the scores.parquet of an earlier collection test on the same files)."
-        )
+    check_score_source(
+        model,
+        scorers,
+        scores,
+        reuse="the scores.parquet of an earlier collection test on the same files",
+    )
     _check_options(alpha, holdout)
-    base = config.to_dict() if isinstance(config, RunConfig) else dict(config or {})
-    settings = merge(base, {**run_fields, **({"model": model} if model is not None else {})})
-    forced: dict[str, Any] = {"members": str(members), "nonmembers": str(nonmembers)}
-    forced |= {"data": None, "label_field": IGNORED_LABEL, "blind": False}
-    forced |= {"allow_overlap": True, "doc_combiner": False}  # no label-fitted features
-    user_config = make_config({**settings, **forced})  # every setting checked before work
-    if out is not None:
-        from miakit.pipeline.outputs import check_writable
-
-        check_writable(Path(out))
+    settings, user_config = scoring_settings(config, run_fields, model, members, nonmembers, out)
     roles = dict(zip((Label.UNKNOWN, Label.MEMBER, Label.NONMEMBER), SETS, strict=True))
     files = {"collection": (collection, Label.UNKNOWN)}
     files |= {"reference member": (members, Label.MEMBER)}

@@ -32,8 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from miakit.cli._types import integer, number
-from miakit.cli.flags import add_model_flags, add_setting, values_of
-from miakit.config.settings import KEYS
+from miakit.cli.flags import add_run_flags, values_of
 
 if TYPE_CHECKING:
     from miakit.inference import DatasetInferenceResult
@@ -123,13 +122,7 @@ def add_parser(sub: Any) -> None:
         "--ci-resamples", dest="di_resamples", metavar="N", type=integer(200), default=200,
         help="bootstrap resamples of the effect-size interval (200; 0: none)",
     )  # fmt: skip
-    p.add_argument(
-        "--config", metavar="YAML", help="YAML file with run settings (flags override it)"
-    )
-    add_model_flags(p)
-    g = p.add_argument_group("run settings", "as for `miakit run`; others via --config")
-    for name in RUN_FLAGS:
-        add_setting(g, KEYS[name])
+    add_run_flags(p, RUN_FLAGS)
 
 
 def dataset_inference(
@@ -175,42 +168,24 @@ def dataset_inference(
     """
     from miakit.blind import evaluation_integrity
     from miakit.cli._dataset_inference_io import (
-        IGNORED_LABEL,
+        check_score_source,
         features_table,
         load_sets,
+        scoring_settings,
         units,
         write_outputs,
     )
-    from miakit.config import RunConfig, make_config, merge
-    from miakit.errors import InvalidParameterError
     from miakit.inference import MIN_TEXTS, ShiftCheck, dataset_inference_from_features
     from miakit.inference.combiner import CLIP_QUANTILE
     from miakit.inference.dataset import check_options
     from miakit.inference.features import check_counts
     from miakit.inference.verdict import method_record, withheld_result
 
-    if (model is not None or scorers) and scores is not None:
-        raise InvalidParameterError(
-            "give a model (--model) to score the texts, or --scores to reuse earlier attack "
-            "scores, not both."
-        )
-    if model is None and not scorers and scores is None:
-        raise InvalidParameterError(
-            "no scores: pass --model PATH to score the texts with the attacks, or --scores "
-            "FILE (a scores.parquet of an earlier run on the same texts)."
-        )
+    check_score_source(
+        model, scorers, scores, reuse="a scores.parquet of an earlier run on the same texts"
+    )
     check_options(alpha=alpha, n_permutations=n_permutations, n_folds=n_folds, clip=CLIP_QUANTILE)
-    base = config.to_dict() if isinstance(config, RunConfig) else dict(config or {})
-    settings = merge(base, {**run_fields, **({"model": model} if model is not None else {})})
-    forced: dict[str, Any] = {"members": str(suspect), "nonmembers": str(validation)}
-    forced["data"] = None
-    forced |= {"label_field": IGNORED_LABEL, "blind": False, "allow_overlap": True}
-    forced["doc_combiner"] = False  # label-fitted document scores are never features
-    run_config = make_config({**settings, **forced})  # every setting checked before work
-    if out is not None:
-        from miakit.pipeline.outputs import check_writable
-
-        check_writable(Path(out))
+    _, run_config = scoring_settings(config, run_fields, model, suspect, validation, out)
     samples = load_sets(suspect, validation, run_config)
     _, sets, _ = units(samples, chunked=run_config.doc_window is not None)
     n_s = sets.count("suspect")  # documents (a text, or the texts sharing a doc_id)

@@ -102,6 +102,21 @@ def model_role(value: str) -> tuple[str, str, str]:
     return role, spec_key, raw
 
 
+def add_run_flags(parser: argparse.ArgumentParser, names: Iterator[str] | tuple[str, ...]) -> None:
+    """What a verb that scores texts through ``miakit run`` takes from it: ``--config``, the
+    model flags (:func:`add_model_flags`) and the run settings ``names`` (others via
+    ``--config``)."""
+    from miakit.config.settings import KEYS
+
+    parser.add_argument(
+        "--config", metavar="YAML", help="YAML file with run settings (flags override it)"
+    )
+    add_model_flags(parser)
+    g = parser.add_argument_group("run settings", "as for `miakit run`; others via --config")
+    for name in names:
+        add_setting(g, KEYS[name])
+
+
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     """``--model``, ``--reference``... (with ``--*-gguf-file``) and ``--model-role``."""
     g = parser.add_argument_group(*GROUP_TITLES["models"])
