@@ -59,6 +59,8 @@ class ModelSpec:
         fingerprint_cache: folder of the persistent per-file digest records that spare
             re-hashing unchanged weights (:mod:`miakit.backends.hf.digests`); ``None`` keeps
             digests in this process only.
+        adapter: a PEFT LoRA adapter folder merged into the weights at load
+            (:mod:`miakit.backends.hf.adapter`); the fingerprint then covers it too.
     """
 
     path: str
@@ -70,6 +72,7 @@ class ModelSpec:
     compile: bool = False
     progress: bool = True
     fingerprint_cache: Path | None = None
+    adapter: str | None = None
 
 
 def resolve_device(device: str) -> torch.device:

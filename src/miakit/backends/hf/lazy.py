@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from miakit.backends.base import Capabilities
+from miakit.backends.hf.adapter_config import open_adapter, with_adapter
 from miakit.backends.hf.attention import PACKABLE_MODEL_TYPES
 from miakit.backends.hf.files import ModelSpec, cached_fingerprint, locate
 from miakit.backends.hf.loading import check_local, load_weights, open_tokenizer, read_config
@@ -93,6 +94,16 @@ class LazyHFTokenScorer(HFTokenScorer):
         self.device = torch.empty(0, device=device).device
         self._dtype = dtype
         self._fingerprint = cached_fingerprint(folder, gguf, spec.fingerprint_cache)
+        self._adapter = open_adapter(
+            spec.adapter,
+            base_folder=folder,
+            gguf=gguf,
+            base_fingerprint=self._fingerprint,
+            allow_pickle=spec.allow_pickle,
+            fingerprint_cache=spec.fingerprint_cache,
+        )
+        if self._adapter is not None:
+            self._fingerprint = with_adapter(self._fingerprint, self._adapter.fingerprint)
         self._tok_fingerprint = None
         self.vocab_size = int(config["vocab_size"])
         self.capabilities = Capabilities(
@@ -130,6 +141,10 @@ class LazyHFTokenScorer(HFTokenScorer):
             model = load_weights(
                 self._spec, self._folder, self._gguf, self._dtype, device=self.device
             )
+            if self._adapter is not None:
+                from miakit.backends.hf.adapter import apply_adapter
+
+                apply_adapter(model, self._adapter)
             eager = HFTokenScorer(
                 model,
                 self.tokenizer.resolve(),

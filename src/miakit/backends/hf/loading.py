@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from miakit.backends.hf.adapter_config import open_adapter, with_adapter
 from miakit.backends.hf.files import (
     ModelSpec,
     cached_fingerprint,
@@ -35,16 +36,32 @@ def load_local(spec: ModelSpec) -> tuple[Any, Any, str, torch.device]:
 
     Returns:
         ``(model, tokenizer, fingerprint, device)``: the model in ``spec``'s dtype (loaded
-        straight onto ``device`` when it is a GPU: :func:`load_weights`), its tokenizer, the
-        files' fingerprint, the resolved device.
+        straight onto ``device`` when it is a GPU: :func:`load_weights`), with ``spec``'s
+        adapter merged in, its tokenizer, the files' fingerprint (of the base and the
+        adapter: :func:`~miakit.backends.hf.adapter_config.with_adapter`), the resolved device.
 
     Raises:
         ModelLoadError: missing or unreadable files.
-        UnsafeModelError: pickle weights or custom code without the opt-in.
+        UnsafeModelError: pickle weights (the model's or the adapter's) or custom code
+            without the opt-in.
     """
     folder, gguf, tokenizer, device, dtype = load_tokenizer(spec)
+    fingerprint = cached_fingerprint(folder, gguf, spec.fingerprint_cache)
+    adapter = open_adapter(
+        spec.adapter,
+        base_folder=folder,
+        gguf=gguf,
+        base_fingerprint=fingerprint,
+        allow_pickle=spec.allow_pickle,
+        fingerprint_cache=spec.fingerprint_cache,
+    )
     model = load_weights(spec, folder, gguf, dtype, device=device)
-    return model, tokenizer, cached_fingerprint(folder, gguf, spec.fingerprint_cache), device
+    if adapter is not None:  # merged into the weights: miakit.backends.hf.adapter
+        from miakit.backends.hf.adapter import apply_adapter
+
+        apply_adapter(model, adapter)
+        fingerprint = with_adapter(fingerprint, adapter.fingerprint)
+    return model, tokenizer, fingerprint, device
 
 
 def _kwargs(spec: ModelSpec, gguf: str | None) -> dict[str, Any]:
