@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("results",),  # the typed run record that every output file is written from
     ("blind", "inference", "testing", "report", "shadow", "audit"),  # audit: planned
     ("pipeline",),  # the run: selection, roles, input providers, sharding, outputs
+    ("setinference",),  # dataset inference and the collection test from files (run + blind)
     ("runner",),  # the old import path of miakit.run: a re-export of pipeline.runner
     ("demo",),  # the demo: data + fine-tune + a run
     ("cli",),  # argument parsing and printing; one module per verb

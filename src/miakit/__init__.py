@@ -27,10 +27,9 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from miakit._core.progress import ProgressEvent
-    from miakit.cli.collection_test import collection_test
-    from miakit.cli.dataset_inference import dataset_inference
     from miakit.config import RunConfig
     from miakit.pipeline import RunResult, run
+    from miakit.setinference import collection_test, dataset_inference
 
 __all__ = [
     "ProgressEvent",
@@ -53,11 +52,11 @@ def __getattr__(name: str) -> Any:
 
         return ProgressEvent
     if name == "dataset_inference":  # was this set of texts trained on? (docs/dataset-inference.md)
-        from miakit.cli.dataset_inference import dataset_inference
+        from miakit.setinference.dataset import dataset_inference
 
         return dataset_inference
     if name == "collection_test":  # was this collection trained on? (docs/dataset-inference.md)
-        from miakit.cli.collection_test import collection_test
+        from miakit.setinference.collection import collection_test
 
         return collection_test
     if name == "RunConfig":

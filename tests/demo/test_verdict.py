@@ -24,7 +24,7 @@ def fake_result(shift: float, *, blind_p: float = 0.6, n: int = 60, seed: int = 
         "blind_summary": {"permutation_p": blind_p, "alpha": 0.05, "test_best": "dates",
                           "best_auroc": 0.5}
     }  # fmt: skip
-    return SimpleNamespace(scores=scores, metrics=metrics)
+    return SimpleNamespace(scores=scores, metrics=metrics, record=None)
 
 
 def test_members_that_score_higher_are_detected_and_written(tmp_path):
@@ -58,3 +58,36 @@ def test_a_miniature_demo_says_why_there_is_no_verdict(tmp_path):
     ]
     assert not (tmp_path / FILE).exists()
     assert "member at alpha" in demo_verdict_lines(fake_result(1.5), tmp_path)[0]
+
+
+def test_the_demo_report_shows_its_verdict_and_a_rerun_drops_a_stale_one(tmp_path, tiny_model_dir):
+    """The demo's report.html gets the "Dataset inference" section (re-rendered from the run's
+    record); a later run into the same folder removes the stale dataset_inference.json, so
+    `miakit report DIR` cannot show a verdict about other scores."""
+    import miakit
+
+    rng = np.random.default_rng(0)
+    words = ["river", "glacier", "bread", "tax", "moon", "vote", "yeast", "valley", "april"]
+    for name, prefix in (("m.jsonl", "m"), ("n.jsonl", "n")):
+        with open(tmp_path / name, "w") as f:
+            for i in range(12):
+                text = " ".join(rng.choice(words, size=12)) + f" {prefix}{i}."
+                f.write(json.dumps({"id": f"{prefix}{i}", "text": text}) + "\n")
+    out = tmp_path / "out"
+
+    def run():
+        return miakit.run(
+            model=str(tiny_model_dir), members=str(tmp_path / "m.jsonl"),
+            nonmembers=str(tmp_path / "n.jsonl"), out=str(out), attacks=["loss", "zlib"],
+            no_cache=True, n_bootstrap=20, blind=False, progress=False,
+        )  # fmt: skip
+
+    result = run()
+    assert 'id="dataset-inference"' not in (out / "report.html").read_text()
+    verdict = demo_dataset_inference(result, out)
+    html = (out / "report.html").read_text()
+    assert 'id="dataset-inference"' in html and f"<td>{verdict.verdict}</td>" in html
+    assert (out / FILE).is_file()
+    run()  # the same folder again, without the demo's last step
+    assert not (out / FILE).exists()
+    assert 'id="dataset-inference"' not in (out / "report.html").read_text()

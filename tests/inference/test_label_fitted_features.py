@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from miakit.cli._dataset_inference_io import features_table
 from miakit.data import Label, Sample, SampleSet
+from miakit.setinference._io import features_table
 
 
 class _Config:

@@ -1,26 +1,12 @@
 """``miakit collection-test``: was this collection of documents, as a whole, trained on?
 
-Also the Python API :func:`collection_test` (``miakit.collection_test``), printing nothing.
-The statistics are :func:`miakit.inference.collection_test` (Puerto et al., "Scaling Up
-Membership Inference", arXiv 2411.00154); nothing of them is re-implemented here. The steps:
-
-1. load the collection and the labelled reference members and non-members (any label column
-   of the files is ignored: the flag gives the role; :func:`~miakit.cli._dataset_inference_io.
-   load_named`), check the ids, that no text is in two of the sets, and the reference counts;
-2. the features: every attack of one :func:`miakit.run` over the three sets, aggregated per
-   document when documents have several texts (the helpers of ``dataset-inference``), or the
-   columns of an earlier ``scores.parquet`` (``--scores``); label-fitted columns
-   (``learned:*``, ``blind:*``) are never features;
-3. the test: a combiner fitted on part of the reference, the collection's scores against the
-   held-out reference non-members' by a one-sided Mann–Whitney U test;
-4. with ``--out DIR``: ``DIR/collection_test.json`` and ``DIR/scores.parquet`` (per document:
-   id, set, every feature; ``--scores`` reads it back).
+Flags and printing only: the work is :func:`miakit.setinference.collection_test`
+(``miakit.collection_test``), which prints nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,13 +16,10 @@ from miakit.cli.dataset_inference import RUN_FLAGS as _DI_FLAGS
 from miakit.cli.flags import add_run_flags, values_of
 
 if TYPE_CHECKING:
-    from miakit.data import SampleSet
     from miakit.inference.collection import CollectionResult
 
 #: Run settings that ``collection-test`` accepts as flags (the others: ``--config``).
 RUN_FLAGS = tuple(n for n in _DI_FLAGS if not n.startswith(("blind_", "overlap_")))
-#: The set of each document in the tables and files.
-SETS = ("collection", "member", "nonmember")
 
 HELP = """\
 Collection test (arXiv 2411.00154): was the COLLECTION of documents, as a whole, trained on?
@@ -83,206 +66,6 @@ def add_parser(sub: Any) -> None:
     add_run_flags(p, RUN_FLAGS)
 
 
-def collection_test(
-    *,
-    collection: str | os.PathLike[str],
-    members: str | os.PathLike[str],
-    nonmembers: str | os.PathLike[str],
-    model: str | None = None,
-    scores: str | os.PathLike[str] | None = None,
-    out: str | os.PathLike[str] | None = None,
-    alpha: float = 0.01,
-    holdout: float = 0.5,
-    config: Any = None,
-    scorers: Any = None,
-    progress: Any = False,
-    **run_fields: Any,
-) -> CollectionResult:
-    """The collection test from files: the attacks and the U test; prints nothing.
-
-    Args:
-        collection: file of the documents under test (any format ``miakit run`` reads).
-        members, nonmembers: files of reference documents known to be members and known to
-            be non-members of the model's training data.
-        model: the target model, as ``miakit.run(model=...)``; or ``scorers={"target":
-            scorer}``; not with ``scores``.
-        scores: a Parquet (or CSV) file with an ``id`` (or ``doc_id``) column and one column
-            per feature, covering every document of the three sets once (the
-            ``scores.parquet`` this function writes to ``out``).
-        out: folder for ``collection_test.json`` and ``scores.parquet`` (None: no files).
-        alpha, holdout: of the test (:func:`miakit.inference.collection_test`).
-        config: a :class:`~miakit.config.RunConfig` or dict of run settings.
-        scorers, progress: as :func:`miakit.run`.
-        **run_fields: more run settings, overriding ``config``.
-
-    Returns:
-        A :class:`~miakit.inference.collection.CollectionResult`.
-
-    Raises:
-        MiakitError: bad inputs or options, with a message naming the fix.
-    """
-    return _collection_test(
-        collection=collection, members=members, nonmembers=nonmembers, model=model,
-        scores=scores, out=out, alpha=alpha, holdout=holdout, config=config,
-        scorers=scorers, progress=progress, **run_fields,
-    )[0]  # fmt: skip
-
-
-def _collection_test(
-    *,
-    collection: Any,
-    members: Any,
-    nonmembers: Any,
-    model: str | None,
-    scores: Any,
-    out: Any,
-    alpha: float,
-    holdout: float,
-    config: Any,
-    scorers: Any,
-    progress: Any,
-    **run_fields: Any,
-) -> tuple[CollectionResult, dict[str, Any]]:
-    """:func:`collection_test` and the scoring record (models, warnings, excluded columns)."""
-    from miakit.cli._dataset_inference_io import (
-        check_score_source,
-        features_table,
-        load_named,
-        scoring_settings,
-    )
-    from miakit.config import make_config
-    from miakit.data import Label
-    from miakit.inference.collection import collection_test as test
-
-    check_score_source(
-        model,
-        scorers,
-        scores,
-        reuse="the scores.parquet of an earlier collection test on the same files",
-    )
-    _check_options(alpha, holdout)
-    settings, user_config = scoring_settings(config, run_fields, model, members, nonmembers, out)
-    roles = dict(zip((Label.UNKNOWN, Label.MEMBER, Label.NONMEMBER), SETS, strict=True))
-    files = {"collection": (collection, Label.UNKNOWN)}
-    files |= {"reference member": (members, Label.MEMBER)}
-    files |= {"reference non-member": (nonmembers, Label.NONMEMBER)}
-    samples = load_named(files, user_config)
-    _check_disjoint(samples, roles)
-    _check_counts(samples, roles, chunked=user_config.doc_window is not None)
-    if scores is not None:
-        table, scoring = features_table(samples, scores, user_config, None, progress, roles)
-    else:
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="miakit-collection-") as tmp:
-            run_config = make_config({**settings, **_one_file(samples, Path(tmp))})
-            table, scoring = features_table(samples, None, run_config, scorers, progress, roles)
-    feats = table.drop(columns=["id", "set"])
-    which = table["set"].to_numpy()
-    result = test(
-        feats[which == "collection"],
-        feats[which == "member"],
-        feats[which == "nonmember"],
-        holdout=holdout,
-        alpha=alpha,
-        seed=user_config.seed,
-    )
-    if out is not None:
-        _write(Path(out), result, table, scoring)
-    return result, scoring
-
-
-def _check_options(alpha: Any, holdout: Any) -> None:
-    from miakit.errors import InvalidParameterError
-
-    for name, v, eg in (("alpha", alpha, "0.01"), ("holdout", holdout, "0.5")):
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
-            raise InvalidParameterError(f"--{name} must be a number in (0, 1), e.g. {eg}; got {v}.")
-
-
-def _check_disjoint(samples: SampleSet, roles: dict[Any, str]) -> None:
-    """No text in two of the sets: a document cannot be both under test and a reference."""
-    from miakit.errors import DataError
-
-    seen: dict[str, Any] = {}
-    clashes = []
-    for s in samples:
-        first = seen.setdefault(s.text, s)
-        if first.label is not s.label:
-            clashes.append(f"{first.id!r} ({roles[first.label]}) = {s.id!r} ({roles[s.label]})")
-    if clashes:
-        raise DataError(
-            f"{len(clashes)} text(s) are in two of the collection, reference member and "
-            f"reference non-member files: {clashes[:5]}. A text belongs to one set: remove "
-            "it from all but one file."
-        )
-
-
-def _check_counts(samples: SampleSet, roles: dict[Any, str], *, chunked: bool) -> None:
-    """At least one collection document and MIN_REFERENCE reference documents of each
-    label, before any model loads."""
-    from miakit.cli._dataset_inference_io import units
-    from miakit.errors import DataError
-    from miakit.inference.collection import MIN_REFERENCE
-
-    _, sets, _ = units(samples, chunked=chunked, roles=roles)
-    n = {k: sets.count(k) for k in SETS}
-    if n["collection"] == 0:
-        raise DataError("--collection has no documents: give at least one document to test.")
-    small = [f"{n[k]} {k}s" for k in SETS[1:] if n[k] < MIN_REFERENCE]
-    if small:
-        raise DataError(
-            f"the collection test needs at least {MIN_REFERENCE} reference documents of each "
-            f"kind (--members and --nonmembers; part of each is held out); got "
-            f"{' and '.join(small)}. Add labelled reference documents."
-        )
-
-
-def _one_file(samples: SampleSet, folder: Path) -> dict[str, Any]:
-    """The three sets as one labelled JSON Lines file (collection texts ``unknown``) and
-    the run settings that read it: one run scores them all."""
-    import json
-
-    path = folder / "texts.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
-        for s in samples:
-            row = {"id": s.id, "text": s.text, "label": s.label.value}
-            if s.doc_id is not None:
-                row["doc_id"] = s.doc_id
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    names = {"text_field": "text", "id_field": "id", "label_field": "label"}
-    return {"data": str(path), "members": None, "nonmembers": None, **names} | {
-        "blind": False, "allow_overlap": True, "doc_combiner": False,
-    }  # fmt: skip
-
-
-def to_dict(result: CollectionResult, scoring: dict[str, Any]) -> dict[str, Any]:
-    """``collection_test.json``'s content."""
-    return {**result.to_dict(), "features": list(result.weights), "scoring": scoring}
-
-
-def _write(folder: Path, result: CollectionResult, table: Any, scoring: dict[str, Any]) -> None:
-    import json
-    import math
-
-    from miakit._core.io import atomic_path, atomic_write_text
-
-    def clean(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items()}
-        if isinstance(v, list | tuple):
-            return [clean(x) for x in v]
-        return v
-
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(clean(to_dict(result, scoring)), indent=2, allow_nan=False) + "\n"
-    atomic_write_text(folder / "collection_test.json", text)
-    with atomic_path(folder / "scores.parquet") as tmp:
-        table.to_parquet(tmp, index=False)
-
-
 def main(args: argparse.Namespace) -> int:
     from miakit.cli._echo import terminal_progress
     from miakit.config import load_yaml
@@ -291,7 +74,9 @@ def main(args: argparse.Namespace) -> int:
     fields = values_of(args)
     bars = bool(fields.pop("progress", base.get("progress", True)))
     model = fields.pop("model", None)
-    result, scoring = _collection_test(
+    from miakit.setinference.collection import run_collection_test
+
+    result, scoring = run_collection_test(
         collection=args.collection,
         members=args.ct_members,
         nonmembers=args.ct_nonmembers,
@@ -324,4 +109,4 @@ def print_result(result: CollectionResult, scoring: dict[str, Any], out: str | N
         print(f"written to {Path(out) / 'collection_test.json'}")
 
 
-__all__ = ["add_parser", "collection_test", "main", "to_dict"]
+__all__ = ["add_parser", "main", "print_result"]

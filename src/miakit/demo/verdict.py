@@ -6,7 +6,9 @@ non-members are known non-members from the same distribution: exactly dataset in
 validation set. Every attack score of the run is a feature, the permutation-calibrated test
 of :mod:`miakit.inference` gives the p-value, and the run's own blind baselines and overlap
 check (members vs non-members, model-free) are the assumption check that can withhold the
-verdict. Nothing is scored again: it reads the run's scores.
+verdict. Nothing is scored again: it reads the run's scores. With an output folder, the
+verdict goes to ``dataset_inference.json`` and the run's ``report.html`` is rendered again
+from the run's record in memory, now with its "Dataset inference" section.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def demo_dataset_inference(
     result: RunResult, out: Path | None, *, seed: int = 0
 ) -> DatasetInferenceResult:
     """Dataset inference with the run's members as suspect texts and its non-members as
-    validation texts; written to ``out/dataset_inference.json`` when ``out`` is given."""
+    validation texts; written to ``out/dataset_inference.json`` when ``out`` is given, and
+    shown in ``out/report.html`` (re-rendered from ``result.record``) when the run has one."""
     scores = result.scores
     features = [c for c in scores.columns if c not in ("id", "label")]
     suspect = (scores["label"] == Label.MEMBER.value).to_numpy()
@@ -64,7 +67,14 @@ def demo_dataset_inference(
         shift=shift,
     )
     if out is not None:
-        atomic_write_text(Path(out) / FILE, verdict.to_json())
+        text = verdict.to_json()
+        atomic_write_text(Path(out) / FILE, text)
+        if result.record is not None:
+            import json
+
+            from miakit.report.html import write_report
+
+            write_report(out, record=result.record, dataset_inference=json.loads(text))
     return verdict
 
 

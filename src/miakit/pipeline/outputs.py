@@ -186,6 +186,9 @@ def write_outputs(config: RunConfig, record: RunRecord) -> Path:
     clean_stale_temporaries(out)  # leftovers of an earlier run that crashed while writing
     frames = record.frames()
     blind_path = out / "blind_scores.parquet"
+    # the run writes no dataset_inference.json; one left by an earlier demo here describes
+    # other scores, and `miakit report DIR` would show it
+    (out / "dataset_inference.json").unlink(missing_ok=True)
     if frames.blind is None:
         blind_path.unlink(missing_ok=True)
     else:

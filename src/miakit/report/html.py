@@ -73,6 +73,7 @@ def render_report(
     samples_df: pd.DataFrame | None,
     *,
     blind_scores_df: pd.DataFrame | None = None,
+    dataset_inference: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as an HTML string.
 
@@ -86,6 +87,8 @@ def render_report(
             explorer's texts; ``None`` shows ids and scores only.
         blind_scores_df: ``blind_scores.parquet``: ``id``, ``label`` and one column per blind
             baseline, matched to ``scores_df`` by ``id``.
+        dataset_inference: the content of ``dataset_inference.json``; when given, the report
+            has a "Dataset inference" section (:mod:`miakit.report._dataset_inference`).
 
     Returns:
         A complete, self-contained HTML document.
@@ -97,19 +100,23 @@ def render_report(
 
     env = _env()
     script = env.get_template("report.js.j2").render()
+    from miakit.report._dataset_inference import section
+
     context = build_context(metrics, scores_df, samples_df, blind_scores_df)
+    context["dataset_inference"] = section(dataset_inference)  # issue 13
     return env.get_template("report.html.j2").render(**context, script_hash=_sha256_source(script))
 
 
-def render_record(record: RunRecord) -> str:
+def render_record(record: RunRecord, *, dataset_inference: Mapping[str, Any] | None = None) -> str:
     """The report of a run's in-memory record (nothing is read from disk).
 
     The same page as :func:`render_report` on the files written from ``record``.
     """
     frames = record.frames()
     return render_report(
-        record.metrics, frames.scores, frames.samples, blind_scores_df=frames.blind
-    )
+        record.metrics, frames.scores, frames.samples, blind_scores_df=frames.blind,
+        dataset_inference=dataset_inference,
+    )  # fmt: skip
 
 
 def write_report(
@@ -117,6 +124,7 @@ def write_report(
     *,
     out: str | os.PathLike[str] | None = None,
     record: RunRecord | None = None,
+    dataset_inference: Mapping[str, Any] | None = None,
 ) -> Path:
     """Render the report of a run folder and write it atomically.
 
@@ -127,6 +135,9 @@ def write_report(
         record: the run's record in memory (the run itself passes it): the report is
             rendered from it and nothing in ``run_dir`` is read. Default: read the folder
             (:meth:`miakit.results.RunRecord.load`).
+        dataset_inference: the content of a ``dataset_inference.json`` to show. Default:
+            none with ``record``; without it, ``run_dir/dataset_inference.json`` when the
+            folder has one (the demo's verdict, or one copied there).
 
     Returns:
         The path of the written report.
@@ -136,8 +147,12 @@ def write_report(
     """
     run_dir = Path(run_dir)
     if record is None:
+        from miakit.report._dataset_inference import read
+
         record = RunRecord.load(run_dir)
-    html = render_record(record)
+        if dataset_inference is None:
+            dataset_inference = read(run_dir)
+    html = render_record(record, dataset_inference=dataset_inference)
     target = Path(out) if out is not None else run_dir / REPORT_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(target, html)

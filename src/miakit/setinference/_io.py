@@ -1,4 +1,4 @@
-"""Inputs and outputs of ``miakit dataset-inference``: the two sets, their features, the files.
+"""Inputs and outputs of set-level inference: the sets, their features, the output files.
 
 The unit of the test is a document: a text, or the texts that share a ``doc_id`` (rows of the
 input, or the token windows of ``--doc-window``). Texts of one document are not independent
@@ -222,15 +222,18 @@ def _read_scores(path: Path, ids: list[str]) -> tuple[Any, str]:
     return df, key
 
 
-def write_outputs(folder: Path, result: DatasetInferenceResult, table: Any, text: str) -> None:
-    """``dataset_inference.json`` (``text``), ``dataset_inference.html`` and, when features
-    exist, ``scores.parquet``."""
+def write_outputs(folder: Path, result: DatasetInferenceResult, table: Any) -> None:
+    """``dataset_inference.json``, ``dataset_inference.html`` and, when features exist,
+    ``scores.parquet``."""
+    import json
+
     from miakit._core.io import atomic_path, atomic_write_text
-    from miakit.cli._dataset_inference_html import page
+    from miakit.report._dataset_inference import page
 
     folder.mkdir(parents=True, exist_ok=True)
+    text = result.to_json()
     atomic_write_text(folder / "dataset_inference.json", text)
-    atomic_write_text(folder / "dataset_inference.html", page(result))
+    atomic_write_text(folder / "dataset_inference.html", page(json.loads(text)))
     if table is not None:
         out = table.copy()
         out.insert(2, "fold", result.folds)
