@@ -8,8 +8,9 @@ did not give are absent from the parsed namespace (``argparse.SUPPRESS``), so a 
 the YAML only when given. The range checks are the schema's own, run when the config is
 built: a flag and a YAML key give the same message.
 
-Model roles get ``--model``, ``--reference``... with their ``--*-gguf-file`` variants
-(:data:`~miakit.config.models.BUILTIN_ROLES`) and ``--model-role ROLE=PATH`` for any role.
+Model roles get ``--model``, ``--reference``... with their ``--*-gguf-file`` and
+``--adapter``/``--*-adapter`` variants (:data:`~miakit.config.models.BUILTIN_ROLES`) and
+``--model-role ROLE=PATH`` (``ROLE.KEY=VALUE``) for any role.
 """
 
 from __future__ import annotations
@@ -96,8 +97,9 @@ def model_role(value: str) -> tuple[str, str, str]:
     if not sep or not raw or re.fullmatch(ROLE_PATTERN, role) is None or spec_key not in SPEC_KEYS:
         raise argparse.ArgumentTypeError(
             "expected ROLE=PATH or ROLE.KEY=VALUE with KEY one of "
-            f"{', '.join(SPEC_KEYS)} (e.g. reference_2=path/to/model or "
-            f"reference_2.gguf_file=model-q4.gguf), got {value!r}"
+            f"{', '.join(SPEC_KEYS)} (e.g. reference_2=path/to/model, "
+            f"reference_2.gguf_file=model-q4.gguf or reference_2.adapter=path/to/lora), got "
+            f"{value!r}"
         )
     return role, spec_key, raw
 
@@ -118,7 +120,8 @@ def add_run_flags(parser: argparse.ArgumentParser, names: Iterator[str] | tuple[
 
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
-    """``--model``, ``--reference``... (with ``--*-gguf-file``) and ``--model-role``."""
+    """``--model``, ``--reference``... (with ``--*-gguf-file``, ``--*adapter``) and
+    ``--model-role``."""
     g = parser.add_argument_group(*GROUP_TITLES["models"])
     for s in BUILTIN_ROLES:
         g.add_argument(s.flag, dest=s.key, default=argparse.SUPPRESS, help=s.help)
@@ -130,6 +133,16 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
             default=argparse.SUPPRESS,
             help=f"GGUF file name inside {folder}",
         )
+    for s in BUILTIN_ROLES:
+        what = (
+            "a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) "
+            "applied to the --model base, merged into its weights at load"
+            if s.role == "target"
+            else f"a PEFT LoRA adapter folder applied to the {s.flag} base"
+        )
+        g.add_argument(
+            s.adapter_flag, dest=s.adapter_key, default=argparse.SUPPRESS, metavar="DIR", help=what
+        )
     g.add_argument(
         "--model-role",
         dest="model_role",
@@ -138,7 +151,7 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         metavar="ROLE=PATH",
         help="a model for any role, e.g. reference_2=path/to/model (ROLE.gguf_file=FILE: its "
-        "GGUF file; repeatable)",
+        "GGUF file; ROLE.adapter=DIR: a PEFT LoRA adapter on it; repeatable)",
     )
 
 

@@ -9,7 +9,8 @@ max_length: 2048``). All problems are collected and raised together in one
 
 - :mod:`miakit.config.schema`: how a setting is declared and checked;
 - :mod:`miakit.config.settings`: :class:`RunConfig`, every setting of ``miakit run``;
-- :mod:`miakit.config.models`: model roles as data (``models: {role: {path, gguf_file}}``);
+- :mod:`miakit.config.models`: model roles as data
+  (``models: {role: {path, gguf_file, adapter}}``);
 - :mod:`miakit.config.provided`: settings declared by input providers when they register;
 - :mod:`miakit.config.options`: the same checks for options passed to a library object;
 - :mod:`miakit.config.build`: reading, merging and writing configs.

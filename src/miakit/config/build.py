@@ -1,7 +1,7 @@
 """From YAML, flags and keyword arguments to a checked :class:`RunConfig`, and back.
 
 Input keys come in three spellings, all read into one canonical form (flat settings plus
-``models: {role: {path, gguf_file}}``):
+``models: {role: {path, gguf_file, adapter}}``):
 
 - flat keys: ``max_length: 1024``;
 - grouped keys: ``engine: {max_length: 1024}`` (a setting's group is in its declaration);
@@ -214,7 +214,8 @@ def merge(
 
 def to_dict(config: RunConfig) -> dict[str, Any]:
     """The YAML form of ``config``: built-in roles as their flat shorthand keys (``model``,
-    ``reference_gguf_file``...), other roles under ``models``, then every setting."""
+    ``reference_gguf_file``, ``adapter`` when one is given...), other roles under ``models``,
+    then every setting."""
     builtin = {s.role for s in BUILTIN_ROLES}
     out: dict[str, Any] = {}
     for s in BUILTIN_ROLES:
@@ -223,8 +224,12 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
     for s in BUILTIN_ROLES:
         ref = config.models.get(s.role)
         out[s.gguf_key] = None if ref is None else ref.gguf_file
+    for s in BUILTIN_ROLES:  # written only when given: runs without adapters read as before
+        ref = config.models.get(s.role)
+        if ref is not None and ref.adapter is not None:
+            out[s.adapter_key] = ref.adapter
     out["models"] = {
-        role: {k: getattr(ref, k) for k in SPEC_KEYS}
+        role: {k: getattr(ref, k) for k in SPEC_KEYS if k != "adapter" or ref.adapter}
         for role, ref in config.models.items()
         if role not in builtin
     }

@@ -8,12 +8,15 @@ key ``models`` maps a role to a :class:`ModelRef`::
       target: {path: runs/ft/model}
       reference: {path: base-model}
       reference_2: base-model-q4.gguf        # a bare path is short for {path: ...}
+      lora: {path: base-model, adapter: runs/lora}   # a base model plus a PEFT adapter
 
 The five built-in roles keep their shorthands (:data:`BUILTIN_ROLES`): the flags ``--model``,
 ``--reference``, ``--performer``, ``--observer``, ``--sampling-model`` with their
-``--*-gguf-file`` variants, and the same flat YAML keys (``model``, ``reference_gguf_file``...).
-They fill the same mapping. Any role can be given on the command line with
-``--model-role ROLE=PATH`` (and ``--model-role ROLE.gguf_file=FILE``).
+``--*-gguf-file`` and ``--*adapter`` variants (``--adapter`` for the target,
+``--reference-adapter``...), and the same flat YAML keys (``model``, ``reference_gguf_file``,
+``adapter``...). They fill the same mapping. Any role can be given on the command line with
+``--model-role ROLE=PATH`` (and ``--model-role ROLE.gguf_file=FILE``,
+``--model-role ROLE.adapter=DIR``).
 
 A role's name is its flat key (``--reference`` is role ``reference``, ``--sampling-model`` role
 ``sampling_model``), except the target's (``--model``). Names renamed since are accepted with a
@@ -38,13 +41,16 @@ class ModelRef:
     Attributes:
         path: a local model folder (safetensors) or a ``.gguf`` file.
         gguf_file: the GGUF file name inside the ``path`` folder.
+        adapter: a PEFT LoRA adapter folder applied to the model at ``path``
+            (:mod:`miakit.backends.hf.adapter`).
     """
 
     path: str
     gguf_file: str | None = None
+    adapter: str | None = None
 
 
-#: The keys of a model spec (``models: {role: {path: ..., gguf_file: ...}}``).
+#: The keys of a model spec (``models: {role: {path: ..., gguf_file: ..., adapter: ...}}``).
 SPEC_KEYS: tuple[str, ...] = tuple(f.name for f in fields(ModelRef))
 
 
@@ -74,6 +80,14 @@ class Shorthand:
     def gguf_flag(self) -> str:
         return "--" + self.gguf_key.replace("_", "-")
 
+    @property
+    def adapter_key(self) -> str:
+        return "adapter" if self.key == "model" else f"{self.key}_adapter"
+
+    @property
+    def adapter_flag(self) -> str:
+        return "--" + self.adapter_key.replace("_", "-")
+
 
 #: The built-in roles and their shorthands, in the order runs list them.
 BUILTIN_ROLES: tuple[Shorthand, ...] = (
@@ -94,6 +108,7 @@ BUILTIN_ROLES: tuple[Shorthand, ...] = (
 SHORTHAND_KEYS: dict[str, tuple[str, str]] = {
     **{s.key: (s.role, "path") for s in BUILTIN_ROLES},
     **{s.gguf_key: (s.role, "gguf_file") for s in BUILTIN_ROLES},
+    **{s.adapter_key: (s.role, "adapter") for s in BUILTIN_ROLES},
 }
 
 #: A role name: lower case, digits and underscores (``@`` joins the roles of a paired signal).
@@ -140,7 +155,7 @@ def raw_models(value: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
     example = "models: {reference: {path: path/to/base-model}}"
     if not isinstance(value, Mapping):
         problems.append(
-            f"models: expected a mapping of role to {{path, gguf_file}}, got {value!r} "
+            f"models: expected a mapping of role to {{path, gguf_file, adapter}}, got {value!r} "
             f"({type(value).__name__}); e.g. {example}"
         )
         return {}
@@ -169,7 +184,7 @@ def raw_models(value: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
             spec = {"path": None}
         if not isinstance(spec, Mapping):
             problems.append(
-                f"models.{role}: expected a path or a mapping {{path, gguf_file}}, got "
+                f"models.{role}: expected a path or a mapping {{path, gguf_file, adapter}}, got "
                 f"{spec!r} ({type(spec).__name__}); e.g. {example}"
             )
             continue
@@ -189,12 +204,12 @@ def raw_models(value: Any, problems: list[str]) -> dict[str, dict[str, Any]]:
 
 def build_models(raw: Mapping[str, Mapping[str, Any]], problems: list[str]) -> dict[str, ModelRef]:
     """The checked ``{role: ModelRef}`` from :func:`raw_models`'s form (roles without a path
-    are left out; a GGUF file name without a path is a problem)."""
+    are left out; a GGUF file name or an adapter without a path is a problem)."""
     out: dict[str, ModelRef] = {}
     for role, spec in raw.items():
-        path, gguf = spec.get("path"), spec.get("gguf_file")
+        path, gguf, adapter = spec.get("path"), spec.get("gguf_file"), spec.get("adapter")
         bad = False
-        for k, v in (("path", path), ("gguf_file", gguf)):
+        for k, v in (("path", path), ("gguf_file", gguf), ("adapter", adapter)):
             if isinstance(v, Path):
                 v = str(v)
             if v is not None and not (isinstance(v, str) and v):
@@ -213,6 +228,15 @@ def build_models(raw: Mapping[str, Mapping[str, Any]], problems: list[str]) -> d
                     f"model: give it with {role_flag(role)} (the GGUF file is looked up in "
                     "that folder)"
                 )
+            if adapter is not None:
+                problems.append(
+                    f"{shorthand_key(role, 'adapter')} is {adapter!r} but role {role!r} has no "
+                    f"base model: give the adapter's base with {role_flag(role)}"
+                )
             continue
-        out[role] = ModelRef(path=str(path), gguf_file=None if gguf is None else str(gguf))
+        out[role] = ModelRef(
+            path=str(path),
+            gguf_file=None if gguf is None else str(gguf),
+            adapter=None if adapter is None else str(adapter),
+        )
     return out

@@ -36,8 +36,8 @@ class RunConfig:
     models: Mapping[str, ModelRef] = setting(
         default_factory=dict,
         flag=None,
-        help="model role -> {path, gguf_file}: the target and every other model of the run "
-        "(--model, --reference... and --model-role ROLE=PATH fill it)",
+        help="model role -> {path, gguf_file, adapter}: the target and every other model of "
+        "the run (--model, --reference... and --model-role ROLE=PATH fill it)",
     )
     members: str | None = setting(
         None, group="inputs", metavar=_PATH, help="file or folder of known members"

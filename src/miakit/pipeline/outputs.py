@@ -31,20 +31,25 @@ def setup_section(
 
     Each built-in role's model is under its shorthand key (``model``, ``reference``,
     ``sampling_model``...); other roles, when there are any, under ``models`` (role -> path or
-    in-memory model name)."""
+    in-memory model name); roles with a PEFT adapter under ``adapters`` (role -> its folder,
+    base model and fingerprint)."""
     import datetime
 
     def model_of(role: str) -> Any:
         ref = config.models.get(role)
         return (ref.path if ref is not None else None) or models_meta.get(role, {}).get("name")
 
+    from miakit.pipeline.roles import adapters_meta
+
     builtin = {s.role for s in BUILTIN_ROLES}
     others = [r for r in (*config.models, *models_meta) if r not in builtin]
+    adapters = adapters_meta(config)  # each role's PEFT adapter: folder, base, fingerprint
     return {
         "miakit_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         **{s.key: model_of(s.role) for s in BUILTIN_ROLES},
         **({"models": {r: model_of(r) for r in others}} if others else {}),
+        **({"adapters": adapters} if adapters else {}),
         "members": config.members,
         "nonmembers": config.nonmembers,
         "data": config.data,

@@ -47,6 +47,22 @@ def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
     return {role: (ref.path, ref.gguf_file) for role, ref in config.models.items()}
 
 
+def adapters_meta(config: RunConfig) -> dict[str, dict[str, str]]:
+    """Role -> its PEFT adapter (folder, base model, fingerprint) for each role the config
+    gives one, for ``metrics.json``'s ``setup.adapters`` and the report."""
+    from miakit.backends.hf.adapter_config import read_adapter
+
+    cache = None if config.no_cache else config.resolved_cache_dir() / "fingerprints"
+    out: dict[str, dict[str, str]] = {}
+    for role, ref in config.models.items():
+        if ref.adapter is not None:
+            info = read_adapter(
+                ref.adapter, allow_pickle=config.allow_pickle, fingerprint_cache=cache
+            )
+            out[role] = {"path": ref.adapter, "base": ref.path, "fingerprint": info.fingerprint}
+    return out
+
+
 def role_aliases(roles: set[str]) -> dict[str, str]:
     """The :data:`DEFAULT_ALIASES` that apply: role -> role it stands for, for each aliased
     role the user gave no model of its own and whose stand-in is available."""
@@ -69,7 +85,9 @@ def shared_model_aliases(
             ident: object = ("object", id(scorers[role]))
         elif paths.get(role, (None, None))[0] is not None:
             path, gguf = paths[role]
-            ident = ("path", os.path.realpath(str(path)), gguf)
+            adapter = config.models[role].adapter  # base + adapter is another model
+            lora = None if adapter is None else os.path.realpath(adapter)
+            ident = ("path", os.path.realpath(str(path)), gguf, lora)
         else:
             continue
         if ident in first:
@@ -111,5 +129,6 @@ def load_scorer(config: RunConfig, role: str) -> TokenScorer:
         compile=config.compile,
         progress=config.progress,
         fingerprint_cache=None if config.no_cache else config.resolved_cache_dir() / "fingerprints",
+        adapter=config.models[role].adapter,
     )
     return LazyHFTokenScorer.load(spec, name=path)

@@ -112,6 +112,15 @@ def setup_rows(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("miakit version", str(metrics.get("miakit_version") or s.get("miakit_version") or "—")),
         ("Created", v("created")),
     ]
+    for role, adapter in (s.get("adapters") or {}).items():  # PEFT adapters (issue 12)
+        if isinstance(adapter, Mapping):
+            fp = str(adapter.get("fingerprint") or "")[:12]
+            rows.append(
+                (
+                    f"Adapter of '{role}'",
+                    f"{adapter.get('path')} on base {adapter.get('base')} (fingerprint {fp}…)",
+                )
+            )
     for role, meta in (metrics.get("models") or {}).items():
         fp = str(meta.get("fingerprint") or "")[:12]
         detail = ", ".join(x for x in (f"fingerprint {fp}…" if fp else "", meta.get("device")) if x)
