@@ -128,9 +128,9 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
                     blind=is_blind,
                 )
             )
-        plots.roc_svg(curves, salt="roc")
-        for i, (name, s, _, _) in enumerate(series()):
-            plots.histogram_svg(s[y == 1], s[y == 0], title=name, salt=f"hist{i}")
+        plots.roc_svg(curves)
+        for name, s, _, _ in series():
+            plots.histogram_svg(s[y == 1], s[y == 0], title=name)
 
     def report() -> None:
         n = len(d["ids"])
@@ -201,11 +201,6 @@ def main() -> None:
     parser.add_argument("--machine", default=None, help="how to name this machine in the JSON")
     parser.add_argument("--out", default=None, help="JSON file")
     args = parser.parse_args()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # imported before timing: a run imports it once
-
     result: dict[str, Any] = {
         "benchmark": "post",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

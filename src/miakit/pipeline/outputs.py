@@ -209,7 +209,7 @@ def write_outputs(config: RunConfig, record: RunRecord) -> Path:
         out / "config.resolved.yaml", lambda p: Path(p).write_text(dump_yaml(config), "utf-8")
     )
     with stage("report"):
-        from miakit.report.html import write_report  # matplotlib and jinja2 load only here
+        from miakit.report.html import write_report  # jinja2 loads only here
 
         write_report(out, record=record)
     return out

@@ -205,7 +205,7 @@ def roc_figure(series: Sequence[Series], labels: np.ndarray) -> dict[str, Any]:
                 blind=s.blind,
             )
         )
-    svg = plots.roc_svg(curves, salt="roc") if curves else None
+    svg = plots.roc_svg(curves) if curves else None
     renamed = [(s.plot_label, s.name) for s in series if s.plot_label != s.name]
     return {"svg": svg, "notes": notes, "renamed": renamed}
 
@@ -225,7 +225,6 @@ def histograms(series: Sequence[Series], labels: np.ndarray) -> list[dict[str, A
                     s.scores[finite & (labels == 1)],
                     s.scores[finite & (labels == 0)],
                     title=s.plot_label,
-                    salt=f"hist{s.index}",
                 ),
                 "n_members": int(np.count_nonzero(finite & (labels == 1))),
                 "n_nonmembers": int(np.count_nonzero(finite & (labels == 0))),
