@@ -44,6 +44,8 @@ def paired_reference(model_p, model_q, ids, first, vocab=None):
         q = torch.softmax(logits_q[t - 1, :vocab], -1)
         out["cross_mean_log_prob"].append(float((q * log_p).sum()))
         out["cross_second_moment"].append(float((q * log_p**2).sum()))
+        # q's log-prob of the actual token, over q's whole head (not cut to the shared vocab)
+        out["cross_token_log_prob"].append(float(torch.log_softmax(logits_q[t - 1], -1)[ids[t]]))
     return {k: np.array(v) for k, v in out.items()}
 
 

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import miakit.signals.stats as stats_module
+from miakit.signals.paired import LOGIT_PAIRED_STATS as PAIRED_STATS
 from miakit.signals.paired import paired_token_stats, paired_token_stats_fast
-from miakit.signals.spec import PAIRED_STATS, TOKEN_STATS
+from miakit.signals.spec import TOKEN_STATS
 from miakit.signals.stats import in_row_blocks, token_stats, token_stats_fast
 
 

@@ -7,6 +7,8 @@ model's next-token distribution before scored token ``t``:
 
 - ``cross_mean_log_prob``  = Σ_v q_t(v) log p_t(v)   (= −H(q_t, p_t))
 - ``cross_second_moment``  = Σ_v q_t(v) (log p_t(v))²
+- ``cross_token_log_prob`` = log q_t(x_t): ``q``'s log-prob of the actual token (of ``p``'s
+  tokenization), over ``q``'s whole head, as ``q``'s own ``token_log_prob`` would be
 
 Both models read the *same token ids*: the texts are tokenized once, by ``p``'s engine (its
 BOS policy, context prefix and truncation), so the table has exactly the scored tokens of
@@ -39,10 +41,9 @@ fingerprints and dtypes, the tokenizer, the context, ``max_length`` and the lead
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import torch
-
+from miakit._core.lazy import lazy_module
 from miakit.backends.base import TokenizerScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache
@@ -61,6 +62,16 @@ from miakit.signals.stats import fused_stats, token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit, run_pipeline
 
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
+
+#: The paired statistics :func:`paired_token_stats` computes from the two logits alone.
+LOGIT_PAIRED_STATS: tuple[str, ...] = ("cross_mean_log_prob", "cross_second_moment")
+#: ``q``'s log-prob of the actual token: ``q``'s own ``token_log_prob`` statistic at ``p``'s ids.
+CROSS_TOKEN_LOG_PROB = "cross_token_log_prob"
+
 
 def paired_token_stats(
     logits_p: torch.Tensor, logits_q: torch.Tensor, stats: Collection[str]
@@ -72,7 +83,8 @@ def paired_token_stats(
             averaged).
         logits_q: shape ``(n, V)``, float32: logits of model ``q`` (whose probabilities
             weight them), at the same positions.
-        stats: which of :data:`~miakit.signals.spec.PAIRED_STATS`.
+        stats: which of :data:`LOGIT_PAIRED_STATS` (others are ignored:
+            ``cross_token_log_prob`` needs the targets, see :meth:`PairedEngine._unit_stats`).
 
     Returns:
         name -> shape ``(n,)`` float32 tensor. Entries with ``q_t(v) == 0`` contribute 0
@@ -366,11 +378,20 @@ class PairedEngine:
                         tgt = targets[start:stop].to(logits.device)
                         for name, value in token_stats_fast(logits, tgt, names).items():
                             into[name].append(value)
-                values = paired_token_stats_fast(
-                    logits_p[:, : self.vocab],
-                    logits_q.to(logits_p.device)[:, : self.vocab],
-                    stats,
+                from_logits = [s for s in stats if s in LOGIT_PAIRED_STATS]
+                values = (
+                    paired_token_stats_fast(
+                        logits_p[:, : self.vocab],
+                        logits_q.to(logits_p.device)[:, : self.vocab],
+                        from_logits,
+                    )
+                    if from_logits
+                    else {}
                 )
+                if CROSS_TOKEN_LOG_PROB in stats:  # q's log-prob of p's token, q's whole head
+                    tgt = targets[start:stop].to(logits_q.device)
+                    q_own = token_stats_fast(logits_q, tgt, ("token_log_prob",))
+                    values[CROSS_TOKEN_LOG_PROB] = q_own["token_log_prob"].to(logits_p.device)
                 for name, value in values.items():
                     parts[name].append(value)
         out = [ScoredUnit(parts, unit)]

@@ -44,8 +44,15 @@ TOKEN_STATS: tuple[str, ...] = (
 #: distribution at the same position of the same input (tokenized by ``p``):
 #: - ``cross_mean_log_prob``: sum_v q_t(v) log p_t(v)   (= -H(q_t, p_t), minus a cross-entropy)
 #: - ``cross_second_moment``: sum_v q_t(v) (log p_t(v))^2   (raw, not centred)
+#: - ``cross_token_log_prob``: log q_t(x_t), ``q``'s log-prob of the actual token of ``p``'s
+#:   tokenization, over ``q``'s whole head (= ``q``'s own ``token_log_prob`` when the two
+#:   tokenize alike; EZ-MIA's reference term)
 #: See :mod:`miakit.signals.paired`.
-PAIRED_STATS: tuple[str, ...] = ("cross_mean_log_prob", "cross_second_moment")
+PAIRED_STATS: tuple[str, ...] = (
+    "cross_mean_log_prob",
+    "cross_second_moment",
+    "cross_token_log_prob",
+)
 
 #: Every statistic a signal table can hold.
 ALL_STATS: tuple[str, ...] = (*TOKEN_STATS, *PAIRED_STATS)

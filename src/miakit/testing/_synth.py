@@ -183,6 +183,8 @@ def random_stats(rng: np.random.Generator, length: int) -> dict[str, np.ndarray]
         "token_id": rng.integers(0, VOCAB, length).astype(np.float64),
         "cross_mean_log_prob": cross_mean,
         "cross_second_moment": cross_mean**2 + cross_var,
+        # no draw of its own (the other tables' random values stay as they were): -Exp(2)
+        "cross_token_log_prob": cross_mean * (2.0 / 1.5),
     }
 
 
@@ -354,6 +356,9 @@ def leaky_synth(
                     "token_id": rng.integers(0, VOCAB, length).astype(np.float64),
                     "cross_mean_log_prob": cross_mean,
                     "cross_second_moment": cross_mean**2 + rng.uniform(0.25, 4.0, length),
+                    # the reference's log-prob of the token: -1 - Exp(0.7) like an unshifted
+                    # token_log_prob, from cross_mean's uniform draw (no draw of its own)
+                    "cross_token_log_prob": -1.0 + 0.7 * np.log((3.0 + cross_mean) / 2.0),
                 }
             )
         rows[key] = {s: [p[s] for p in per_sample] for s in stats_of(key)}
