@@ -12,6 +12,7 @@ autoescaping; the template marks only the generated SVGs as safe.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import math
 import os
@@ -29,7 +30,10 @@ __all__ = ["render_record", "render_report", "write_report"]
 REPORT_NAME = "report.html"
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> Any:
+    """The report's template environment, made once per process: its compiled templates are
+    kept (compiling them is most of a small report's rendering time)."""
     import jinja2
 
     env = jinja2.Environment(
