@@ -9,6 +9,8 @@
   (fingerprint, lead ids), recorded by the tokenizer files' bytes;
 - :mod:`~miakit.backends.hf.loading`: loading from local files with the safety rules (no hub,
   no pickle, no remote code without opt-in);
+- :mod:`~miakit.backends.hf.adapter_config` and :mod:`~miakit.backends.hf.adapter`: a PEFT
+  LoRA adapter folder checked (no torch), then merged into the loaded base (``--adapter``);
 - :mod:`~miakit.backends.hf.files`: where a model is, whether it is safe, its fingerprints
   (weights, configuration, tokenizer), device and dtype resolution;
 - :mod:`~miakit.backends.hf.attention`: the varlen attention function for packed rows, the
