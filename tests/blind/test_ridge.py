@@ -7,12 +7,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.linear_model import Ridge
 
-from miakit.blind._ridge import (
-    fold_kernels,
-    fold_ridge_scores,
-    primal_scores,
-    ridge_scores,
-)
+from miakit.blind._ridge import fold_kernels, fold_ridge_scores
+from miakit.metrics.ridge import primal_scores, ridge_scores
 
 
 @pytest.mark.parametrize("sparse", [False, True])

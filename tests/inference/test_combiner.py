@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from miakit.blind._ridge import primal_scores
-from miakit.inference.combiner import CLIP_QUANTILE, Preprocessor, fit_score, ridge_fit
+from miakit.inference.combiner import CLIP_QUANTILE, Preprocessor, fit_score
+from miakit.metrics.ridge import primal_scores, ridge_fit
 
 
 def test_bounds_are_training_quantiles_and_test_rows_do_not_move_them():
@@ -58,16 +58,57 @@ def test_missing_values_become_the_training_mean_and_constants_are_harmless():
 
 
 @pytest.mark.parametrize("m", [1, 7])
-def test_ridge_matches_the_blind_baselines_ridge(m):
-    """The same classifier as miakit.blind._ridge.primal_scores (re-stated because the two
-    layers are peers): equal scores on the same standardised features."""
+def test_ridge_is_sklearns_ridge_with_the_same_penalty(m):
+    """The combiner's ridge (miakit.metrics.ridge, the blind baselines' too) against an
+    independent reference: scikit-learn's Ridge with an intercept and lam = the mean squared
+    norm of the centred training rows; scores = prediction minus the training mean label."""
+    from sklearn.linear_model import Ridge
+
     rng = np.random.default_rng(3)
     z_train, z_test = rng.normal(size=(80, 5)), rng.normal(size=(20, 5))
     y = (rng.random((80, m)) < 0.4).astype(float)
     w, mu = ridge_fit(z_train, y)
-    np.testing.assert_allclose((z_test - mu) @ w, primal_scores(z_train, z_test, y), atol=1e-12)
+    lam = float(((z_train - z_train.mean(axis=0)) ** 2).sum()) / z_train.shape[0]
+    for j in range(m):
+        ref = Ridge(alpha=lam, solver="svd").fit(z_train, y[:, j])
+        np.testing.assert_allclose((z_test - mu) @ w[:, j], ref.predict(z_test) - y[:, j].mean())
+        np.testing.assert_allclose(w[:, j], ref.coef_, atol=1e-12)
+    np.testing.assert_array_equal((z_test - mu) @ w, primal_scores(z_train, z_test, y))
     w1, mu1 = ridge_fit(z_train, y[:, 0])
-    np.testing.assert_allclose((z_test - mu1) @ w1, primal_scores(z_train, z_test, y[:, 0]))
+    np.testing.assert_allclose(w1, w[:, 0], atol=1e-12)
+    np.testing.assert_array_equal(mu1, mu)
+
+
+def _old_document_standardiser(train, test):
+    """The document combiner's own standardisation before it used Preprocessor (733f91d's
+    ``doc_classifiers._standardised``), kept as the reference."""
+    finite = np.where(np.isfinite(train), train, np.nan)
+    centre = np.nan_to_num(np.nanmean(finite, axis=0))
+    scale = np.nan_to_num(np.nanstd(finite, axis=0))
+    scale = np.where(scale > 0, scale, 1.0)
+
+    def z(x):
+        return np.nan_to_num((np.where(np.isfinite(x), x, np.nan) - centre) / scale, nan=0.0)
+
+    return z(train), z(test)
+
+
+@pytest.mark.parametrize("missing", [0.0, 0.1])
+def test_unclipped_preprocessor_is_the_document_combiners_standardiser(missing):
+    rng = np.random.default_rng(6)
+    train, test = rng.standard_t(3, size=(120, 5)) * 50, rng.standard_t(3, size=(40, 5)) * 50
+    for x in (train, test):
+        x[rng.random(x.shape) < missing] = np.nan
+    train[:, 3] = 7.0  # a constant column
+    test[0, 0] = np.inf
+    pre = Preprocessor.fit(train, clip=None)
+    assert np.isneginf(pre.low).all() and np.isposinf(pre.high).all()
+    ref_train, ref_test = _old_document_standardiser(train, test)
+    # equal up to the order of the column sums (a strided copy): a few ulps
+    np.testing.assert_allclose(pre.transform(train), ref_train, rtol=1e-13, atol=1e-14)
+    got = pre.transform(test)
+    np.testing.assert_allclose(got, ref_test, rtol=1e-13, atol=1e-14)
+    assert got[0, 0] == 0.0  # inf is missing: the training mean
 
 
 def test_ridge_is_linear_in_the_labels_so_columns_fit_independently():

@@ -3,7 +3,7 @@
 The folds depend on positions only (a seeded ``KFold``), and each fold's transformer
 (vocabulary, idf, imputer, scaler) is unsupervised, so one fold's feature matrices and kernels
 serve the real labels and every permutation of them; the ridge fit is linear in the labels,
-so all labellings of a fold are one solve (:func:`miakit.blind._ridge.ridge_scores`).
+so all labellings of a fold are one solve (:func:`miakit.metrics.ridge.ridge_scores`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from miakit.blind._registry import BlindPipeline
-from miakit.blind._ridge import RIDGE, fold_ridge_scores
+from miakit.blind._ridge import fold_ridge_scores
 from miakit.errors import InvalidParameterError
+from miakit.metrics.ridge import RIDGE
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 
@@ -142,7 +143,7 @@ def oof_scores_primal(pipeline: BlindPipeline, x: Any, y: np.ndarray, folds: Fol
     """``(n,)`` the same ridge classifier as :func:`oof_scores`, solved in primal form.
 
     For sets too large for the ``(n_train, n_train)`` kernel: scikit-learn's ``Ridge`` with an
-    intercept and the same penalty (:data:`~miakit.blind._ridge.RIDGE` times the mean squared
+    intercept and the same penalty (:data:`~miakit.metrics.ridge.RIDGE` times the mean squared
     norm of the centred training rows), iterative, to its default tolerance.
     """
     from sklearn.linear_model import Ridge

@@ -35,9 +35,10 @@ from typing import Any, Literal
 import numpy as np
 
 from miakit.errors import DataError, InvalidParameterError
-from miakit.inference.combiner import CLIP_QUANTILE, Preprocessor, ridge_fit
+from miakit.inference.combiner import CLIP_QUANTILE, Preprocessor
 from miakit.inference.features import feature_matrix
 from miakit.metrics.ranks import auroc_columns
+from miakit.metrics.ridge import ridge_fit
 
 PAPER = "2411.00154"
 #: Fewest reference members and non-members (half of each is held out by default).

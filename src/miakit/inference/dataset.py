@@ -28,7 +28,7 @@ import numpy as np
 
 from miakit.errors import InvalidParameterError
 from miakit.inference.assumptions import ShiftCheck
-from miakit.inference.combiner import CLIP_QUANTILE, Preprocessor, ridge_fit
+from miakit.inference.combiner import CLIP_QUANTILE, Preprocessor
 from miakit.inference.effect import DEFAULT_RESAMPLES, bootstrap_auroc_ci
 from miakit.inference.features import build_features
 from miakit.inference.permutation import DEFAULT_FOLDS, DEFAULT_PERMUTATIONS, permutation_test
@@ -41,6 +41,7 @@ from miakit.inference.verdict import (
     withheld_result,
 )
 from miakit.metrics.ranks import auroc_columns
+from miakit.metrics.ridge import ridge_fit
 
 #: Fewest texts per set.
 MIN_TEXTS = 10

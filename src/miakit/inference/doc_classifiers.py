@@ -6,7 +6,8 @@ labelled set of documents and scored out of fold:
 - :func:`combiner_cv`, the *learned combiner*: the per-document aggregates of every attack
   (:mod:`miakit.metrics.documents`) as features, standardised with the training fold's mean
   and standard deviation (a missing value becomes 0 after it: the training mean, an
-  imputation that uses no label), then an L2 logistic regression (``C=1``).
+  imputation that uses no label; dataset inference's :class:`~miakit.inference.combiner.
+  Preprocessor`, without its clipping), then an L2 logistic regression (``C=1``).
 - :func:`histogram_cv`, the *normalised-token-probability histogram* of Meeus et al., "Did
   the Neurons Read your Book?" (arXiv 2310.15007): each token's log-probability under the
   target minus the log of its frequency among the training fold's tokens (the paper's
@@ -26,7 +27,6 @@ on all the labelled documents (a suspect document scored by what the labelled on
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from miakit.errors import InvalidParameterError
+from miakit.inference.combiner import Preprocessor
 from miakit.metrics import evaluate
 
 #: Folds of the cross-validation, and the fewest documents of each class it needs.
@@ -112,7 +113,8 @@ def combiner_cv(
     folds = document_folds(y, n_folds=n_folds, seed=seed)
     scores = np.full(len(y), np.nan)
     for train, test in _splits(folds, n_folds):
-        z_train, z_test = _standardised(x[train], x[test])
+        pre = Preprocessor.fit(x[train], clip=None)
+        z_train, z_test = pre.transform(x[train]), pre.transform(x[test])
         model = LogisticRegression(C=1.0, solver="newton-cholesky", max_iter=200)
         model.fit(z_train, y[train])
         scores[test] = model.decision_function(z_test)
@@ -207,20 +209,3 @@ def _splits(folds: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarra
     if (folds < 0).any():
         out.append((np.flatnonzero(folds >= 0), np.flatnonzero(folds < 0)))
     return out
-
-
-def _standardised(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``train`` and ``test`` scaled by the training rows' mean and standard deviation
-    (constant or all-missing columns: scale 1, centre 0); NaN -> 0 afterwards."""
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: mean of nothing
-        finite = np.where(np.isfinite(train), train, np.nan)
-        centre = np.nan_to_num(np.nanmean(finite, axis=0)) if len(train) else 0.0
-        scale = np.nan_to_num(np.nanstd(finite, axis=0)) if len(train) else 1.0
-    scale = np.where(np.asarray(scale) > 0, scale, 1.0)
-
-    def z(x: np.ndarray) -> np.ndarray:
-        out = (np.where(np.isfinite(x), x, np.nan) - centre) / scale
-        return np.nan_to_num(out, nan=0.0)
-
-    return z(train), z(test)
