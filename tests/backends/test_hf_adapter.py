@@ -220,3 +220,17 @@ def test_dora_tensors_and_bad_folders_are_refused(tmp_path, tok) -> None:
     wrong_rank = write_adapter(tmp_path / "r", lora_tensors(model, {"lm_head": 2}), r=8, alpha=2)
     with pytest.raises(ModelLoadError, match="rank 2 in the tensors, r=8"):
         loaded_logits(base, wrong_rank)
+
+
+def test_a_hub_name_that_is_not_the_base_is_logged(tmp_path, tok, caplog) -> None:
+    model = build_llama(len(tok))
+    base = save(model, tok, tmp_path / "base")
+    tensors = lora_tensors(model, {"model.layers.0.self_attn.q_proj": 2})
+    named = {"org/SmolLM2-135M": "warn", f"org/{base.name}": None}
+    for i, (name, expect) in enumerate(named.items()):
+        ad = write_adapter(tmp_path / f"ad{i}", tensors, r=2, alpha=2, base_model_name_or_path=name)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="miakit"):
+            loaded_logits(base, ad)
+        warned = [r for r in caplog.records if "check that it is its base" in r.getMessage()]
+        assert bool(warned) == (expect == "warn"), name

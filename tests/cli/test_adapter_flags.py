@@ -68,3 +68,50 @@ def test_adapter_problems_are_named() -> None:
         ValueError, match=r"'target' given twice: adapter: 'a' and models.target.adapter: 'b'"
     ):
         make_config({"model": "t", "adapter": "a", "models": {"target": {"adapter": "b"}}})
+
+
+def test_cli_rerun_with_the_same_adapter_loads_no_weights(
+    tmp_path, tiny_model_dir, tiny_llama, monkeypatch
+) -> None:
+    """``miakit run --adapter``: a rerun with the same adapter is served from the cache (no
+    weights load); another adapter loads and scores anew."""
+    import json
+
+    import pandas as pd
+    from transformers import AutoModelForCausalLM
+
+    from adapters import lora_tensors, write_adapter
+    from miakit.cli.main import main
+
+    ranks = {"model.layers.0.self_attn.v_proj": 2}
+    one = write_adapter(tmp_path / "one", lora_tensors(tiny_llama, ranks, seed=1), r=2, alpha=4)
+    two = write_adapter(tmp_path / "two", lora_tensors(tiny_llama, ranks, seed=2), r=2, alpha=4)
+    for name, texts in (
+        ("m", ["The quick brown fox.", "In 1969, the Moon."]),
+        ("n", ["Hi there.", "Glaciers carve."]),
+    ):
+        (tmp_path / f"{name}.jsonl").write_text(
+            "".join(json.dumps({"id": f"{name}{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+        )
+    calls: list[str] = []
+    original = AutoModelForCausalLM.from_pretrained
+
+    def counting(path, *args, **kwargs):
+        calls.append(str(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", counting)
+    common = ["run", "--model", str(tiny_model_dir), "--reference", str(tiny_model_dir)]
+    common += ["--members", str(tmp_path / "m.jsonl"), "--nonmembers", str(tmp_path / "n.jsonl")]
+    common += ["--cache-dir", str(tmp_path / "cache"), "--attacks", "loss,reference,gradnorm"]
+    common += ["--n-bootstrap", "20", "--no-progress", "--no-blind"]
+    assert main([*common, "--adapter", str(one), "--out", str(tmp_path / "a")]) == 0
+    assert len(calls) == 2  # the adapted target and the base reference: two models
+    calls.clear()
+    assert main([*common, "--adapter", str(one), "--out", str(tmp_path / "b")]) == 0
+    assert calls == []
+    assert main([*common, "--adapter", str(two), "--out", str(tmp_path / "c")]) == 0
+    assert calls == [str(tiny_model_dir)]  # the target only: the base's signals are cached
+    a, b, c = (pd.read_parquet(tmp_path / d / "scores.parquet") for d in "abc")
+    pd.testing.assert_frame_equal(a, b)
+    assert not a["loss"].equals(c["loss"])
