@@ -90,6 +90,7 @@ def test_weights_load_straight_onto_a_gpu(tiny_model_dir, monkeypatch, device, e
     materialised on the CPU first; on the CPU transformers is asked for nothing special."""
     from miakit.backends.hf.loading import load_weights
 
+    monkeypatch.setenv("MIAKIT_NATIVE", "never")  # the transformers path (native: test_native)
     seen: list[dict] = []
     original = AutoModelForCausalLM.from_pretrained
 

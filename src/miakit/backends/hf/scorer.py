@@ -219,16 +219,19 @@ class HFTokenScorer:
     ) -> torch.Tensor:
         """Hidden states ``(B, W, d)`` of right-padded suffixes that attend to a shared prefix
         given as per-layer ``(key, value)`` from :meth:`prefix_state`."""
-        from transformers import DynamicCache
+        from miakit.backends.native.models import NativeCausalLM
 
         batch = input_ids.shape[0]
         prefix_len = kv[0][0].shape[2]
-        cache = DynamicCache(
-            [
-                (k.expand(batch, -1, -1, -1).contiguous(), v.expand(batch, -1, -1, -1).contiguous())
-                for k, v in kv
-            ]
-        )
+        expanded = [
+            (k.expand(batch, -1, -1, -1).contiguous(), v.expand(batch, -1, -1, -1).contiguous())
+            for k, v in kv
+        ]
+        cache: Any = expanded
+        if not isinstance(self.model, NativeCausalLM):  # a transformers model
+            from transformers import DynamicCache
+
+            cache = DynamicCache(expanded)
         mask = torch.cat(
             [torch.ones((batch, prefix_len), dtype=attention_mask.dtype), attention_mask], dim=1
         )
