@@ -234,3 +234,21 @@ def test_a_hub_name_that_is_not_the_base_is_logged(tmp_path, tok, caplog) -> Non
             loaded_logits(base, ad)
         warned = [r for r in caplog.records if "check that it is its base" in r.getMessage()]
         assert bool(warned) == (expect == "warn"), name
+
+
+def test_inits_that_rewrite_the_base_are_logged(tmp_path, caplog) -> None:
+    tensors = {
+        f"{PREFIX}m.lora_A.weight": torch.ones(2, 4),
+        f"{PREFIX}m.lora_B.weight": torch.ones(4, 2),
+    }
+    for init, warns in (
+        ("pissa_niter_4", True),
+        ("olora", True),
+        (True, False),
+        ("gaussian", False),
+    ):
+        ad = write_adapter(tmp_path / str(init), tensors, r=2, alpha=2, init_lora_weights=init)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="miakit"):
+            read_adapter(ad)
+        assert any("changes the base weights" in r.getMessage() for r in caplog.records) == warns

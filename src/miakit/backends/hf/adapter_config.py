@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,10 @@ VARIANTS = {
     "megatron_config": "Megatron-parallel LoRA",
     "ensure_weight_tying": "LoRA tied across tied weights (ensure_weight_tying)",
 }
+
+
+#: ``init_lora_weights`` values whose initialisation also rewrites the base weights.
+BASE_CHANGING_INITS = ("pissa", "olora", "corda", "loftq", "lora_ga")
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,15 @@ def read_adapter(
     if not isinstance(cfg, dict):
         raise ModelLoadError(f"{cfg_path} is not a JSON object")
     _check_kind(cfg, cfg_path)
+    init = cfg.get("init_lora_weights")
+    if isinstance(init, str) and init.lower().startswith(BASE_CHANGING_INITS):
+        logging.getLogger("miakit").warning(
+            "adapter %s was initialised with %r, which changes the base weights too: it fits "
+            "only the base it was saved against (give that base, or save the adapter with "
+            "peft's conversion to a plain LoRA of the original base)",
+            folder,
+            init,
+        )
     names = [CONFIG_NAME, weights.name]
     digests = DigestCache(fingerprint_cache).digests([folder / n for n in names])
     h = hashlib.sha256()
@@ -249,8 +263,6 @@ def check_base(
     Raises:
         ModelLoadError: the recorded base is another local model.
     """
-    import logging
-
     name = info.base_name
     if not name:
         return
