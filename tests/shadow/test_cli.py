@@ -31,3 +31,44 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     rc = main(["shadow", "train", "--data", "digitz", "--out", str(tmp_path / "e")])
     assert rc == 2
     assert "Did you mean 'digits'" in capsys.readouterr().err
+
+
+def test_attack_writes_the_run_report_with_log_log_roc(tmp_path, capsys):
+    """metrics.json in the layout of `miakit run`, and report.html with the log-log ROC; every
+    text from the data (here the .npz path with markup) is escaped."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "<img src=x onerror=alert(1)>.npz"
+    np.savez(data, x=rng.normal(size=(80, 5)), y=rng.integers(0, 2, size=80))
+    exp = tmp_path / "exp"
+    assert main(["shadow", "train", "--data", str(data), "--n-models", "6", "--epochs", "1",
+                 "--out", str(exp), "--trainer", "sequential"]) == 0  # fmt: skip
+    out = tmp_path / "att"
+    assert main(["shadow", "attack", str(exp), "--out", str(out), "--n-bootstrap", "10",
+                 "--references", "1", "2"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"miakit_version", "setup", "attacks", "skipped_attacks", "models", "samples",
+            "warnings"} <= set(metrics)  # fmt: skip
+    attacks = metrics["attacks"]
+    assert {"rmia_offline_ref1", "rmia_offline_ref2", "rmia_ref1", "rmia_ref2"} <= set(attacks)
+    assert attacks["rmia_offline_ref1"]["shadows_per_side"] == 1
+    assert attacks["rmia_offline"]["shadows_per_side"] == 2  # 6 models: 2 per side, all
+    assert attacks["loss"]["bootstrap_unit"] == "two-way"
+    # LiRA needs 2 shadows per side: with 1 reference it is skipped, with the reason
+    assert "lira_offline_fixed_var_ref1" in metrics["skipped_attacks"]
+    assert "skipped lira_offline_fixed_var_ref1" in err
+    html = (out / "report.html").read_text()
+    assert "log-log" in html and "rmia_offline_ref2" in html
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_attack_no_report(tmp_path):
+    exp = tmp_path / "exp"
+    rc = main(["shadow", "train", "--data", "breast-cancer", "--n-models", "4", "--epochs",
+               "1", "--pool-size", "100", "--out", str(exp)])  # fmt: skip
+    assert rc == 0
+    assert main(["shadow", "attack", str(exp), "--out", str(tmp_path / "a"), "--attacks",
+                 "loss", "--n-bootstrap", "10", "--no-report"]) == 0  # fmt: skip
+    assert not (tmp_path / "a" / "report.html").exists()

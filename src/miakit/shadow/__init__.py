@@ -11,20 +11,23 @@ See ``docs/classifier-mia.md``. Modules: :mod:`~miakit.shadow.data`,
 :mod:`~miakit.shadow.models`, :mod:`~miakit.shadow.membership`, :mod:`~miakit.shadow.train`
 and :mod:`~miakit.shadow.concurrent`, :mod:`~miakit.shadow.queries`,
 :mod:`~miakit.shadow.signals`, :mod:`~miakit.shadow.attacks`, :mod:`~miakit.shadow.evaluate`,
-:mod:`~miakit.shadow.experiment`, :mod:`~miakit.shadow.store`.
+:mod:`~miakit.shadow.experiment`, :mod:`~miakit.shadow.attack_run`, :mod:`~miakit.shadow.store`.
 """
 
+from miakit.shadow.attack_run import AttackRun, attack, run_attacks
 from miakit.shadow.data import ClassifierData, load_data
 from miakit.shadow.evaluate import evaluate_attacks
-from miakit.shadow.experiment import Experiment, attack, train
+from miakit.shadow.experiment import Experiment, train
 from miakit.shadow.signals import ShadowSignals
 
 __all__ = [
+    "AttackRun",
     "ClassifierData",
     "Experiment",
     "ShadowSignals",
     "attack",
     "evaluate_attacks",
     "load_data",
+    "run_attacks",
     "train",
 ]

@@ -7,8 +7,10 @@ shadows, repeated), the scores of all targets are pooled into one ROC and the me
 :func:`miakit.metrics.evaluate` (AUROC, TPR at low FPR, bootstrap intervals) are computed on
 the pool; the mean and spread of the per-target AUROC are reported beside them.
 
-The bootstrap resamples pooled (target, example) pairs as if independent; the same example
-appears once per target, so the intervals are somewhat too narrow.
+The intervals treat both the targets and the examples as random
+(:func:`miakit.metrics.crossed.evaluate_crossed`, ``bootstrap_unit="two-way"``): every
+example appears once per target and every target once per example, so the pooled pairs are
+not independent. ``"example"`` and ``"target"`` give one-way bootstraps of that unit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from miakit.errors import InvalidParameterError
-from miakit.metrics import auroc, evaluate
+from miakit.metrics import auroc_columns
+from miakit.metrics.crossed import evaluate_crossed
 from miakit.shadow.attacks import ClassifierAttack, TargetView, default_registry
 from miakit.shadow.signals import ShadowSignals
 
@@ -146,56 +149,119 @@ def evaluate_attacks(
     n_bootstrap: int = 1000,
     seed: int = 0,
     per_side: int | None = None,
+    bootstrap_unit: str = "two-way",
 ) -> dict[str, dict[str, Any]]:
     """Metrics of each attack (all registered when ``attacks`` is ``None``), pooled over the
     targets, as JSON types. ``per_side`` caps the IN and the OUT shadows used per example
     (e.g. 1, 2, 4 for "RMIA with few reference models"; ``None``: all, equalised).
+    ``n_bootstrap`` resamples per resampled unit and ``bootstrap_unit`` give the intervals
+    (:func:`miakit.metrics.crossed.evaluate_crossed`).
 
     Returns:
         ``{name: metrics}``: the keys of :func:`miakit.metrics.evaluate` plus ``"paper"``
         (arXiv id), ``"params"``, ``"n_targets"``, ``"shadows_per_side"`` (IN and OUT
-        shadows per example, each) and ``"auroc_per_target"``
+        shadows per example, each), ``"bootstrap_unit"`` and ``"auroc_per_target"``
         (``{"mean", "std", "min", "max"}``).
 
     Raises:
         InvalidParameterError: an unknown attack or hyperparameter, too few shadows.
     """
+    names = default_registry().names() if attacks is None else list(attacks)
+    runs = [(name, name, per_side) for name in names]
+    results, _, _ = score_attacks(
+        signals,
+        runs,
+        params=params,
+        targets=targets,
+        fpr_targets=fpr_targets,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        bootstrap_unit=bootstrap_unit,
+    )
+    return results
+
+
+def score_attacks(
+    signals: ShadowSignals,
+    runs: Sequence[tuple[str, str, int | None]],
+    *,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    targets: Sequence[int] | None = None,
+    fpr_targets: Sequence[float] = (0.001, 0.01, 0.05),
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    bootstrap_unit: str = "two-way",
+    skip_unrunnable: bool = False,
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray], dict[str, str]]:
+    """Like :func:`evaluate_attacks` for ``runs`` of ``(result name, attack, per_side)``
+    (e.g. ``("rmia_offline_ref1", "rmia_offline", 1)``), keeping the scores.
+
+    Returns:
+        ``(metrics by result name, scores by result name (n_targets, n_samples),
+        skipped: result name -> why)``. An attack that cannot run on these signals (too few
+        shadows) raises, or with ``skip_unrunnable`` is listed in ``skipped``.
+    """
     registry = default_registry()
-    names = registry.names() if attacks is None else list(attacks)
-    specs = [registry.get(n) for n in names]  # unknown names fail before any work
+    specs = {attack: registry.get(attack) for _, attack, _ in runs}  # unknown names first
     params = dict(params or {})
-    for extra in set(params) - set(names):
+    for extra in set(params) - set(specs):
         raise InvalidParameterError(f"hyperparameters given for {extra!r}, which is not run")
+    checked = {a: spec.check_params(params.get(a, {})) for a, spec in specs.items()}
     results: dict[str, dict[str, Any]] = {}
-    for spec in specs:
-        p = spec.check_params(params.get(spec.name, {}))
-        scores, labels = leave_one_out(
-            signals, spec, params=p, targets=targets, per_side=per_side, seed=seed
-        )
-        per_target = np.array([auroc(s, y) for s, y in zip(scores, labels)])
-        metrics = evaluate(
-            scores.ravel(),
-            labels.ravel(),
+    kept: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
+    for name, attack_name, per_side in runs:
+        spec, p = specs[attack_name], checked[attack_name]
+        try:
+            scores, labels = leave_one_out(
+                signals, spec, params=p, targets=targets, per_side=per_side, seed=seed
+            )
+        except InvalidParameterError as exc:
+            if not skip_unrunnable or "shadow model(s) per example" not in str(exc):
+                raise
+            skipped[name] = str(exc)
+            continue
+        per_target = _per_target_auroc(scores, labels)
+        metrics = evaluate_crossed(
+            scores,
+            labels,
             fpr_targets=fpr_targets,
             n_resamples=n_bootstrap,
             seed=seed,
+            unit=bootstrap_unit,
         )
         metrics.update(
             {
                 "paper": spec.paper,
                 "params": p,
                 "n_targets": int(scores.shape[0]),
-                "shadows_per_side": _per_side(signals, per_side),
+                "shadows_per_side": _per_side(signals, per_side) if spec.uses_shadows else 0,
                 "auroc_per_target": {
-                    "mean": float(per_target.mean()),
-                    "std": float(per_target.std()),
-                    "min": float(per_target.min()),
-                    "max": float(per_target.max()),
+                    "mean": float(np.nanmean(per_target)),
+                    "std": float(np.nanstd(per_target)),
+                    "min": float(np.nanmin(per_target)),
+                    "max": float(np.nanmax(per_target)),
                 },
             }
         )
-        results[spec.name] = metrics
-    return results
+        results[name] = metrics
+        kept[name] = scores
+    return results, kept, skipped
+
+
+def _per_target_auroc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(n_targets,)`` AUROC of each target's row (NaN scores left out; NaN where a row
+    lacks a class)."""
+    out = np.full(scores.shape[0], np.nan)
+    if not np.isnan(scores).any():
+        ok = (labels.min(axis=1) == 0) & (labels.max(axis=1) == 1)
+        out[ok] = auroc_columns(scores[ok].T, labels[ok].T)
+        return out
+    for t, (s, y) in enumerate(zip(scores, labels)):
+        keep = ~np.isnan(s)
+        if len(set(y[keep].tolist())) == 2:
+            out[t] = auroc_columns(s[keep][:, None], y[keep][:, None])[0]
+    return out
 
 
 def _per_side(signals: ShadowSignals, per_side: int | None) -> int:
@@ -203,4 +269,11 @@ def _per_side(signals: ShadowSignals, per_side: int | None) -> int:
     return half if per_side is None else min(half, per_side)
 
 
-__all__ = ["equal_sides", "evaluate_attacks", "leave_one_out", "signal_arrays", "target_view"]
+__all__ = [
+    "equal_sides",
+    "evaluate_attacks",
+    "leave_one_out",
+    "score_attacks",
+    "signal_arrays",
+    "target_view",
+]

@@ -1,5 +1,5 @@
-"""One shadow experiment end to end: :func:`train` a folder of models and signals, then
-:func:`attack` it into ``metrics.json``.
+"""One shadow experiment: :func:`train` a folder of models and signals (attack it with
+:func:`miakit.shadow.attack_run.attack`).
 
 ``train`` picks the pool (a seeded random subset of the data, of even size), draws the
 balanced membership matrix, trains every model that the folder lacks (concurrently with
@@ -10,9 +10,8 @@ other settings in the same folder are refused.
 
 from __future__ import annotations
 
-import datetime
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from miakit._core.io import atomic_write_text
 from miakit._core.progress import ProgressEvent
-from miakit._core.version import __version__
 from miakit.errors import InvalidParameterError
 from miakit.shadow import store
 from miakit.shadow.concurrent import train_concurrent
@@ -221,99 +218,4 @@ def _load(factory: ModelFactory, folder: Path, m: int, device: torch.device) -> 
     return net.to(device)
 
 
-def _accuracy(signals: ShadowSignals) -> dict[str, float]:
-    correct = signals.correct[:, :, 0]  # (n, models): identity query
-    inn = signals.membership
-    return {
-        "train_accuracy": float(correct[inn].mean()),
-        "test_accuracy": float(correct[~inn].mean()),
-    }
-
-
-def attack(
-    experiment: str | Path,
-    *,
-    out: str | Path | None = None,
-    attacks: Sequence[str] | None = None,
-    params: Mapping[str, Mapping[str, Any]] | None = None,
-    targets: Sequence[int] | None = None,
-    fpr_targets: Sequence[float] = (0.001, 0.01, 0.05),
-    n_bootstrap: int = 1000,
-    seed: int = 0,
-    shadows_per_side: int | None = None,
-) -> dict[str, Any]:
-    """Run classifier attacks leave-one-out on an experiment folder; write ``metrics.json``.
-
-    Args:
-        experiment: a folder written by :func:`train`.
-        out: where ``metrics.json`` and ``scores.npz`` go (``None``: write nothing).
-        attacks: attack names (default: every registered one; ``miakit list`` style names
-            such as ``lira_online``, ``rmia_offline``).
-        params: ``{attack: {hyperparameter: value}}``.
-        targets: model indices used as targets (default: every model).
-        fpr_targets, n_bootstrap, seed: for :func:`miakit.metrics.evaluate` (``seed`` also
-            picks the shadows kept when the IN and OUT counts are equalised).
-        shadows_per_side: at most this many IN and OUT shadows per example (few reference
-            models, e.g. 1 for RMIA offline with one reference); ``None``: all.
-
-    Returns:
-        The ``metrics.json`` content: ``miakit_version``, ``setup`` (the experiment's
-        manifest and this evaluation's settings, ``timings``), ``attacks`` (name -> metrics),
-        ``models`` (mean train/test accuracy) and ``warnings``.
-    """
-    from miakit.shadow.evaluate import evaluate_attacks
-
-    folder = Path(experiment)
-    manifest = store.read_manifest(folder)
-    t0 = time.perf_counter()
-    signals = ShadowSignals.load(folder / store.SIGNALS)
-    results = evaluate_attacks(
-        signals,
-        attacks=attacks,
-        params=params,
-        targets=targets,
-        fpr_targets=fpr_targets,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        per_side=shadows_per_side,
-    )
-    warnings = []
-    any_result = next(iter(results.values()), None)
-    n_neg = any_result["n_nonmembers"] if any_result else 0
-    for fpr in fpr_targets:
-        if n_neg < 10 / fpr:
-            warnings.append(
-                f"TPR at FPR {fpr:g} rests on {n_neg} pooled non-members (fewer than "
-                f"10/FPR = {10 / fpr:.0f}): read it as an order of magnitude"
-            )
-    metrics: dict[str, Any] = {
-        "miakit_version": __version__,
-        "setup": {
-            "kind": "shadow",
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "experiment": str(folder),
-            **manifest,
-            "evaluation": "leave-one-out, scores pooled over targets (arXiv 2112.03570)",
-            "targets": list(range(signals.n_models)) if targets is None else list(targets),
-            "n_bootstrap": n_bootstrap,
-            "seed": seed,
-            "timings": {"attacks": time.perf_counter() - t0},
-        },
-        "attacks": results,
-        "models": {"shadow": {"n_models": signals.n_models, **_accuracy(signals)}},
-        "warnings": warnings,
-    }
-    if out is not None:
-        _write(Path(out), metrics)
-    return metrics
-
-
-def _write(out: Path, metrics: Mapping[str, Any]) -> None:
-    import json
-
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(metrics, indent=2, allow_nan=True)
-    atomic_write_text(out / "metrics.json", text + "\n")
-
-
-__all__ = ["Experiment", "attack", "train"]
+__all__ = ["Experiment", "train"]

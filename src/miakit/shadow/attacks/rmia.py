@@ -50,8 +50,8 @@ def _log_mean_prob(log_p: np.ndarray, mask: np.ndarray) -> np.ndarray:
             logsumexp(np.where(mask[:, :, None], log_p, -np.inf), axis=1)
             - np.log(mask.sum(axis=1))[:, None]
         )
-    top = d.max(axis=1)  # (n, q), finite: losses are finite
-    return top + np.log(np.exp(d - top[:, None]).mean(axis=1))
+    top = d.max(axis=-1)  # (n, q), finite: losses are finite; d is (n, q, k)
+    return top + np.log(np.exp(d - top[..., None]).mean(axis=-1))
 
 
 def log_population_prob(view: TargetView, *, offline: bool, a: float) -> np.ndarray:

@@ -1,0 +1,233 @@
+"""The sorted pairs and one resample of :mod:`miakit.metrics.crossed` (private, numpy).
+
+A resample is a weight (draw count) per ``(target, example)`` pair; TPR at an FPR is read
+from the top of the sorted non-members only (:func:`tpr_at`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Weights of a top slice: ``take(start) -> (n - start,)`` float64 draw counts of the sorted
+#: pairs ``start..n-1`` of one class.
+Take = Callable[[int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Sorted:
+    """Members and non-members sorted ascending once, with their target and example ids."""
+
+    pos: np.ndarray  # (n_pos,) member scores, ascending
+    neg: np.ndarray  # (n_neg,) non-member scores, ascending
+    pos_row: np.ndarray  # (n_pos,) target of each sorted member
+    pos_col: np.ndarray  # (n_pos,) example of each sorted member
+    neg_row: np.ndarray  # (n_neg,)
+    neg_col: np.ndarray  # (n_neg,)
+    lo: np.ndarray  # (n_pos,) non-members strictly below each sorted member
+    hi: np.ndarray  # (n_pos,) non-members below or tied
+    tied: bool  # some member ties a non-member (else lo == hi)
+    per_row: tuple[np.ndarray, np.ndarray]  # (n_targets,) members, non-members per target
+    per_col: tuple[np.ndarray, np.ndarray]  # (n_examples,) members, non-members per example
+
+
+def sort_pairs(
+    s: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+) -> Sorted:
+    pos, neg = y == 1, y == 0
+    po = np.argsort(s[pos], kind="stable")
+    no = np.argsort(s[neg], kind="stable")
+    ps, ns = s[pos][po], s[neg][no]
+    lo = np.searchsorted(ns, ps, side="left")
+    hi = np.searchsorted(ns, ps, side="right")
+    return Sorted(
+        pos=ps,
+        neg=ns,
+        pos_row=rows[pos][po],
+        pos_col=cols[pos][po],
+        neg_row=rows[neg][no],
+        neg_col=cols[neg][no],
+        lo=lo,
+        hi=hi,
+        tied=bool(np.any(lo != hi)),
+        per_row=(
+            np.bincount(rows[pos], minlength=shape[0]).astype(np.float64),
+            np.bincount(rows[neg], minlength=shape[0]).astype(np.float64),
+        ),
+        per_col=(
+            np.bincount(cols[pos], minlength=shape[1]).astype(np.float64),
+            np.bincount(cols[neg], minlength=shape[1]).astype(np.float64),
+        ),
+    )
+
+
+def max_false_positives(fpr: float, n_neg: float) -> int:
+    """Largest integer ``k <= n_neg`` with ``k / n_neg <= fpr`` (the float test of
+    :func:`miakit.metrics.roc_curve`'s rates)."""
+    k = min(math.floor(fpr * n_neg), int(n_neg))
+    while k + 1 <= n_neg and (k + 1) / n_neg <= fpr:
+        k += 1
+    while k > 0 and k / n_neg > fpr:
+        k -= 1
+    return k
+
+
+def placements(d: Sorted) -> tuple[np.ndarray, np.ndarray]:
+    """Twice the Mann-Whitney placements: per sorted member, the non-members below it (ties
+    1/2); per sorted non-member, the members above it (ties 1/2); both doubled, so integers.
+    Each sums to 2U."""
+    n_pos = d.pos.shape[0]
+    twice_pos = (d.lo + d.hi).astype(np.float64)
+    lo = np.searchsorted(d.pos, d.neg, side="left")
+    hi = np.searchsorted(d.pos, d.neg, side="right")
+    twice_neg = (2 * n_pos - lo - hi).astype(np.float64)
+    return twice_pos, twice_neg
+
+
+def tpr_at(
+    d: Sorted,
+    take_neg: Take,
+    take_pos: Take,
+    n_pos: float,
+    n_neg: float,
+    fpr_targets: Sequence[float],
+) -> list[float]:
+    """TPR at each FPR of one resample, exactly, reading only the top of the sorted pairs.
+
+    Args:
+        d: the sorted pairs.
+        take_neg, take_pos: the resample's draw counts of a top slice of the sorted
+            non-members / members (see :data:`Take`).
+        n_pos, n_neg: the resample's weighted class counts (> 0).
+        fpr_targets: FPR targets in [0, 1].
+    """
+    n_all = d.neg.shape[0]
+    ks = [max_false_positives(f, n_neg) for f in fpr_targets]
+    need = max((k + 1 for k in ks if k < n_neg), default=0)
+    top = min(n_all, 2 * need + 1024)
+    while True:  # grow the slice until it holds `need` drawn non-members
+        from_top = np.cumsum(take_neg(n_all - top)[::-1])
+        if top == n_all or from_top[-1] >= need:
+            break
+        top = min(n_all, 4 * top)
+    firsts = []
+    for k in ks:
+        if k >= n_neg:
+            firsts.append(-1)
+            continue
+        # v: the (k + 1)-th highest drawn non-member (the first where the count from the top
+        # reaches k + 1; it has a weight > 0); members strictly above v are flagged
+        i = int(np.searchsorted(from_top, k + 1, side="left"))
+        firsts.append(int(np.searchsorted(d.pos, d.neg[n_all - 1 - i], side="right")))
+    lowest = min((f for f in firsts if f >= 0), default=d.pos.shape[0])
+    tail = np.zeros(d.pos.shape[0] - lowest + 1)  # tail[i]: drawn members lowest..lowest+i-1
+    np.cumsum(take_pos(lowest), out=tail[1:])
+    return [1.0 if f < 0 else float(tail[-1] - tail[f - lowest]) / n_pos for f in firsts]
+
+
+def blocks(d: Sorted, a: np.ndarray, b: np.ndarray) -> tuple[Take, Take]:
+    """Top-slice weights when target ``t`` is drawn ``a[t]`` times and example ``e``
+    ``b[e]`` times: pair ``(t, e)`` counts ``a[t] * b[e]``."""
+    return (
+        lambda start: a[d.neg_row[start:]] * b[d.neg_col[start:]],
+        lambda start: a[d.pos_row[start:]] * b[d.pos_col[start:]],
+    )
+
+
+def pairs(rng: np.random.Generator, n: int, n_pick: int) -> Take:
+    """Top-slice counts of ``n_pick`` draws with replacement from ``n`` sorted pairs: the
+    slice's total is binomial, spread uniformly over it (the multinomial's marginals)."""
+
+    def take(start: int) -> np.ndarray:
+        size = n - start
+        total = rng.binomial(n_pick, size / n) if size < n else n_pick
+        return np.bincount(rng.integers(0, size, size=total), minlength=size).astype(float)
+
+    return take
+
+
+def dot(x: np.ndarray, y: np.ndarray) -> float:
+    # not BLAS: its threads, woken for every small product, cost more than the product
+    return float(np.multiply(x, y).sum())
+
+
+def counts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """How often each of ``n`` units is drawn in ``n`` draws with replacement, float64."""
+    return np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class Influence:
+    """The AUROC's per-pair first-order influences, summed per target and per example."""
+
+    pos: np.ndarray  # (n_pos,) twice the placements of the sorted members
+    neg: np.ndarray  # (n_neg,)
+    per_target: np.ndarray  # (n_targets,) influence sums on the AUROC
+    per_example: np.ndarray  # (n_examples,)
+    pairs_sq: float  # sum of the squared per-pair influences
+
+
+def sums(
+    i_pos: np.ndarray, v_pos: np.ndarray, i_neg: np.ndarray, v_neg: np.ndarray, n: int
+) -> np.ndarray:
+    """``(n,)``: the members' ``v_pos`` and the non-members' ``v_neg`` summed per unit."""
+    return np.bincount(i_pos, v_pos, n) + np.bincount(i_neg, v_neg, n)
+
+
+def influence(d: Sorted, auc: float, n_rows: int, n_cols: int) -> Influence:
+    twice_pos, twice_neg = placements(d)
+    n_pos, n_neg = d.pos.shape[0], d.neg.shape[0]
+    # d auc = (dU - auc (n_neg dP + n_pos dN)) / (P N): a member adds its placement and
+    # auc / n_pos of the normaliser's share, a non-member likewise
+    psi_pos = (twice_pos / 2.0 - auc * n_neg) / (n_pos * n_neg)
+    psi_neg = (twice_neg / 2.0 - auc * n_pos) / (n_pos * n_neg)
+    return Influence(
+        pos=twice_pos,
+        neg=twice_neg,
+        per_target=np.bincount(d.pos_row, psi_pos, n_rows)
+        + np.bincount(d.neg_row, psi_neg, n_rows),
+        per_example=np.bincount(d.pos_col, psi_pos, n_cols)
+        + np.bincount(d.neg_col, psi_neg, n_cols),
+        pairs_sq=dot(psi_pos, psi_pos) + dot(psi_neg, psi_neg),
+    )
+
+
+def draw(
+    d: Sorted, rng: np.random.Generator, unit: str, n_rows: int, n_cols: int
+) -> tuple[Take, Take, float, float, np.ndarray, np.ndarray]:
+    """One resample of ``unit``: ``(take_neg, take_pos, n_pos, n_neg, a, b)``; ``a``, ``b``
+    the target and example draw counts (all 1 for the pair bootstrap)."""
+    n_pos, n_neg = d.pos.shape[0], d.neg.shape[0]
+    a, b = np.ones(n_rows), np.ones(n_cols)
+    if unit == "pair":
+        k_neg = int(rng.binomial(n_pos + n_neg, n_neg / (n_pos + n_neg)))
+        k_pos = n_pos + n_neg - k_neg
+        return pairs(rng, n_neg, k_neg), pairs(rng, n_pos, k_pos), k_pos, k_neg, a, b
+    if unit == "target":
+        a = counts(rng, n_rows)
+        w_pos, w_neg = dot(a, d.per_row[0]), dot(a, d.per_row[1])
+    else:
+        b = counts(rng, n_cols)
+        w_pos, w_neg = dot(b, d.per_col[0]), dot(b, d.per_col[1])
+    return (*blocks(d, a, b), w_pos, w_neg, a, b)
+
+
+__all__ = [
+    "Influence",
+    "Sorted",
+    "Take",
+    "blocks",
+    "counts",
+    "dot",
+    "draw",
+    "influence",
+    "max_false_positives",
+    "pairs",
+    "placements",
+    "sort_pairs",
+    "sums",
+    "tpr_at",
+]
