@@ -101,6 +101,22 @@ def test_many_small_chunks_give_the_same_as_loop(monkeypatch):
     np.testing.assert_array_equal(fast, slow)
 
 
+@pytest.mark.parametrize("block_elements", [1, 3 * 40, 1 << 16])
+@pytest.mark.parametrize("ties", [False, True])
+def test_blocks_of_resamples_give_the_same_as_loop(monkeypatch, block_elements, ties):
+    """One resample per block, blocks of 3 (the last one partial), one block for all."""
+    scores, labels = _leaky(40, seed=6, ties=ties)
+    monkeypatch.setattr(bootstrap_module, "_BLOCK_ELEMENTS", block_elements)
+    for stat in (auroc, functools.partial(tpr_at_fpr, fpr=0.05)):
+
+        def opaque(s, y, stat=stat):  # not recognised as a fast statistic: the loop
+            return stat(s, y)
+
+        fast = _bootstrap_distribution(scores, labels, stat, n_resamples=10, seed=3)
+        slow = _bootstrap_distribution(scores, labels, opaque, n_resamples=10, seed=3)
+        np.testing.assert_array_equal(fast, slow)
+
+
 # ---------------------------------------------------------------- resampling and the interval
 
 
