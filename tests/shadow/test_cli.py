@@ -72,3 +72,12 @@ def test_attack_no_report(tmp_path):
     assert main(["shadow", "attack", str(exp), "--out", str(tmp_path / "a"), "--attacks",
                  "loss", "--n-bootstrap", "10", "--no-report"]) == 0  # fmt: skip
     assert not (tmp_path / "a" / "report.html").exists()
+
+
+def test_train_logreg_from_the_cli(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    rc = main(["shadow", "train", "--data", "breast-cancer", "--model", "logreg", "--n-models",
+               "4", "--pool-size", "100", "--out", str(exp)])  # fmt: skip
+    assert rc == 0
+    assert "4 logreg models on breast-cancer" in capsys.readouterr().out
+    assert (exp / "models" / "model-0003.logprob.npz").is_file()

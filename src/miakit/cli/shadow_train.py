@@ -28,7 +28,10 @@ def add_parser(sub: Any) -> None:
         default="digits",
         help="digits, breast-cancer, mnist, fashion-mnist, or a .npz with arrays x, y (digits)",
     )
-    sp.add_argument("--model", help="mlp or cnn (default: cnn for images, mlp otherwise)")
+    sp.add_argument(
+        "--model",
+        help="mlp, cnn, or logreg (scikit-learn; default: cnn for images, mlp otherwise)",
+    )
     sp.add_argument("--n-models", type=integer(16), default=16, help="models, even (16)")
     sp.add_argument("--out", required=True, metavar="DIR", help="experiment folder")
     sp.add_argument("--pool-size", type=integer(10000), help="pool examples, even (all)")

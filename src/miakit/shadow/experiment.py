@@ -21,13 +21,14 @@ import torch
 
 from miakit._core.progress import ProgressEvent
 from miakit.errors import InvalidParameterError
-from miakit.shadow import store
+from miakit.shadow import sklearn_models, store
 from miakit.shadow.concurrent import train_concurrent
 from miakit.shadow.data import ClassifierData, load_data
 from miakit.shadow.membership import balanced_membership
 from miakit.shadow.models import ModelFactory, model_factory
-from miakit.shadow.queries import parse_queries
+from miakit.shadow.queries import Query, parse_queries
 from miakit.shadow.signals import ShadowSignals, compute_signals
+from miakit.shadow.sklearn_models import SklearnModel, as_sklearn
 from miakit.shadow.train import TrainConfig, init_model, train_sequential
 
 Progress = Callable[[ProgressEvent], None]
@@ -41,7 +42,7 @@ class Experiment:
         folder: the folder (manifest, membership, models, signals).
         manifest: the settings it was made with.
         trained: the models trained by this call (the others were already there).
-        trainer: ``"concurrent"`` or ``"sequential"``, the trainer this call used.
+        trainer: ``"concurrent"``, ``"sequential"`` or ``"sklearn"``, the trainer used.
         timings: wall seconds: ``train`` (this call's models), ``signals``.
     """
 
@@ -73,7 +74,7 @@ def train(
     data: str | Path | ClassifierData = "digits",
     *,
     out: str | Path,
-    model: str | ModelFactory | None = None,
+    model: str | ModelFactory | SklearnModel | None = None,
     n_models: int = 16,
     pool_size: int | None = None,
     epochs: int = 30,
@@ -96,7 +97,10 @@ def train(
         out: the experiment folder (created; resumed when it holds the same settings; other
             queries than before only recompute the signals).
         model: ``"mlp"``, ``"cnn"``, a zero-argument ``nn.Module`` factory, or ``None`` (CNN
-            for images, MLP otherwise).
+            for images, MLP otherwise); or a scikit-learn model: ``"logreg"``, an estimator
+            with ``predict_proba`` (cloned per model), or a
+            :class:`~miakit.shadow.sklearn_models.SklearnModel` (trained one after another;
+            the torch training settings are then unused).
         n_models: models (even: every example is IN for exactly half).
         pool_size: examples in the pool (even; default: all, less one when odd).
         epochs, batch_size, lr, optimizer, weight_decay, seed: see
@@ -129,7 +133,12 @@ def train(
     if max_concurrent < 1:
         raise InvalidParameterError(f"max_concurrent must be >= 1, got {max_concurrent}")
     ds = load_data(data)
-    name, factory = model_factory(model, ds.input_shape, ds.n_classes)
+    sk = as_sklearn(model)
+    if sk is None:
+        name, factory = model_factory(model, ds.input_shape, ds.n_classes)  # type: ignore[arg-type]
+        n_params: int | None = _n_parameters(factory, seed)
+    else:
+        name, n_params = sk.name, None
     parsed = parse_queries(queries, input_shape=ds.input_shape)
     pool = _pool(ds.n_samples, pool_size, seed)
     membership = balanced_membership(len(pool), n_models, seed=seed)
@@ -142,7 +151,7 @@ def train(
         "input_shape": list(ds.input_shape),
         "model": name,
         # the architecture's size: a folder made by a CNN of another shape is refused
-        "model_parameters": _n_parameters(factory, seed),
+        "model_parameters": n_params,
         "n_models": n_models,
         "pool_size": len(pool),
         "n_unused": int(ds.n_samples - len(pool)),
@@ -164,6 +173,8 @@ def train(
     dev = torch.device(device)
     x = torch.as_tensor(ds.x[pool], device=dev)
     y = torch.as_tensor(ds.y[pool], device=dev)
+    if sk is not None:
+        return _train_sklearn(sk, folder, manifest, x, y, membership, parsed, progress)
     missing = [m for m in range(n_models) if not store.model_path(folder, m).is_file()]
     done = [n_models - len(missing)]
 
@@ -203,6 +214,46 @@ def train(
         manifest=manifest,
         trained=tuple(missing),
         trainer="concurrent" if use_vmap else "sequential",
+        timings={"train": t_train, "signals": time.perf_counter() - t0},
+    )
+
+
+def _train_sklearn(
+    sk: SklearnModel,
+    folder: Path,
+    manifest: dict[str, Any],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    membership: np.ndarray,
+    queries: tuple[Query, ...],
+    progress: Progress | None,
+) -> Experiment:
+    """:func:`train` for a scikit-learn model: fit the models without stored outputs on
+    these queries (:mod:`miakit.shadow.sklearn_models`), then assemble the signals."""
+    n_models, names = membership.shape[1], [q.name for q in queries]
+    paths = [sklearn_models.logprob_path(folder, m) for m in range(n_models)]
+    missing = [m for m in range(n_models) if sklearn_models.stored_queries(paths[m]) != names]
+    done = [n_models - len(missing)]
+
+    def on_trained(m: int) -> None:
+        done[0] += 1
+        _tell(progress, "train", done[0], n_models, f"model {m} trained")
+
+    t0 = time.perf_counter()
+    _tell(progress, "train", done[0], n_models)
+    sklearn_models.fit_models(
+        sk, x, y, membership, queries, folder=folder, models=missing,
+        seed=manifest["train"]["seed"], n_classes=manifest["n_classes"], on_trained=on_trained,
+    )  # fmt: skip
+    t_train = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    signals = sklearn_models.load_signals(folder, n_models, y, membership, names)
+    signals.save(folder / store.SIGNALS)
+    return Experiment(
+        folder=folder,
+        manifest=manifest,
+        trained=tuple(missing),
+        trainer="sklearn",
         timings={"train": t_train, "signals": time.perf_counter() - t0},
     )
 
