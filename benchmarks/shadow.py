@@ -58,6 +58,7 @@ from safetensors.torch import load_file
 
 from miakit.errors import InvalidParameterError
 from miakit.shadow import ShadowSignals, store, train
+from miakit.shadow.attack_run import FEW_REFERENCE_ATTACKS
 from miakit.shadow.attacks import default_registry
 from miakit.shadow.concurrent import train_concurrent
 from miakit.shadow.data import load_data
@@ -66,7 +67,6 @@ from miakit.shadow.models import model_factory
 from miakit.shadow.train import TrainConfig, train_sequential
 
 FEW_REFERENCES = (1, 2, 4)
-FEW_REFERENCE_ATTACKS = ("rmia_offline", "lira_offline_fixed_var")
 
 
 def _evaluate(job: tuple[str, str, int | None, int, int]) -> tuple[str, dict[str, Any], float]:
@@ -82,6 +82,26 @@ def _evaluate(job: tuple[str, str, int | None, int, int]) -> tuple[str, dict[str
     except InvalidParameterError as exc:  # e.g. per-example variance with too few models
         out = {"skipped": str(exc)}
     return name, out, time.perf_counter() - t0
+
+
+def _references(attacks: dict[str, Any], all_per_side: int) -> dict[str, Any]:
+    """Per few-reference attack: AUROC and TPR at 0.1% / 1% FPR with 1, 2, 4 and all
+    references per side (the plain name), side by side."""
+    table: dict[str, Any] = {}
+    for base in FEW_REFERENCE_ATTACKS:
+        row = {}
+        for k, name in [(str(k), f"{base}_ref{k}") for k in FEW_REFERENCES] + [
+            (f"all ({all_per_side})", base)
+        ]:
+            if name in attacks:
+                m = attacks[name]
+                row[k] = {
+                    "auroc": m["auroc"],
+                    "tpr_at_0.001": m["tpr_at_fpr"]["0.001"],
+                    "tpr_at_0.01": m["tpr_at_fpr"]["0.01"],
+                }
+        table[base] = row
+    return table
 
 
 def _machine(device: str) -> dict[str, Any]:
@@ -332,6 +352,7 @@ def main() -> None:
             **kwargs,
             "data": args.data,
             "n_bootstrap": args.n_bootstrap,
+            "bootstrap_unit": "two-way",
             "cudnn_benchmark": args.cudnn_benchmark,
             "unfold_epochs": args.unfold_epochs,
             "seq_budget_s": args.seq_budget_s,
@@ -372,6 +393,7 @@ def main() -> None:
         "lira_online_over_loss_tpr_at_0.001": (
             tpr["lira_online"] / tpr["loss"] if tpr.get("loss") and "lira_online" in tpr else None
         ),
+        "references": _references(attacks, n // 2 - 1),
         "attacks": attacks,
         "skipped_attacks": skipped,
     }
