@@ -115,6 +115,45 @@ def test_label_fitted_columns_are_never_features(tmp_path, sets):
     assert r.p_value == ref.p_value and r.weights == ref.weights
 
 
+def test_a_collection_the_blind_baselines_tell_from_the_nonmembers_is_withheld(
+    tmp_path, sets, tiny_model_dir, monkeypatch, capsys
+):
+    """The collection test's assumption, checked as dataset inference checks its own: a
+    collection dated years after the reference non-members (same paragraphs otherwise) is
+    told apart without the model, so the verdict is withheld, naming the baseline and its
+    p-value, and no model is loaded. Without the check these scores say "member"."""
+    texts = _paragraphs()
+    dated = [f"Release notes of {2031 + i % 3}, May {1 + i}: {t}" for i, t in enumerate(texts[:20])]
+    collection = _write(tmp_path / "dated.jsonl", dated, "c")
+    hit = _scores_file(tmp_path / "hit.parquet", (3.0, 3.0))
+    import miakit.pipeline
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a withheld verdict must load no model")
+
+    monkeypatch.setattr(miakit.pipeline, "run", no_model)
+    out = tmp_path / "ct"
+    args = _args((collection, sets[1], sets[2]), "--model", str(tiny_model_dir), "--out", str(out))
+    assert main([*args, *FAST]) == 0
+    printed = capsys.readouterr().out
+    assert "verdict: withheld" in printed and "the sets differ without the model" in printed
+    d = json.loads((out / "collection_test.json").read_text())
+    assert d["verdict"] == "withheld" and d["p_value"] is None and d["weights"] == {}
+    checks = d["assumption_checks"]
+    assert checks["withhold"] is True and checks["blind_permutation_p"] <= 0.05
+    told = f"{checks['blind_best']!r} tells collection documents from reference non-members"
+    assert told in d["reason"]
+    assert f"p = {checks['blind_permutation_p']:.3g}" in d["reason"]
+    assert not (out / "scores.parquet").exists()
+    r = miakit.collection_test(
+        collection=collection, members=sets[1], nonmembers=sets[2], scores=hit
+    )
+    assert r.verdict == "withheld"
+    # the same scores with the blind check passing (the fixture's undated collection): member
+    r = miakit.collection_test(collection=sets[0], members=sets[1], nonmembers=sets[2], scores=hit)
+    assert r.verdict == "member" and r.assumptions is not None and not r.assumptions.notes
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [

@@ -95,3 +95,35 @@ def test_an_unreachable_alpha_is_an_error_naming_the_fix(synth):
     with pytest.raises(DataError, match=r"cannot reach alpha = 0.01.*smallest possible p-value"):
         collection_test(collection, members, nonmembers)
     assert collection_test(collection, members, nonmembers, alpha=0.05).p_value >= 1 / 21
+
+
+def test_checks_that_tell_the_sets_apart_withhold_and_test_nothing(synth):
+    from miakit.inference import ShiftCheck
+    from miakit.inference.collection import SETS
+
+    rng = np.random.default_rng(13)
+    members, nonmembers = _reference(synth, rng, n=40, shift=2.0)
+    collection = synth(rng, 20, shift=2.0)  # members: the test alone would say "member"
+    assert collection_test(collection, members, nonmembers).verdict == "member"
+    shift = ShiftCheck(blind_p=0.003, blind_best="dates", blind_auroc=0.8, sets=SETS)
+    r = collection_test(collection, members, nonmembers, shift=shift)
+    assert r.verdict == "withheld" and r.p_value is None and r.score is None
+    assert r.u_statistic is None and r.reference_auroc is None and r.weights == {}
+    assert "'dates' tells collection documents from reference non-members" in r.reason
+    assert "p = 0.003" in r.reason
+    d = r.to_dict()
+    assert d["assumption_checks"]["withhold"] is True and d["assumption_checks"]["blind_best"]
+    assert r.n_heldout_nonmembers == 20 and r.n_train_members == 20  # the split it would use
+    passed = ShiftCheck(blind_p=0.4, blind_best="dates", blind_auroc=0.5, sets=SETS)
+    ok = collection_test(collection, members, nonmembers, shift=passed)
+    assert ok.verdict == "member" and "did not tell the collection from" in ok.reason
+    assert "did not run" in collection_test(collection, members, nonmembers).reason
+
+
+def test_withheld_result_needs_checks_that_withhold():
+    from miakit.inference import ShiftCheck
+    from miakit.inference.collection import withheld_result
+
+    with pytest.raises(InvalidParameterError, match="needs checks that withhold"):
+        withheld_result(ShiftCheck(blind_p=0.5), alpha=0.01, n_collection=5, n_members=10,
+                        n_nonmembers=10)  # fmt: skip

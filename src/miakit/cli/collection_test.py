@@ -18,8 +18,9 @@ from miakit.cli.flags import add_run_flags, values_of
 if TYPE_CHECKING:
     from miakit.inference.collection import CollectionResult
 
-#: Run settings that ``collection-test`` accepts as flags (the others: ``--config``).
-RUN_FLAGS = tuple(n for n in _DI_FLAGS if not n.startswith(("blind_", "overlap_")))
+#: Run settings that ``collection-test`` accepts as flags (the others: ``--config``): those
+#: of ``dataset-inference``, the assumption check's (``--blind-alpha``, ...) included.
+RUN_FLAGS = _DI_FLAGS
 
 HELP = """\
 Collection test (arXiv 2411.00154): was the COLLECTION of documents, as a whole, trained on?
@@ -29,8 +30,10 @@ training data and texts known not to be, from the same distribution as the colle
 source, period and format). Every attack scores the three sets; a combiner is fitted on part
 of the reference, and the collection's combined scores are compared with those of the
 held-out reference non-members by a one-sided Mann-Whitney U test. The p-value is valid when
-the reference non-members are distributed like the collection in all but membership.
-Verdicts: member (p <= alpha), not_detected. See docs/dataset-inference.md."""
+the reference non-members are distributed like the collection in all but membership. First,
+model-free blind baselines and an overlap check test that assumption: when they tell the
+collection from the reference non-members, the verdict is 'withheld'. Verdicts: member
+(p <= alpha), not_detected, withheld. See docs/dataset-inference.md."""
 
 
 def add_parser(sub: Any) -> None:
@@ -97,12 +100,18 @@ def main(args: argparse.Namespace) -> int:
 def print_result(result: CollectionResult, scoring: dict[str, Any], out: str | None) -> None:
     """The verdict and its numbers on stdout, run warnings on stderr."""
     print(f"verdict: {result.verdict}  (alpha = {result.alpha:g})")
+    if result.p_value is None or result.score is None or result.reference_auroc is None:
+        print(f"reason: {result.reason}")  # withheld: nothing was tested
+        if out is not None:
+            print(f"written to {Path(out) / 'collection_test.json'}")
+        return
     n_c, n_n = result.n_collection, result.n_heldout_nonmembers
     print(f"p-value: {result.p_value:.3g}  (one-sided Mann-Whitney U, {n_c} collection "
           f"documents vs {n_n} held-out non-members)")  # fmt: skip
     print(f"U score: {result.score:.3f}  (U = {result.u_statistic:g}; 0.5: no difference)")
     print(f"reference AUROC: {result.reference_auroc:.3f}  ({result.n_heldout_members} "
           f"held-out members vs {result.n_heldout_nonmembers} non-members)")  # fmt: skip
+    print(f"reason: {result.reason}")
     for warning in scoring.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     if out is not None:

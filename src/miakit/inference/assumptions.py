@@ -44,6 +44,9 @@ class ShiftCheck:
         notes: what the checks could not do.
         blind_warning: the blind baselines' own shift warning when their permutation test
             did not run (``--blind-permutations 0``: the interval rule); it withholds too.
+        sets: the names of the two compared sets in the messages, the blind baselines'
+            "members" first: ``("suspect texts", "validation texts")`` for dataset inference,
+            ``("collection documents", "reference non-members")`` for the collection test.
     """
 
     blind_p: float | None = None
@@ -55,6 +58,7 @@ class ShiftCheck:
     max_overlap_fraction: float = 0.01
     notes: tuple[str, ...] = ()
     blind_warning: str | None = None
+    sets: tuple[str, str] = ("suspect texts", "validation texts")
 
     @classmethod
     def from_sections(
@@ -63,10 +67,11 @@ class ShiftCheck:
         overlap: Mapping[str, Any] | None,
         *,
         max_overlap_fraction: float = 0.01,
+        sets: tuple[str, str] = ("suspect texts", "validation texts"),
     ) -> ShiftCheck:
         """Read the ``blind_summary`` and ``overlap`` sections of
-        :func:`miakit.blind.evaluation_integrity` (members = suspect, non-members =
-        validation)."""
+        :func:`miakit.blind.evaluation_integrity` (members = ``sets[0]``, non-members =
+        ``sets[1]``: by default suspect and validation texts)."""
         notes: list[str] = []
         blind_p = blind_best = blind_auroc = None
         blind_warning = None
@@ -101,6 +106,7 @@ class ShiftCheck:
             max_overlap_fraction=max_overlap_fraction,
             notes=tuple(notes),
             blind_warning=blind_warning,
+            sets=sets,
         )
 
     @property
@@ -111,29 +117,28 @@ class ShiftCheck:
     def withhold_reason(self) -> str | None:
         """Why the verdict must be withheld, or ``None`` when the checks pass."""
         reasons = []
+        a, b = self.sets
+        fix = f"Draw {b} from the same source, period and format as the {a}"
         if self.blind_p is not None and self.blind_p <= self.blind_alpha:
             reasons.append(
                 f"the sets differ without the model: the model-free blind baseline "
-                f"{self.blind_best!r} tells suspect from validation texts (AUROC "
+                f"{self.blind_best!r} tells {a} from {b} (AUROC "
                 f"{self.blind_auroc:.3f}; family-wise permutation p = {self.blind_p:.3g} <= "
-                f"{self.blind_alpha:g}, arXiv 2406.16201), so the validation texts are not "
-                "from the suspect texts' distribution and the model's scores on them would "
-                "measure that difference, not training. Draw validation texts from the same "
-                "source, period and format as the suspect texts"
+                f"{self.blind_alpha:g}, arXiv 2406.16201), so the {b} are not "
+                f"from the {a}' distribution and the model's scores on them would "
+                f"measure that difference, not training. {fix}"
             )
         if self.blind_warning is not None:
             reasons.append(
                 "the sets differ without the model: the model-free blind baselines (without "
-                f"their permutation test) warn: {self.blind_warning}. Draw validation texts "
-                "from the same source, period and format as the suspect texts"
+                f"their permutation test) warn: {self.blind_warning}. {fix}"
             )
         if self.overlap_fraction is not None and self.overlap_fraction > self.max_overlap_fraction:
             reasons.append(
-                f"{self.overlap_fraction:.1%} of the validation texts have an exact or "
-                f"near-duplicate among the suspect texts ({self.overlap_pairs} pair(s); more "
+                f"{self.overlap_fraction:.1%} of the {b} have an exact or "
+                f"near-duplicate among the {a} ({self.overlap_pairs} pair(s); more "
                 f"than {self.max_overlap_fraction:.1%}): they are not clean non-members if the "
-                "suspect texts were trained on. Deduplicate the validation set against the "
-                "suspect set"
+                f"{a} were trained on. Deduplicate the {b} against the {a}"
             )
         return "; and ".join(reasons) if reasons else None
 

@@ -8,14 +8,19 @@ arXiv 2411.00154); nothing of them is re-implemented here. The steps:
 1. load the collection and the labelled reference members and non-members (any label column
    of the files is ignored: the argument gives the role; :func:`miakit.setinference._io.
    load_named`), check the ids, that no text is in two of the sets, and the reference counts;
-2. the features: every attack of one :func:`miakit.run` over the three sets, aggregated per
+2. the assumption check, without the model, as dataset inference checks suspect against
+   validation texts: the blind baselines' family-wise permutation test and the overlap check,
+   collection against reference non-members (:func:`miakit.blind.evaluation_integrity`,
+   :class:`~miakit.inference.ShiftCheck`). When they tell the two apart, the verdict is
+   ``withheld``, naming the baseline and its p-value, and no model is loaded;
+3. the features: every attack of one :func:`miakit.run` over the three sets, aggregated per
    document when documents have several texts (the helpers of dataset inference), or the
    columns of an earlier ``scores.parquet`` (``scores``); label-fitted columns
    (``learned:*``, ``blind:*``) are never features;
-3. the test: a combiner fitted on part of the reference, the collection's scores against the
+4. the test: a combiner fitted on part of the reference, the collection's scores against the
    held-out reference non-members' by a one-sided Mann–Whitney U test;
-4. with ``out``: ``out/collection_test.json`` and ``out/scores.parquet`` (per document:
-   id, set, every feature; ``scores`` reads it back).
+5. with ``out``: ``out/collection_test.json`` and, when features were computed,
+   ``out/scores.parquet`` (per document: id, set, every feature; ``scores`` reads it back).
 """
 
 from __future__ import annotations
@@ -62,7 +67,9 @@ def collection_test(
             ``scores.parquet`` this function writes to ``out``).
         out: folder for ``collection_test.json`` and ``scores.parquet`` (None: no files).
         alpha, holdout: of the test (:func:`miakit.inference.collection_test`).
-        config: a :class:`~miakit.config.RunConfig` or dict of run settings.
+        config: a :class:`~miakit.config.RunConfig` or dict of run settings (attacks,
+            max_length, seed, and the assumption check's blind_permutations, blind_alpha,
+            overlap_warn_fraction, ...).
         scorers, progress: as :func:`miakit.run`.
         **run_fields: more run settings, overriding ``config``.
 
@@ -98,6 +105,7 @@ def run_collection_test(
     from miakit.config import make_config
     from miakit.data import Label
     from miakit.inference.collection import collection_test as test
+    from miakit.inference.collection import withheld_result
     from miakit.setinference._io import (
         check_score_source,
         features_table,
@@ -119,7 +127,16 @@ def run_collection_test(
     files |= {"reference non-member": (nonmembers, Label.NONMEMBER)}
     samples = load_named(files, user_config)
     _check_disjoint(samples, roles)
-    _check_counts(samples, roles, chunked=user_config.doc_window is not None)
+    n = _check_counts(samples, roles, chunked=user_config.doc_window is not None)
+    shift = _shift_check(samples, user_config)
+    if shift.withhold_reason() is not None:  # no model is loaded for a withheld verdict
+        result = withheld_result(
+            shift, alpha=alpha, n_collection=n["collection"], n_members=n["member"],
+            n_nonmembers=n["nonmember"], holdout=holdout,
+        )  # fmt: skip
+        if out is not None:
+            _write(Path(out), result, None, {})
+        return result, {}
     if scores is not None:
         table, scoring = features_table(samples, scores, user_config, None, progress, roles)
     else:
@@ -137,10 +154,42 @@ def run_collection_test(
         holdout=holdout,
         alpha=alpha,
         seed=user_config.seed,
+        shift=shift,
     )
     if out is not None:
         _write(Path(out), result, table, scoring)
     return result, scoring
+
+
+def _shift_check(samples: SampleSet, config: Any) -> Any:
+    """The blind baselines and the overlap check, collection (as "members") against the
+    reference non-members, read into a :class:`~miakit.inference.ShiftCheck`."""
+    import dataclasses
+
+    from miakit.blind import evaluation_integrity
+    from miakit.data import Label, SampleSet
+    from miakit.inference import ShiftCheck
+    from miakit.inference.collection import SETS as NAMES
+
+    pair = SampleSet.of([
+        dataclasses.replace(s, label=Label.MEMBER) if s.label is Label.UNKNOWN else s
+        for s in samples if s.label is not Label.MEMBER
+    ])  # fmt: skip
+    integrity = evaluation_integrity(
+        pair,
+        blind=True,
+        seed=config.seed,
+        n_resamples=200,
+        n_permutations=config.blind_permutations,
+        alpha=config.blind_alpha,
+        overlap_warn_fraction=config.overlap_warn_fraction,
+    )
+    return ShiftCheck.from_sections(
+        integrity.sections.get("blind_summary"),
+        integrity.sections.get("overlap"),
+        max_overlap_fraction=config.overlap_warn_fraction,
+        sets=NAMES,
+    )
 
 
 def _check_options(alpha: Any, holdout: Any) -> None:
@@ -169,9 +218,9 @@ def _check_disjoint(samples: SampleSet, roles: dict[Any, str]) -> None:
         )
 
 
-def _check_counts(samples: SampleSet, roles: dict[Any, str], *, chunked: bool) -> None:
-    """At least one collection document and MIN_REFERENCE reference documents of each
-    label, before any model loads."""
+def _check_counts(samples: SampleSet, roles: dict[Any, str], *, chunked: bool) -> dict[str, int]:
+    """Documents per set; at least one collection document and MIN_REFERENCE reference
+    documents of each label, before any model loads."""
     from miakit.errors import DataError
     from miakit.inference.collection import MIN_REFERENCE
     from miakit.setinference._io import units
@@ -187,6 +236,7 @@ def _check_counts(samples: SampleSet, roles: dict[Any, str], *, chunked: bool) -
             f"kind (--members and --nonmembers; part of each is held out); got "
             f"{' and '.join(small)}. Add labelled reference documents."
         )
+    return n
 
 
 def _one_file(samples: SampleSet, folder: Path) -> dict[str, Any]:
@@ -230,5 +280,6 @@ def _write(folder: Path, result: CollectionResult, table: Any, scoring: dict[str
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(clean(to_dict(result, scoring)), indent=2, allow_nan=False) + "\n"
     atomic_write_text(folder / "collection_test.json", text)
-    with atomic_path(folder / "scores.parquet") as tmp:
-        table.to_parquet(tmp, index=False)
+    if table is not None:
+        with atomic_path(folder / "scores.parquet") as tmp:
+            table.to_parquet(tmp, index=False)
