@@ -161,3 +161,16 @@ def test_gradient_run_leaves_the_adapted_weights_unchanged(setup) -> None:
 def test_adapter_needs_a_base_model(setup) -> None:
     with pytest.raises(InvalidParameterError, match=r"reference_adapter is .* has no base model"):
         miakit.RunConfig(model=str(setup["base"]), reference_adapter=str(setup["a"]))
+
+
+def test_an_adapter_on_an_in_memory_model_is_refused(setup, tmp_path) -> None:
+    scorer = HFTokenScorer.load(ModelSpec(str(setup["base"]), device="cpu"))
+    with pytest.raises(InvalidParameterError, match=r"'target' is given in memory.*apply_adapter"):
+        miakit.run(
+            scorers={"target": scorer},
+            model=str(setup["base"]),
+            adapter=str(setup["a"]),
+            members=str(setup["root"] / "m.jsonl"),
+            nonmembers=str(setup["root"] / "n.jsonl"),
+            out=str(tmp_path / "o"),
+        )

@@ -47,6 +47,24 @@ def model_paths(config: RunConfig) -> dict[str, tuple[str | None, str | None]]:
     return {role: (ref.path, ref.gguf_file) for role, ref in config.models.items()}
 
 
+def check_given_scorers(config: RunConfig, scorers: Mapping[str, TokenScorer]) -> None:
+    """Refuse an adapter for a role that ``miakit.run(scorers=...)`` gives in memory: the
+    in-memory model is used as it is, so the adapter would be silently dropped.
+
+    Raises:
+        InvalidParameterError: naming the role and both fixes.
+    """
+    for role in scorers:
+        ref = config.models.get(role)
+        if ref is not None and ref.adapter is not None:
+            raise InvalidParameterError(
+                f"model role {role!r} is given in memory (scorers=) and with an adapter "
+                f"({ref.adapter}); the in-memory model would be used without it. Merge the "
+                "adapter into that model first (miakit.backends.hf.adapter.apply_adapter), or "
+                "drop it from scorers= so the role loads from its path with the adapter."
+            )
+
+
 def adapters_meta(config: RunConfig) -> dict[str, dict[str, str]]:
     """Role -> its PEFT adapter (folder, base model, fingerprint) for each role the config
     gives one, for ``metrics.json``'s ``setup.adapters`` and the report."""

@@ -55,6 +55,7 @@ from miakit.pipeline.outputs import (
 from miakit.pipeline.result import RunResult, WriteFailedError, log_summary
 from miakit.pipeline.roles import (
     canonical_scorers,
+    check_given_scorers,
     load_scorer,
     model_paths,
     role_aliases,
@@ -157,6 +158,7 @@ def _run(
             stacklevel=3,
         )
     scorers = canonical_scorers(scorers)  # old role names warn
+    check_given_scorers(config, scorers)  # an adapter on an in-memory model: refused
     roles = set(scorers)
     roles |= {role for role, (path, _) in model_paths(config).items() if path is not None}
     if "target" not in roles:
