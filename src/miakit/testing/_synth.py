@@ -23,8 +23,10 @@ from miakit.attacks.dc_pdd import FREQUENCY_EXTRA
 from miakit.attacks.gradnorm import GRAD_EXTRA, GradNorms
 from miakit.attacks.neighborhood import NEIGHBOR_EXTRA
 from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOR_EXTRA
+from miakit.attacks.pac import PAC_EXTRA, AugmentedLogProbs
 from miakit.signals.spec import PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
 from miakit.signals.table import TokenSignals
+from miakit.testing import _augmented
 
 Key = tuple[str, str]
 Rows = dict[Key, dict[str, list[np.ndarray]]]
@@ -98,6 +100,8 @@ def insert_extra(value: Any, position: int, n_tokens: int) -> Any:
             np.array([n_tokens]),
         )  # fmt: skip
         return value.inserted(position, row)
+    if isinstance(value, AugmentedLogProbs):
+        return value.inserted(position, _augmented.one_row(n_tokens))
     if isinstance(value, PerSample):
         return PerSample(
             np.insert(value.values, position, 3.0),
@@ -119,6 +123,7 @@ EXTRA_BUILDERS: Mapping[str, tuple[ExtraBuilder, ExtraBuilder]] = {
     NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
     CAUSAL_NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
     GRAD_EXTRA: (_random_grad_norms, _leaky_grad_norms),
+    PAC_EXTRA: (_augmented.random_augmented, _augmented.leaky_augmented),
 }
 
 Builders = Mapping[str, tuple[ExtraBuilder, ExtraBuilder]]
@@ -371,4 +376,6 @@ def leaky_synth(
             grads.values * half, grads.reasons, grads.layers, grads.l1 * half[:, None],
             grads.l2 * half[:, None], grads.linf * half[:, None], grads.n_tokens,
         )  # fmt: skip
+    if isinstance(extras.get(PAC_EXTRA), AugmentedLogProbs):  # members' copies polarize more
+        extras[PAC_EXTRA] = _augmented.polarize(extras[PAC_EXTRA], labels)
     return Synth(rows, texts, extras), labels

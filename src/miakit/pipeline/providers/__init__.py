@@ -4,5 +4,6 @@ Each public module registers one :class:`~miakit.pipeline.inputs.InputProvider` 
 :func:`~miakit.pipeline.inputs.register_provider`: ``recall_prefix`` (the ReCaLL prefix
 contexts), ``frequency`` (DC-PDD's token frequencies), ``neighbors`` (the neighborhood
 attacks' neighbor NLLs), ``gradients`` (per-sample gradient norms of the target, for
-``gradnorm``) and ``calibration`` (hyperparameters chosen on ``--calibrate``).
+``gradnorm``), ``augmentations`` (PAC's word-swapped copies, scored by the target) and
+``calibration`` (hyperparameters chosen on ``--calibrate``).
 """
