@@ -113,6 +113,8 @@ def test_fingerprint_covers_base_and_adapter(tmp_path, tok) -> None:
         lazy = LazyHFTokenScorer.load(spec)
         eager = HFTokenScorer.load(spec)
         assert lazy.fingerprint == eager.fingerprint and not lazy.loaded
+        lazy.hidden_states(IDS, torch.ones_like(IDS))  # loads and merges: the same identity
+        assert lazy.loaded and lazy.fingerprint == eager.fingerprint
         fps.add(lazy.fingerprint)
     assert len(fps) == 3
     assert HFTokenScorer.load(ModelSpec(str(base), adapter=str(one))).fingerprint == with_adapter(
