@@ -87,7 +87,7 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     """Stage name -> a call of it (later stages use earlier results, kept in ``d``)."""
     from miakit.blind import run_blind_baselines
     from miakit.data.overlap import overlap_report
-    from miakit.metrics import evaluate, roc_points
+    from miakit.metrics import evaluate, roc_arrays
     from miakit.report import plots
     from miakit.report.html import render_report
 
@@ -116,12 +116,12 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         y = d["labels"]
         curves = []
         for name, s, m, is_blind in series():
-            pts = roc_points(s, y)
+            pts = roc_arrays(s, y)
             curves.append(
                 plots.RocCurve(
                     label=name,
-                    fpr=np.asarray(pts["fpr"]),
-                    tpr=np.asarray(pts["tpr"]),
+                    fpr=pts["fpr"],
+                    tpr=pts["tpr"],
                     auroc=m["auroc"],
                     n_members=m["n_members"],
                     n_nonmembers=m["n_nonmembers"],
@@ -145,7 +145,8 @@ def stages(d: dict[str, Any]) -> dict[str, Callable[[], Any]]:
                 "n_bootstrap": 1000,
             },
             "attacks": d["attacks"],
-            "overlap": d["overlap"].to_dict(max_pairs=1000),
+            # --skip overlap (at 100,000 it takes minutes): the report without its pairs
+            "overlap": d["overlap"].to_dict(max_pairs=1000) if "overlap" in d else {},
             "skipped_attacks": {},
             "models": {},
             "samples": {},

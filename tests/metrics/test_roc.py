@@ -21,6 +21,7 @@ from miakit.metrics import (
     bootstrap_metrics,
     evaluate,
     fpr_at_tpr,
+    roc_arrays,
     roc_curve,
     roc_points,
     tpr_at_fpr,
@@ -404,3 +405,17 @@ def test_roc_points_exclude_nan_and_match_roc_curve():
     fpr, tpr, _ = roc_curve(scores[10:], labels[10:])
     assert points == {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
     _assert_plain_json(points)
+
+
+def test_roc_arrays_are_roc_points_as_arrays():
+    scores, labels = _leaky(200)
+    scores[:7] = np.nan
+    labels[7:12] = -1
+    arrays, points = roc_arrays(scores, labels), roc_points(scores, labels)
+    assert isinstance(arrays["fpr"], np.ndarray) and arrays["fpr"].dtype == np.float64
+    assert arrays["fpr"].tolist() == points["fpr"] and arrays["tpr"].tolist() == points["tpr"]
+    one_class = roc_arrays([0.1, 0.2], [1, -1])
+    assert (
+        one_class["fpr"].shape == (0,)
+        and one_class["error"] == roc_points([0.1, 0.2], [1, -1])["error"]
+    )

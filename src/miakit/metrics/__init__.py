@@ -7,7 +7,7 @@ Labels: 1 = member (positive class), 0 = non-member (and -1 = unknown, for :func
 """
 
 from miakit.metrics.bootstrap import bootstrap_ci, bootstrap_metrics
-from miakit.metrics.evaluate import evaluate, roc_points
+from miakit.metrics.evaluate import evaluate, roc_arrays, roc_points
 from miakit.metrics.ranks import auroc_columns
 from miakit.metrics.roc import auroc, fpr_at_tpr, roc_curve, tpr_at_fpr
 
@@ -18,6 +18,7 @@ __all__ = [
     "bootstrap_metrics",
     "evaluate",
     "fpr_at_tpr",
+    "roc_arrays",
     "roc_curve",
     "roc_points",
     "tpr_at_fpr",
