@@ -96,8 +96,8 @@ def test_projected_auroc_matches_the_exact_weighted_count(unit):
     rng = np.random.default_rng(2)
     s, y = _design(rng, 8, 500, target_sd=0.2, example_sd=0.5)
     d, _, _ = _sorted(s, y)
-    auc = auroc(s.ravel(), y.ravel())
-    inf = cs.influence(d, auc, 8, 500)
+    auc, inf = cs.influence(d, 8, 500)
+    assert auc == auroc(s.ravel(), y.ravel())
     aucs, _ = crossed._one_way(d, inf, np.random.default_rng(5), unit, 8, 500, (0.01,), 30)
     draw = np.random.default_rng(5)  # the same draws again (blocks: _tpr_at draws none)
     exact = []

@@ -38,8 +38,9 @@ def sort_pairs(
     s: np.ndarray, y: np.ndarray, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
 ) -> Sorted:
     pos, neg = y == 1, y == 0
-    po = np.argsort(s[pos], kind="stable")
-    no = np.argsort(s[neg], kind="stable")
+    # the order inside a tie does not matter: ties are found by searchsorted on the values
+    po = np.argsort(s[pos])
+    no = np.argsort(s[neg])
     ps, ns = s[pos][po], s[neg][no]
     lo = np.searchsorted(ns, ps, side="left")
     hi = np.searchsorted(ns, ps, side="right")
@@ -177,14 +178,17 @@ def sums(
     return np.bincount(i_pos, v_pos, n) + np.bincount(i_neg, v_neg, n)
 
 
-def influence(d: Sorted, auc: float, n_rows: int, n_cols: int) -> Influence:
+def influence(d: Sorted, n_rows: int, n_cols: int) -> tuple[float, Influence]:
+    """``(auroc, influences)`` of the sorted pairs."""
     twice_pos, twice_neg = placements(d)
     n_pos, n_neg = d.pos.shape[0], d.neg.shape[0]
+    # exact integers: the same U / (P N) as miakit.metrics.auroc, one division
+    auc = float(twice_pos.sum()) / (2.0 * n_pos * n_neg)
     # d auc = (dU - auc (n_neg dP + n_pos dN)) / (P N): a member adds its placement and
     # auc / n_pos of the normaliser's share, a non-member likewise
     psi_pos = (twice_pos / 2.0 - auc * n_neg) / (n_pos * n_neg)
     psi_neg = (twice_neg / 2.0 - auc * n_pos) / (n_pos * n_neg)
-    return Influence(
+    return auc, Influence(
         pos=twice_pos,
         neg=twice_neg,
         per_target=np.bincount(d.pos_row, psi_pos, n_rows)

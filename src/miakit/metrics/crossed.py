@@ -190,10 +190,7 @@ def evaluate_crossed(
         )
         return result
     d = sort_pairs(s, y, rows, cols, (n_rows, n_cols))
-    inf = influence(d, 0.0, n_rows, n_cols)
-    twice_u = float(inf.pos.sum())
-    auc = twice_u / (2.0 * n_members * n_nonmembers)
-    inf = influence(d, auc, n_rows, n_cols)
+    auc, inf = influence(d, n_rows, n_cols)
     ones_rows, ones_cols = np.ones(n_rows), np.ones(n_cols)
     point = tpr_at(d, *blocks(d, ones_rows, ones_cols), n_members, n_nonmembers, targets)
     rng = np.random.default_rng(seed)
