@@ -120,7 +120,7 @@ def test_ticks_and_labels():
     assert _svg.linear_ticks(0.0, 1.0) == ([0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0],
                                            ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])  # fmt: skip
     values, labels = _svg.linear_ticks(-2.3, 2.9, target=4)
-    assert labels == ["-2", "0", "2"] and values[0] == -2.0
+    assert labels == ["\u22122", "0", "2"] and values[0] == -2.0
     assert _svg.linear_ticks(2.9981, 3.0019, target=4)[1] == ["2.999", "3.000", "3.001"]
     assert _svg.log_ticks(0.005, 1.0, (1,)) == ([0.01, 0.1, 1.0], [0.005, 0.006, 0.007,
         0.008, 0.009, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.2, 0.3, 0.4, 0.5,

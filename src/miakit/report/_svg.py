@@ -94,7 +94,20 @@ def linear_ticks(lo: float, hi: float, *, target: int = 5) -> tuple[list[float],
 
 def _label(v: float, decimals: int) -> str:
     s = f"{v:.{decimals}f}"
-    return s[1:] if s.startswith("-") and float(s) == 0 else s
+    if s.startswith("-"):  # a typographic minus sign; no "-0"
+        return s[1:] if float(s) == 0 else "\u2212" + s[1:]
+    return s
+
+
+def fitting_ticks(lo: float, hi: float, length: float) -> tuple[list[float], list[str]]:
+    """:func:`linear_ticks` with as many ticks (up to 7) as fit side by side in ``length``
+    units of a horizontal axis, their labels a character's width apart at least."""
+    for target in (6, 5, 4, 3, 2):
+        values, labels = linear_ticks(lo, hi, target=target)
+        widest = max((text_width(t) for t in labels), default=0.0) + FONT_SIZE * CHAR_WIDTH
+        if len(labels) * widest <= length:
+            break
+    return values, labels
 
 
 def log_ticks(lo: float, hi: float, subs: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -224,7 +237,8 @@ def axes(
     c.line(left, bottom, right, bottom, stroke=SPINE, width=0.8)
     c.line(left, bottom, left, top, stroke=SPINE, width=0.8)
     for v, label in zip(xticks.values, xticks.labels):
-        if x.inside(v):
+        half = text_width(label) / 2
+        if x.inside(v) and half <= float(x(v)) <= c.width - half:  # labels stay on the canvas
             px = float(x(v))
             c.line(px, bottom, px, bottom + 3.5, stroke=TICK, width=0.8)
             c.text(px, bottom + 5.5, label, anchor="middle", color=TICK, baseline="hanging")

@@ -27,6 +27,7 @@ from miakit.report._svg import (
     Ticks,
     axes,
     dash_array,
+    fitting_ticks,
     linear_ticks,
     log_ticks,
     percent,
@@ -254,12 +255,13 @@ def histogram_svg(
         pad = 0.05 * (hi - lo)  # the data's margins, as a plotting library leaves them
         x_lo, x_hi = lo - pad, hi + pad
         y_hi = max(float(d.max()) for d, _, _ in series) * 1.08 or 1.0
-    x_values, x_labels = linear_ticks(x_lo, x_hi, target=4)
-    y_values, y_labels = linear_ticks(0.0, y_hi, target=4)
+    y_values, y_labels = linear_ticks(0.0, y_hi, target=6)
     width, height = 259.2, 180.0
     left = 22.0 + max(text_width(t) for t in y_labels)
+    right = width - 14.0
+    x_values, x_labels = fitting_ticks(x_lo, x_hi, right - left)
     canvas = Canvas(width, height, label=f"score histograms of {title}")
-    xs = Scale(x_lo, x_hi, left, width - 10.0)
+    xs = Scale(x_lo, x_hi, left, right)
     ys = Scale(0.0, y_hi, height - 40.0, 22.0)
     axes(canvas, xs, ys, xticks=Ticks(x_values, x_labels), yticks=Ticks(y_values, y_labels),
          title=title, xlabel="score (higher = more member-like)", ylabel="density",
