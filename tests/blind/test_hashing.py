@@ -1,4 +1,4 @@
-"""The vectorised char_wb hashing equals scikit-learn's HashingVectorizer, entry for entry."""
+"""Vectorised char_wb and word hashing equal scikit-learn's HashingVectorizer, entry by entry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import pytest
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.utils import murmurhash3_32 as sklearn_murmur
 
-from miakit.blind._hashing import WHITESPACE, char_wb_counts, hash_columns, murmurhash3_32
+from miakit.blind._hashing import (
+    WHITESPACE,
+    char_wb_counts,
+    hash_columns,
+    murmurhash3_32,
+    word_ngram_counts,
+)
 from miakit.blind._text import N_HASH_FEATURES, tfidf_baseline
 
 TRICKY = [
@@ -102,3 +108,48 @@ def test_a_lone_surrogate_raises_as_scikit_learn_does():
 def test_other_ngram_ranges_are_refused(ngram_range):
     with pytest.raises(ValueError, match="ngram_range"):
         char_wb_counts(["some text"], ngram_range=ngram_range, n_features=64)
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 2), (1, 1), (2, 3), (1, 4)])
+@pytest.mark.parametrize("n_features", [2**10, N_HASH_FEATURES])
+def test_word_ngram_counts_equal_hashing_vectorizer(ngram_range, n_features):
+    long_word = "Supercalifragilistic" * 7  # a token of many 4-byte blocks
+    texts = [*TRICKY, long_word + " and " + long_word.upper()]
+    texts += _random_texts(np.random.default_rng(n_features + ngram_range[1]), 200)
+    ref = HashingVectorizer(
+        analyzer="word",
+        ngram_range=ngram_range,
+        lowercase=True,
+        n_features=n_features,
+        alternate_sign=False,
+        norm=None,
+    )
+    want = ref.transform(texts)
+    got = word_ngram_counts(
+        texts, token_pattern=ref.token_pattern, ngram_range=ngram_range, n_features=n_features
+    )
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
+    assert got.has_sorted_indices
+
+
+def test_bag_of_words_featurize_is_the_vectorised_matrix():
+    featurize = tfidf_baseline(
+        analyzer="word", ngram_range=(1, 2), lowercase=True, min_df=1
+    ).featurize
+    x = featurize(["", "Ab cd ab", "a b"])  # tokens of two or more word characters
+    assert x.shape == (3, N_HASH_FEATURES)
+    assert np.diff(x.indptr).tolist() == [0, 4, 0]  # ab, cd, "ab cd", "cd ab"
+    assert x.sum() == 5  # "ab" twice
+    # a lone surrogate is no word character: never in a token, no error (as scikit-learn)
+    assert featurize(["ok", "bad \ud800 text"]).sum() == 4
+
+
+def test_texts_without_a_token_give_empty_rows():
+    for texts in ([], ["", "a ! 1"], ["x"]):
+        got = word_ngram_counts(
+            texts, token_pattern=r"(?u)\b\w\w+\b", ngram_range=(1, 2), n_features=64
+        )
+        assert got.shape == (len(texts), 64) and got.nnz == 0

@@ -33,11 +33,28 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch, threads):
     one = run_blind_baselines(texts, y, n_permutations=19, n_resamples=50)
     monkeypatch.setattr(folds_module, "MAX_THREADS", threads)
     monkeypatch.setattr(folds_module, "usable_cores", lambda: 5)
+    monkeypatch.setattr(folds_module, "MIN_CHUNK", 25)  # with 3 threads: 3 row chunks
     many = run_blind_baselines(texts, y, n_permutations=19, n_resamples=50)
     for name, s in one.scores.items():
         np.testing.assert_array_equal(many.scores[name], s)
     assert many.test == one.test
     assert many.metrics == one.metrics
+
+
+@pytest.mark.parametrize("name", ["bag_of_words", "char_ngrams", "dates"])
+def test_featurized_row_chunks_stack_to_the_one_call_matrix(monkeypatch, name):
+    monkeypatch.setattr(folds_module, "MIN_CHUNK", 30)  # 100 texts: 3 chunks
+    texts = _texts(100)
+    pipeline = default_baselines().get(name).build(seed=0)
+    whole = pipeline.featurize(texts)
+    with ThreadPoolExecutor(3) as pool:
+        chunked = folds_module.featurize(pipeline, texts, pool, threads=3)()
+    if name == "dates":
+        np.testing.assert_array_equal(chunked, whole)
+    else:
+        assert (chunked != whole).nnz == 0 and chunked.shape == whole.shape
+        np.testing.assert_array_equal(chunked.indptr, whole.indptr)
+        np.testing.assert_array_equal(chunked.indices, whole.indices)
 
 
 def test_pooled_folds_equal_sequential_folds_and_raise_the_first_failing_fold():

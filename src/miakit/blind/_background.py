@@ -13,8 +13,9 @@ stages (``blind_baselines``, ``overlap``) are timed into the run's
 :class:`~miakit._core.timing.Timings`.
 
 A thread, not a process: the checks spend nearly all their time in numpy, scipy and BLAS calls,
-which release the GIL (character n-grams are hashed with numpy since issue 15; about 0.7 s of
-pure Python is left at 4,000 texts: word n-gram hashing and the date regexes), while a spawned
+which release the GIL (character and word n-grams are hashed with numpy and the overlap
+check joins hashed n-grams in numpy since issue 15; what holds the GIL at 4,000 texts is the
+regexes, one C call per text: word tokens, dates, the overlap's tokens), while a spawned
 process would first pay its imports (scikit-learn and scipy: about 0.9 s) and could not time
 its stages into the run's timings. Their fold jobs run on daemon threads too
 (:mod:`miakit.blind._pool`).

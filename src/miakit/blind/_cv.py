@@ -221,6 +221,7 @@ def run_blind_baselines(
 
     # scipy on first use: ``import miakit.blind`` (every run) stays light
     from miakit.blind._folds import (
+        featurize,
         group_codes,
         make_folds,
         oof_scores,
@@ -299,16 +300,19 @@ def run_blind_baselines(
         # BLAS threads only add hand-offs, and a fixed count keeps the scores' last bits
         # independent of the machine's core count (the pool's size changes nothing).
         pending: dict[str, Callable[[], np.ndarray]] = {}
+        threads, known_texts = pool_size(len(chosen) * k), [text_list[i] for i in known]
         with (
             threadpool_limits(limits=1, user_api="blas"),
-            DaemonPool(pool_size(len(chosen) * k), "miakit-blind") as pool,
+            DaemonPool(threads, "miakit-blind") as pool,
         ):
+            # Stateless, row-wise (BlindPipeline): once for all texts leaks nothing; row chunks
+            # featurized side by side (all baselines at once) stack to the same matrix.
+            featurized = {n: registry.get(n).build(seed=seed) for n in chosen}
+            features = {n: featurize(p, known_texts, pool, threads) for n, p in featurized.items()}
             for name in chosen:
+                pipeline = featurized[name]
                 try:
-                    pipeline = registry.get(name).build(seed=seed)
-                    # Stateless and row-wise (see BlindPipeline): computing it once leaks
-                    # nothing.
-                    X = pipeline.featurize([text_list[i] for i in known])  # (n_labelled, f)
+                    X = features[name]()  # (n_labelled, f)
                     if dual:
                         pending[name] = oof_scores(pipeline, X, labellings, folds, pool)
                     else:

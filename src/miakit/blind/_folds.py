@@ -8,6 +8,7 @@ so all labellings of a fold are one solve (:func:`miakit.metrics.ridge.ridge_sco
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -82,6 +83,35 @@ def permuted_labels(
     _, first, inverse = np.unique(np.asarray(groups), return_index=True, return_inverse=True)
     tiled = np.tile(y[first], (n_permutations, 1))  # (n_perm, n_groups)
     return np.ascontiguousarray(rng.permuted(tiled, axis=1)[:, inverse].T)
+
+
+#: Fewest texts per featurization chunk: below it the texts are featurized in one call.
+MIN_CHUNK = 1000
+
+
+def featurize(
+    pipeline: BlindPipeline, texts: list[str], pool: Executor, threads: int
+) -> Callable[[], Any]:
+    """Start ``pipeline.featurize(texts)`` on ``pool``, in up to ``threads`` row chunks of at
+    least :data:`MIN_CHUNK` texts; the returned function waits and returns the matrix.
+
+    ``featurize`` is row-wise (:class:`~miakit.blind.BlindPipeline`), so the chunks stacked
+    are the matrix of one call, entry for entry (sparse chunks stack as canonical CSR). The
+    character hashing is numpy and runs beside the other chunks and baselines.
+    """
+    parts = max(1, min(threads, len(texts) // MIN_CHUNK))
+    bounds = np.linspace(0, len(texts), parts + 1).astype(int)
+    jobs = [pool.submit(pipeline.featurize, texts[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
+
+    def wait() -> Any:
+        chunks = [job.result() for job in jobs]  # in order: the first failing chunk's error
+        if len(chunks) == 1:
+            return chunks[0]
+        if sp.issparse(chunks[0]):
+            return sp.vstack(chunks, format="csr")
+        return np.vstack(chunks)
+
+    return wait
 
 
 def _fold_matrices(pipeline: BlindPipeline, x: Any, train: np.ndarray, test: np.ndarray) -> Any:

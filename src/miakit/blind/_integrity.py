@@ -6,7 +6,11 @@
 
 from __future__ import annotations
 
+import contextvars
 import textwrap
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +21,7 @@ from miakit.blind._cv import (
     check_test_options,
     run_blind_baselines,
 )
-from miakit.data.overlap import overlap_report
+from miakit.data.overlap import OverlapReport, overlap_report
 from miakit.data.schema import Label, SampleSet
 from miakit.errors import InvalidParameterError
 
@@ -100,6 +104,8 @@ def evaluation_integrity(
     warnings: list[str] = []
     blind_warning = None
     blind_scores = None
+    # the overlap check beside the blind baselines: both mostly numpy, which releases the GIL
+    overlap = _beside(lambda: _timed_overlap(samples, seed)) if blind else None
     if blind:
         import pandas as pd  # on first use: importing miakit.blind stays light
 
@@ -121,8 +127,7 @@ def evaluation_integrity(
         blind_warning = result.warning
         if blind_warning:
             warnings.append(blind_warning)
-    with stage("overlap"):
-        report = overlap_report(samples, seed=seed)
+    report = overlap() if overlap is not None else _timed_overlap(samples, seed)
     sections["overlap"] = report.to_dict(max_pairs=MAX_PAIRS)
     if report.fraction_nonmembers > overlap_warn_fraction:
         warnings.append(
@@ -133,6 +138,28 @@ def evaluation_integrity(
             "metrics.json under 'overlap'; deduplicate the corpus before splitting it."
         )
     return Integrity(sections, warnings, blind_warning, blind_scores)
+
+
+def _timed_overlap(samples: SampleSet, seed: int) -> OverlapReport:
+    with stage("overlap"):
+        return overlap_report(samples, seed=seed)
+
+
+def _beside(fn: Callable[[], OverlapReport]) -> Callable[[], OverlapReport]:
+    """Start ``fn`` on a daemon thread (in a copy of this context: its stages are timed into
+    the run's timings) and return a function that waits for it and returns its result, or
+    raises its exception."""
+    future: Future[OverlapReport] = Future()
+
+    def work() -> None:
+        try:
+            future.set_result(fn())
+        except BaseException as exc:  # raised again by the waiting caller, the same object
+            future.set_exception(exc)
+
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name="miakit-overlap", daemon=True).start()
+    return future.result
 
 
 def boxed(message: str, *, title: str = "WARNING", width: int = 78) -> str:

@@ -55,20 +55,30 @@ def date_features(texts: Iterable[str]) -> np.ndarray:
     Returns:
         ``(n_texts, len(FEATURE_NAMES))`` float64.
     """
-    rows = []
-    for text in texts:
-        years = np.array([int(y) for y in _YEAR.findall(text)], dtype=np.int64)
-        decades = np.bincount((years - FIRST_YEAR) // 10, minlength=N_DECADES).astype(np.float64)
-        if years.size:
-            stats = [float(years.size), years.max(), years.min(), years.mean()]
-        else:
-            stats = [0.0, np.nan, np.nan, np.nan]
-        extra = [len(_MONTH.findall(text)), len(_NUMBER.findall(text))]
-        extra.append(len(_ISO_DATE.findall(text)))
-        rows.append(np.concatenate([decades, np.asarray(stats + extra, dtype=np.float64)]))
-    if not rows:
-        return np.zeros((0, len(FEATURE_NAMES)), dtype=np.float64)
-    return np.vstack(rows)
+    text_list = list(texts)
+    out = np.zeros((len(text_list), len(FEATURE_NAMES)), dtype=np.float64)
+    if not text_list:
+        return out
+    # regexes per text (C), then one vectorised pass: no numpy call per text (issue 15)
+    found = [_YEAR.findall(t) for t in text_list]
+    per_text = np.array([len(f) for f in found], dtype=np.int64)  # (n_texts,)
+    years = np.array([int(y) for f in found for y in f], dtype=np.int64)  # (n_years,)
+    owner = np.repeat(np.arange(len(text_list)), per_text)
+    decades = owner * N_DECADES + (years - FIRST_YEAR) // 10
+    counts = np.bincount(decades, minlength=len(text_list) * N_DECADES)
+    out[:, :N_DECADES] = counts.reshape(len(text_list), N_DECADES)
+    has = per_text > 0
+    out[:, N_DECADES] = per_text
+    out[~has, N_DECADES + 1 : N_DECADES + 4] = np.nan
+    if years.size:
+        start = (np.cumsum(per_text) - per_text)[has]  # first year of each text with years
+        out[has, N_DECADES + 1] = np.maximum.reduceat(years, start)
+        out[has, N_DECADES + 2] = np.minimum.reduceat(years, start)
+        out[has, N_DECADES + 3] = np.add.reduceat(years, start) / per_text[has]
+    out[:, N_DECADES + 4] = [len(_MONTH.findall(t)) for t in text_list]
+    out[:, N_DECADES + 5] = [len(_NUMBER.findall(t)) for t in text_list]
+    out[:, N_DECADES + 6] = [len(_ISO_DATE.findall(t)) for t in text_list]
+    return out
 
 
 @register_baseline("dates", paper="2406.16201")

@@ -13,9 +13,9 @@ and a non-member ``b``::
 
 (the share of either text's n-grams that the other contains: a short text copied into a long
 one scores 1). A pair with ``containment >= threshold`` (default 0.5) is a near-duplicate.
-Every pair is compared exactly through an inverted index when one side has at most
-:data:`~miakit.data.containment.EXACT_MAX_NGRAMS` n-grams; beyond that, pairs of two large
-texts come from MinHash LSH (``MinHashLSHEnsemble``) candidates whose containment is then
+Every pair is compared exactly (a join of hashed n-grams, then the exact sets) when one side
+has at most :data:`~miakit.data.containment.EXACT_MAX_NGRAMS` n-grams; beyond that, pairs of
+two large texts come from MinHash LSH (``MinHashLSHEnsemble``) candidates whose containment is then
 computed exactly, so no reported number is an estimate.
 
 Short texts. A text with fewer than ``n`` words uses ``n`` equal to its word count, but never
