@@ -54,41 +54,64 @@ def _sorted(s, y):
     return cs.sort_pairs(s.ravel(), y.ravel(), rows, cols, s.shape), rows, cols
 
 
-@pytest.mark.parametrize("unit", ["target", "example", "pair"])
+def _explicit(w_neg, w_pos):
+    """``take_neg`` and ``above`` of explicit weights of the sorted pairs."""
+    tail = np.r_[np.cumsum(w_pos[::-1])[::-1], 0.0]
+    return (lambda st: w_neg[st:]), (lambda cuts: [float(tail[c]) for c in cuts])
+
+
+@pytest.mark.parametrize("unit", ["target", "example"])
 def test_resampled_tpr_is_exact(unit):
-    """Each resample's TPR equals tpr_at_fpr on the pairs repeated as often as drawn."""
+    """Each resample's TPR equals tpr_at_fpr on the pairs repeated as often as drawn, and
+    the anchored member counts equal the explicit ones."""
     rng = np.random.default_rng(1)
     s, y = _design(rng, 6, 400, target_sd=0.2)
     s = np.round(s, 1)  # ties between members and non-members
     d, _, _ = _sorted(s, y)
     fprs = (0.0, 0.001, 0.01, 0.05, 0.5)
+    at = cs.anchors(d, [100, 900], 6, 400)
     for r in range(20):
-        draw_rng = np.random.default_rng(r)
-        take_neg, take_pos, w_pos, w_neg, a, b = cs.draw(d, draw_rng, unit, 6, 400)
-        w_neg_all, w_pos_all = take_neg(0), take_pos(0)  # weights of the sorted pairs
-        if unit != "pair":
-            np.testing.assert_array_equal(w_neg_all, a[d.neg_row] * b[d.neg_col])
+        take_neg, above, w_pos, w_neg, a, b = cs.draw(d, np.random.default_rng(r), unit, at)
+        w_neg_all = take_neg(0)
+        w_pos_all = a[d.pos_row] if b is None else b[d.pos_col]
+        np.testing.assert_array_equal(w_neg_all, a[d.neg_row] if b is None else b[d.neg_col])
         assert w_neg_all.sum() == w_neg and w_pos_all.sum() == w_pos
-        # the same resample read from its top slices only (a fresh rng gives the same draws
-        # for blocks; pairs are checked through the full weights below)
-        neg_w, pos_w = w_neg_all, w_pos_all
-        got = cs.tpr_at(
-            d, lambda st, w=neg_w: w[st:], lambda st, w=pos_w: w[st:], w_pos, w_neg, fprs
-        )
-        scores = np.r_[
-            np.repeat(d.pos, w_pos_all.astype(int)), np.repeat(d.neg, w_neg_all.astype(int))
-        ]
+        cuts = [0, 50, 100, 101, 500, 900, 1100, d.pos.shape[0]]
+        np.testing.assert_allclose(above(cuts), _explicit(w_neg_all, w_pos_all)[1](cuts))
+        got = cs.tpr_at(d, take_neg, above, w_pos, w_neg, fprs)
+        scores = np.r_[np.repeat(d.pos, w_pos_all.astype(int)),
+                       np.repeat(d.neg, w_neg_all.astype(int))]  # fmt: skip
         labels = np.r_[np.ones(int(w_pos)), np.zeros(int(w_neg))].astype(int)
-        want = [tpr_at_fpr(scores, labels, fpr=f) for f in fprs]
-        assert got == want
+        assert got == [tpr_at_fpr(scores, labels, fpr=f) for f in fprs]
 
 
-def test_pair_slices_have_the_multinomial_marginals():
-    """A top slice of the pair bootstrap holds Binomial(n_pick, size / n) draws."""
+def test_tpr_at_is_exact_for_any_weights():
+    rng = np.random.default_rng(8)
+    s, y = _design(rng, 5, 300)
+    d, _, _ = _sorted(np.round(s, 1), y)
+    fprs = (0.001, 0.02, 0.3)
+    for _ in range(20):
+        w_neg = rng.poisson(1.0, d.neg.shape[0]).astype(float)
+        w_pos = rng.poisson(1.0, d.pos.shape[0]).astype(float)
+        got = cs.tpr_at(d, *_explicit(w_neg, w_pos), w_pos.sum(), w_neg.sum(), fprs)
+        scores = np.r_[np.repeat(d.pos, w_pos.astype(int)), np.repeat(d.neg, w_neg.astype(int))]
+        labels = np.r_[np.ones(int(w_pos.sum())), np.zeros(int(w_neg.sum()))].astype(int)
+        assert got == [tpr_at_fpr(scores, labels, fpr=f) for f in fprs]
+
+
+def test_pair_draws_have_the_multinomial_marginals():
+    """A top slice of the pair bootstrap holds Binomial(n_pick, size / n) draws, and the
+    members above a cut too."""
     rng = np.random.default_rng(3)
-    totals = [cs.pairs(rng, 1000, 1000)(900).sum() for _ in range(4000)]
+    totals = [cs._pair_take(rng, 1000, 1000)(900).sum() for _ in range(4000)]
     assert abs(np.mean(totals) - 100.0) < 1.0
     assert abs(np.var(totals) - 1000 * 0.1 * 0.9) < 10.0
+    above = [cs._pair_above(rng, 1000, 1000)([900, 500, 900]) for _ in range(4000)]
+    arr = np.array(above)
+    np.testing.assert_array_equal(arr[:, 0], arr[:, 2])  # one draw per resample
+    assert abs(arr[:, 0].mean() - 100.0) < 1.0 and abs(arr[:, 1].mean() - 500.0) < 2.0
+    assert abs(arr[:, 1].var() - 1000 * 0.5 * 0.5) < 25.0
+    assert np.all(arr[:, 1] >= arr[:, 0])
 
 
 @pytest.mark.parametrize("unit", ["target", "example"])
@@ -98,11 +121,14 @@ def test_projected_auroc_matches_the_exact_weighted_count(unit):
     d, _, _ = _sorted(s, y)
     auc, inf = cs.influence(d, 8, 500)
     assert auc == auroc(s.ravel(), y.ravel())
-    aucs, _ = crossed._one_way(d, inf, np.random.default_rng(5), unit, 8, 500, (0.01,), 30)
+    at = cs.anchors(d, [d.pos.shape[0] // 2], 8, 500)
+    aucs, _ = crossed._one_way(d, inf, np.random.default_rng(5), unit, at, (0.01,), 30)
     draw = np.random.default_rng(5)  # the same draws again (blocks: _tpr_at draws none)
     exact = []
     for _ in range(30):
-        _, _, _, _, a, b = cs.draw(d, draw, unit, 8, 500)
+        _, _, _, _, a, b = cs.draw(d, draw, unit, at)
+        a = np.ones(8) if a is None else a
+        b = np.ones(500) if b is None else b
         w = (a[:, None] * b[None, :]).ravel().astype(int)
         exact.append(auroc(np.repeat(s.ravel(), w), np.repeat(y.ravel(), w)))
     # second-order terms are left out: small against the resamples' spread (with 500

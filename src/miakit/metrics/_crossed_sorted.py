@@ -15,6 +15,8 @@ import numpy as np
 #: Weights of a top slice: ``take(start) -> (n - start,)`` float64 draw counts of the sorted
 #: pairs ``start..n-1`` of one class.
 Take = Callable[[int], np.ndarray]
+#: ``above(cuts) -> [drawn members at sorted positions >= cut, for each cut]``.
+Above = Callable[[Sequence[int]], list[float]]
 
 
 @dataclass(frozen=True)
@@ -91,17 +93,19 @@ def placements(d: Sorted) -> tuple[np.ndarray, np.ndarray]:
 def tpr_at(
     d: Sorted,
     take_neg: Take,
-    take_pos: Take,
+    above: Above,
     n_pos: float,
     n_neg: float,
     fpr_targets: Sequence[float],
 ) -> list[float]:
-    """TPR at each FPR of one resample, exactly, reading only the top of the sorted pairs.
+    """TPR at each FPR of one resample, exactly, reading only the top of the sorted
+    non-members.
 
     Args:
         d: the sorted pairs.
-        take_neg, take_pos: the resample's draw counts of a top slice of the sorted
-            non-members / members (see :data:`Take`).
+        take_neg: the resample's draw counts of a top slice of the sorted non-members (see
+            :data:`Take`).
+        above: the resample's drawn members at sorted positions ``>= cut`` for each cut.
         n_pos, n_neg: the resample's weighted class counts (> 0).
         fpr_targets: FPR targets in [0, 1].
     """
@@ -114,31 +118,71 @@ def tpr_at(
         if top == n_all or from_top[-1] >= need:
             break
         top = min(n_all, 4 * top)
-    firsts = []
+    cuts = []
     for k in ks:
-        if k >= n_neg:
-            firsts.append(-1)
-            continue
-        # v: the (k + 1)-th highest drawn non-member (the first where the count from the top
-        # reaches k + 1; it has a weight > 0); members strictly above v are flagged
-        i = int(np.searchsorted(from_top, k + 1, side="left"))
-        firsts.append(int(np.searchsorted(d.pos, d.neg[n_all - 1 - i], side="right")))
-    lowest = min((f for f in firsts if f >= 0), default=d.pos.shape[0])
-    tail = np.zeros(d.pos.shape[0] - lowest + 1)  # tail[i]: drawn members lowest..lowest+i-1
-    np.cumsum(take_pos(lowest), out=tail[1:])
-    return [1.0 if f < 0 else float(tail[-1] - tail[f - lowest]) / n_pos for f in firsts]
+        if k < n_neg:
+            # v: the (k + 1)-th highest drawn non-member (where the count from the top
+            # reaches k + 1; it has a weight > 0); members strictly above v are flagged
+            i = int(np.searchsorted(from_top, k + 1, side="left"))
+            cuts.append(int(np.searchsorted(d.pos, d.neg[n_all - 1 - i], side="right")))
+    flagged = iter(above(cuts))
+    return [1.0 if k >= n_neg else float(next(flagged)) / n_pos for k in ks]
 
 
-def blocks(d: Sorted, a: np.ndarray, b: np.ndarray) -> tuple[Take, Take]:
-    """Top-slice weights when target ``t`` is drawn ``a[t]`` times and example ``e``
-    ``b[e]`` times: pair ``(t, e)`` counts ``a[t] * b[e]``."""
-    return (
-        lambda start: a[d.neg_row[start:]] * b[d.neg_col[start:]],
-        lambda start: a[d.pos_row[start:]] * b[d.pos_col[start:]],
+@dataclass(frozen=True)
+class Anchors:
+    """Members at or above a few sorted positions (the point estimate's cuts), counted per
+    target and per example: a resample's count above a nearby cut is then a dot product
+    plus the few members between the two cuts."""
+
+    cuts: np.ndarray  # (m,) positions in the sorted members
+    per_row: np.ndarray  # (m, n_targets) members at positions >= cut, per target
+    per_col: np.ndarray  # (m, n_examples)
+
+
+def anchors(d: Sorted, cuts: Sequence[int], n_rows: int, n_cols: int) -> Anchors:
+    cut = np.asarray(sorted(set(cuts)) or [d.pos.shape[0]], dtype=np.int64)
+    return Anchors(
+        cuts=cut,
+        per_row=np.stack([np.bincount(d.pos_row[c:], minlength=n_rows) for c in cut]) * 1.0,
+        per_col=np.stack([np.bincount(d.pos_col[c:], minlength=n_cols) for c in cut]) * 1.0,
     )
 
 
-def pairs(rng: np.random.Generator, n: int, n_pick: int) -> Take:
+def _block_above(ids: np.ndarray, u: np.ndarray, cuts: np.ndarray, base: np.ndarray) -> Above:
+    """``above`` when the sorted member ``k`` is drawn ``u[ids[k]]`` times."""
+
+    def above(wanted: Sequence[int]) -> list[float]:
+        out = []
+        for f in wanted:
+            j = int(np.argmin(np.abs(cuts - f)))
+            c, total = int(cuts[j]), dot(u, base[j])
+            if f < c:
+                total += float(u[ids[f:c]].sum())
+            elif f > c:
+                total -= float(u[ids[c:f]].sum())
+            out.append(total)
+        return out
+
+    return above
+
+
+def _pair_above(rng: np.random.Generator, n: int, n_pick: int) -> Above:
+    """``above`` for ``n_pick`` draws with replacement from ``n`` sorted members: the draws
+    between consecutive cuts are multinomial (one draw for all cuts of a resample)."""
+
+    def above(wanted: Sequence[int]) -> list[float]:
+        edges = sorted(set(wanted))
+        lengths = np.diff([0, *edges, n])
+        per_segment = rng.multinomial(n_pick, lengths / n)
+        tail = np.cumsum(per_segment[::-1])[::-1]  # tail[i]: draws at positions >= edges[i-1]
+        at = {e: float(tail[i + 1]) for i, e in enumerate(edges)}
+        return [at[f] for f in wanted]
+
+    return above
+
+
+def _pair_take(rng: np.random.Generator, n: int, n_pick: int) -> Take:
     """Top-slice counts of ``n_pick`` draws with replacement from ``n`` sorted pairs: the
     slice's total is binomial, spread uniformly over it (the multinomial's marginals)."""
 
@@ -199,39 +243,52 @@ def influence(d: Sorted, n_rows: int, n_cols: int) -> tuple[float, Influence]:
     )
 
 
+def unit_weights(d: Sorted) -> tuple[Take, Above]:
+    """``(take_neg, above)`` of the pairs themselves (every pair drawn once)."""
+    n_pos = d.pos.shape[0]
+    return (
+        lambda start: np.ones(d.neg.shape[0] - start),
+        lambda cuts: [float(n_pos - c) for c in cuts],
+    )
+
+
 def draw(
-    d: Sorted, rng: np.random.Generator, unit: str, n_rows: int, n_cols: int
-) -> tuple[Take, Take, float, float, np.ndarray, np.ndarray]:
-    """One resample of ``unit``: ``(take_neg, take_pos, n_pos, n_neg, a, b)``; ``a``, ``b``
-    the target and example draw counts (all 1 for the pair bootstrap)."""
+    d: Sorted, rng: np.random.Generator, unit: str, at: Anchors
+) -> tuple[Take, Above, float, float, np.ndarray | None, np.ndarray | None]:
+    """One resample of ``unit``: ``(take_neg, above, n_pos, n_neg, a, b)``; ``a``, ``b`` the
+    target and example draw counts (``None``: every one drawn once)."""
     n_pos, n_neg = d.pos.shape[0], d.neg.shape[0]
-    a, b = np.ones(n_rows), np.ones(n_cols)
     if unit == "pair":
         k_neg = int(rng.binomial(n_pos + n_neg, n_neg / (n_pos + n_neg)))
         k_pos = n_pos + n_neg - k_neg
-        return pairs(rng, n_neg, k_neg), pairs(rng, n_pos, k_pos), k_pos, k_neg, a, b
+        take = _pair_take(rng, n_neg, k_neg)
+        return take, _pair_above(rng, n_pos, k_pos), k_pos, k_neg, None, None
     if unit == "target":
-        a = counts(rng, n_rows)
+        a = counts(rng, at.per_row.shape[1])
         w_pos, w_neg = dot(a, d.per_row[0]), dot(a, d.per_row[1])
-    else:
-        b = counts(rng, n_cols)
-        w_pos, w_neg = dot(b, d.per_col[0]), dot(b, d.per_col[1])
-    return (*blocks(d, a, b), w_pos, w_neg, a, b)
+        above = _block_above(d.pos_row, a, at.cuts, at.per_row)
+        return (lambda start: a[d.neg_row[start:]]), above, w_pos, w_neg, a, None
+    b = counts(rng, at.per_col.shape[1])
+    w_pos, w_neg = dot(b, d.per_col[0]), dot(b, d.per_col[1])
+    above = _block_above(d.pos_col, b, at.cuts, at.per_col)
+    return (lambda start: b[d.neg_col[start:]]), above, w_pos, w_neg, None, b
 
 
 __all__ = [
+    "Above",
+    "Anchors",
     "Influence",
     "Sorted",
     "Take",
-    "blocks",
+    "anchors",
     "counts",
     "dot",
     "draw",
     "influence",
     "max_false_positives",
-    "pairs",
     "placements",
     "sort_pairs",
     "sums",
     "tpr_at",
+    "unit_weights",
 ]

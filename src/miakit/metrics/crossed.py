@@ -48,15 +48,17 @@ from numpy.typing import ArrayLike
 
 from miakit._core.errors import InvalidParameterError
 from miakit.metrics._crossed_sorted import (
+    Anchors,
     Influence,
     Sorted,
-    blocks,
+    anchors,
     dot,
     draw,
     influence,
     sort_pairs,
     sums,
     tpr_at,
+    unit_weights,
 )
 from miakit.metrics._validation import (
     as_score_label_arrays,
@@ -191,8 +193,15 @@ def evaluate_crossed(
         return result
     d = sort_pairs(s, y, rows, cols, (n_rows, n_cols))
     auc, inf = influence(d, n_rows, n_cols)
-    ones_rows, ones_cols = np.ones(n_rows), np.ones(n_cols)
-    point = tpr_at(d, *blocks(d, ones_rows, ones_cols), n_members, n_nonmembers, targets)
+    take_all, above_all = unit_weights(d)
+    point_cuts: list[int] = []
+
+    def above(cuts: Sequence[int]) -> list[float]:
+        point_cuts.extend(cuts)
+        return above_all(cuts)
+
+    point = tpr_at(d, take_all, above, n_members, n_nonmembers, targets)
+    at = anchors(d, point_cuts, n_rows, n_cols)  # resamples' cuts lie near these
     rng = np.random.default_rng(seed)
     if unit == "two-way":
         auc_var = _two_way(
@@ -200,13 +209,11 @@ def evaluate_crossed(
             dot(inf.per_example, inf.per_example),
             inf.pairs_sq,
         )
-        tpr_var = _two_way(
-            *(_tpr_variance(d, rng, u, n_rows, n_cols, targets, n_resamples) for u in _UNITS3)
-        )
+        tpr_var = _two_way(*(_tpr_variance(d, rng, u, at, targets, n_resamples) for u in _UNITS3))
         auc_ci = _normal(auc, float(auc_var), confidence)
         tpr_ci = [_normal(p, v, confidence) for p, v in zip(point, tpr_var)]
     else:
-        aucs, tprs = _one_way(d, inf, rng, unit, n_rows, n_cols, targets, n_resamples)
+        aucs, tprs = _one_way(d, inf, rng, unit, at, targets, n_resamples)
         auc_ci = _percentile(aucs, confidence)
         tpr_ci = [_percentile(tprs[:, i], confidence) for i in range(len(targets))]
     result.update(
@@ -229,8 +236,7 @@ def _tpr_variance(
     d: Sorted,
     rng: np.random.Generator,
     unit: str,
-    n_rows: int,
-    n_cols: int,
+    at: Anchors,
     targets: Sequence[float],
     n_resamples: int,
 ) -> np.ndarray:
@@ -238,9 +244,9 @@ def _tpr_variance(
     ``unit`` (resamples lacking a class left out)."""
     values = np.full((n_resamples, len(targets)), np.nan)
     for r in range(n_resamples):
-        take_neg, take_pos, w_pos, w_neg, _, _ = draw(d, rng, unit, n_rows, n_cols)
+        take_neg, above, w_pos, w_neg, _, _ = draw(d, rng, unit, at)
         if w_pos > 0 and w_neg > 0:
-            values[r] = tpr_at(d, take_neg, take_pos, w_pos, w_neg, targets)
+            values[r] = tpr_at(d, take_neg, above, w_pos, w_neg, targets)
     kept = values[~np.isnan(values[:, 0])]
     return kept.var(axis=0, ddof=1) if kept.shape[0] > 1 else np.zeros(len(targets))
 
@@ -250,24 +256,24 @@ def _one_way(
     inf: Influence,
     rng: np.random.Generator,
     unit: str,
-    n_rows: int,
-    n_cols: int,
+    at: Anchors,
     targets: Sequence[float],
     n_resamples: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(aucs (n_resamples,), tprs (n_resamples, n_targets))`` of the bootstrap over
     ``unit``; the AUROC's numerator from its projection (the placements summed per unit)."""
     twice_u = float(inf.pos.sum())
-    g = sums(d.pos_row, inf.pos, d.neg_row, inf.neg, n_rows)
-    h = sums(d.pos_col, inf.pos, d.neg_col, inf.neg, n_cols)
+    g = sums(d.pos_row, inf.pos, d.neg_row, inf.neg, at.per_row.shape[1])
+    h = sums(d.pos_col, inf.pos, d.neg_col, inf.neg, at.per_col.shape[1])
     aucs = np.full(n_resamples, np.nan)
     tprs = np.full((n_resamples, len(targets)), np.nan)
     for r in range(n_resamples):
-        take_neg, take_pos, w_pos, w_neg, a, b = draw(d, rng, unit, n_rows, n_cols)
+        take_neg, above, w_pos, w_neg, a, b = draw(d, rng, unit, at)
         if w_pos == 0 or w_neg == 0:
             continue
         # 2U(a, b) ~ 2U + sum_t (a_t - 1) g_t + sum_e (b_e - 1) h_e (first order)
-        u_r = twice_u + dot(a - 1.0, g) + dot(b - 1.0, h)
+        u_r = twice_u + (0.0 if a is None else dot(a - 1.0, g))
+        u_r += 0.0 if b is None else dot(b - 1.0, h)
         aucs[r] = u_r / (2.0 * w_pos * w_neg)
-        tprs[r] = tpr_at(d, take_neg, take_pos, w_pos, w_neg, targets)
+        tprs[r] = tpr_at(d, take_neg, above, w_pos, w_neg, targets)
     return aucs, tprs
