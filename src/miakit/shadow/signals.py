@@ -142,10 +142,11 @@ def model_signals(
     try:
         per_query: list[dict[str, torch.Tensor]] = []
         for q in queries:
+            xq = q.apply(x)  # the whole pool at once: noise queries draw for all rows
             parts = []
             for start in range(0, len(x), batch_size):
-                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-                parts.append(logit_signals(model(q.apply(xb)).double(), yb))
+                xb, yb = xq[start : start + batch_size], y[start : start + batch_size]
+                parts.append(logit_signals(model(xb).double(), yb))
             per_query.append({k: torch.cat([p[k] for p in parts]) for k in parts[0]})
     finally:
         model.train(was_training)
