@@ -211,3 +211,39 @@ def test_run_scores_equal_transformers(tiny_model_dir, tmp_path, monkeypatch):
             rtol=1e-5,
             atol=1e-6,
         )
+
+
+def _without_keys(folder, keys):
+    config = json.loads((folder / "config.json").read_text())
+    for key in keys:
+        config.pop(key, None)
+    (folder / "config.json").write_text(json.dumps(config))
+    return config
+
+
+@pytest.mark.parametrize("kind", ["llama", "neox"])
+def test_settings_absent_from_config_json_take_transformers_defaults(
+    kind, tmp_path, tokenizer, monkeypatch
+):
+    """A config.json written by hand or by an old tool may omit a setting; transformers then
+    uses its config class's default (Llama: untied head; GPT-NeoX: a quarter of each head
+    rotates), and so must the native decoder, else its logits are another model's."""
+    from transformers import AutoModelForCausalLM
+
+    monkeypatch.setenv("MIAKIT_NATIVE", "always")
+    if kind == "llama":
+        _llama(len(tokenizer), tie=False).save_pretrained(tmp_path, safe_serialization=True)
+        config = _without_keys(tmp_path, ["tie_word_embeddings"])
+    else:  # the legacy spelling (rotary_emb_base) without rotary_pct
+        _neox(len(tokenizer), parallel=True).save_pretrained(tmp_path, safe_serialization=True)
+        config = _without_keys(tmp_path, ["rope_parameters", "rotary_pct"])
+        config["rotary_emb_base"] = 10000
+        (tmp_path / "config.json").write_text(json.dumps(config))
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path, dtype=torch.float32).eval()
+    native = try_native(tmp_path, config, torch.float32, CPU)
+    assert isinstance(native, NativeCausalLM)
+    ids = _ids(2, 12, len(tokenizer), 5)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            native(ids).logits, hf(input_ids=ids).logits, rtol=1e-5, atol=1e-4
+        )

@@ -52,9 +52,17 @@ class NativeConfig:
         return "model" if self.model_type == "llama" else "gpt_neox"
 
 
+#: transformers' config-class defaults of the settings a ``config.json`` may omit (the
+#: ``LlamaConfig``/``GPTNeoXConfig`` values transformers then uses): an untied Llama head, a
+#: quarter of each GPT-NeoX head rotating.
+DEFAULT_TIED = {"llama": False, "gpt_neox": False}
+DEFAULT_ROTARY_FACTOR = {"llama": 1.0, "gpt_neox": 0.25}
+
+
 def _rope(cfg: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The RoPE settings in either spelling (``rope_parameters``, transformers 5; or
-    ``rope_theta``/``rope_scaling``/``rotary_pct``, before), or a refusal."""
+    ``rope_theta``/``rope_scaling``/``rotary_pct``, before), or a refusal; a setting absent
+    from all of them takes the config class's default (:data:`DEFAULT_ROTARY_FACTOR`)."""
     params = dict(cfg.get("rope_parameters") or {})
     scaling = cfg.get("rope_scaling")
     if scaling:
@@ -66,7 +74,8 @@ def _rope(cfg: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         params["rope_theta"] = cfg.get("rope_theta", cfg.get("rotary_emb_base", 10000.0))
     if "partial_rotary_factor" not in params:
         params["partial_rotary_factor"] = cfg.get(
-            "rotary_pct", cfg.get("partial_rotary_factor", 1.0)
+            "rotary_pct",
+            cfg.get("partial_rotary_factor", DEFAULT_ROTARY_FACTOR[str(cfg["model_type"])]),
         )
     return params, None
 
@@ -97,7 +106,7 @@ def parse(cfg: dict[str, Any]) -> NativeConfig | str:
         rope_theta=float(rope["rope_theta"]),
         rotary_dim=int(head_dim * float(rope["partial_rotary_factor"])),
         activation=act,
-        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", kind == "llama")),
+        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", DEFAULT_TIED[kind])),
     )
     if kind == "llama":
         if cfg.get("attention_bias") or cfg.get("mlp_bias"):
@@ -122,4 +131,4 @@ def parse(cfg: dict[str, Any]) -> NativeConfig | str:
     )
 
 
-__all__ = ["ACTIVATIONS", "NativeConfig", "parse"]
+__all__ = ["ACTIVATIONS", "DEFAULT_ROTARY_FACTOR", "DEFAULT_TIED", "NativeConfig", "parse"]
