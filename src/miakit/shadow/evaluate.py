@@ -24,6 +24,8 @@ from miakit.errors import InvalidParameterError
 from miakit.metrics import auroc_columns
 from miakit.metrics.crossed import evaluate_crossed
 from miakit.shadow.attacks import ClassifierAttack, TargetView, default_registry
+from miakit.shadow.attacks._registry import LazySignals
+from miakit.shadow.attacks._sides import LeaveOneOutSides, ViewSides
 from miakit.shadow.signals import ShadowSignals
 
 
@@ -46,6 +48,14 @@ def equal_sides(
         k = np.minimum(k, per_side)
 
     def keep(side: np.ndarray) -> np.ndarray:
+        extra = side.sum(axis=1) - k  # (n,) how many this side has beyond k
+        if np.all((extra == 0) | (extra == 1)):  # leave-one-out: drop its largest key
+            kept = side.copy()
+            rows = np.flatnonzero(extra == 1)
+            if rows.size:
+                top = np.argmax(np.where(side[rows], keys[rows], -np.inf), axis=1)
+                kept[rows, top] = False
+            return kept
         masked_keys = np.where(side, keys, np.inf)
         kept = np.zeros_like(side)
         for kk in np.unique(k):  # rows with the same k share one partition
@@ -75,11 +85,14 @@ def target_view(
     per_side: int | None = None,
     arrays: Mapping[str, np.ndarray] | None = None,
     with_shadows: bool = True,
+    sides: LeaveOneOutSides | None = None,
 ) -> TargetView:
     """The view of ``signals`` with model ``target`` as the target and the others as shadows,
     their IN and OUT counts equalised per example (:func:`equal_sides`, seeded with
     ``[seed, target]``; at most ``per_side`` each). ``arrays``: :func:`signal_arrays`, when
-    the caller has them already. ``with_shadows=False``: a view with no shadow models."""
+    the caller has them already. ``with_shadows=False``: a view with no shadow models.
+    ``sides``: the sorted full sides of a balanced design (:func:`loo_sides`), which the
+    view's :meth:`~miakit.shadow.attacks.TargetView.fit` then reads."""
     keep = np.array([m for m in range(signals.n_models) if m != target])
     if arrays is None:
         arrays = signal_arrays(signals, needs)
@@ -88,12 +101,37 @@ def target_view(
     inn, out = equal_sides(signals.membership[:, keep], seed=[seed, target], per_side=per_side)
     return TargetView(
         target={k: arrays[k][:, target] for k in needs},
-        shadows={k: arrays[k][:, keep] for k in needs},
+        shadows=LazySignals(lambda k: arrays[k][:, keep], needs),
         shadow_in=inn,
         shadow_out=out,
         labels=signals.labels,
         queries=signals.queries,
+        sides=None if sides is None or not len(keep) else _view_sides(sides, keep, inn, out),
     )
+
+
+def loo_sides(signals: ShadowSignals, arrays: Mapping[str, np.ndarray]) -> LeaveOneOutSides | None:
+    """The shared sorted sides of a balanced design (every example IN for exactly half the
+    models), or ``None`` when the design is not balanced."""
+    half, rows = signals.n_models // 2, signals.membership.sum(axis=1)
+    if signals.n_models % 2 or half < 2 or np.any(rows != half):
+        return None
+    return LeaveOneOutSides(arrays=dict(arrays), membership=signals.membership)
+
+
+def _view_sides(
+    sides: LeaveOneOutSides, keep: np.ndarray, inn: np.ndarray, out: np.ndarray
+) -> ViewSides | None:
+    """The model each full side lacks in this view, or ``None`` if a side lacks more."""
+    removed = []
+    for full, view in ((sides.membership, inn), (~sides.membership, out)):
+        in_view = np.zeros_like(full)
+        in_view[:, keep] = view
+        gone = full & ~in_view
+        if not np.all(gone.sum(axis=1) == 1) or np.any(in_view & ~full):
+            return None
+        removed.append(np.argmax(gone, axis=1))
+    return ViewSides(sides, removed_in=removed[0], removed_out=removed[1])
 
 
 def leave_one_out(
@@ -122,6 +160,8 @@ def leave_one_out(
     if per_side is not None and per_side < 1:
         raise InvalidParameterError(f"shadows per side must be >= 1, got {per_side}")
     arrays = signal_arrays(signals, attack.needs)
+    # sorted once for all targets (equalised, uncapped views of a balanced design)
+    sides = loo_sides(signals, arrays) if per_side is None and attack.uses_shadows else None
     views = (
         target_view(
             signals,
@@ -131,6 +171,7 @@ def leave_one_out(
             per_side=per_side,
             arrays=arrays,
             with_shadows=attack.uses_shadows,
+            sides=sides,
         )
         for t in chosen
     )
@@ -273,6 +314,7 @@ __all__ = [
     "equal_sides",
     "evaluate_attacks",
     "leave_one_out",
+    "loo_sides",
     "score_attacks",
     "signal_arrays",
     "target_view",

@@ -16,7 +16,7 @@ suffixed names (``lira_online_fixed_var``).
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,8 @@ import numpy as np
 
 from miakit._core.registry import Registry
 from miakit.errors import InvalidParameterError, MissingSignalError, did_you_mean
+from miakit.shadow.attacks._sides import ViewSides
+from miakit.shadow.attacks._stats import gaussian_fit
 
 #: Signals a classifier attack may declare (``correct``: prediction == label, as 0/1).
 SIGNALS = ("phi", "loss", "log_max_prob", "correct")
@@ -42,6 +44,9 @@ class TargetView:
             (:func:`miakit.shadow.evaluate.target_view` equalises the IN and OUT counts).
         labels: ``(n_samples,)`` true class labels.
         queries: the query names (``queries[0] == "identity"``).
+        sides: for a leave-one-out view of a balanced design, the sorted full sides that
+            :meth:`fit` reads instead of the shadows (:mod:`~miakit.shadow.attacks._sides`);
+            ``None``: :meth:`fit` reduces the shadows.
     """
 
     target: Mapping[str, np.ndarray]
@@ -50,10 +55,26 @@ class TargetView:
     shadow_out: np.ndarray
     labels: np.ndarray
     queries: tuple[str, ...]
+    sides: ViewSides | None = None
 
     @property
     def n_samples(self) -> int:
         return int(self.labels.shape[0])
+
+    def _declared(self, name: str) -> None:
+        if name not in self.target:
+            raise MissingSignalError(
+                f"signal {name!r} was not declared by the attack (it has {sorted(self.target)})"
+            )
+
+    def target_signal(self, name: str) -> np.ndarray:
+        """``(n, q)``: the target's signal ``name`` (the shadows' copy is not made).
+
+        Raises:
+            MissingSignalError: the attack did not declare ``name``.
+        """
+        self._declared(name)
+        return self.target[name]
 
     def signal(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(target (n, q), shadows (n, s, q))`` of signal ``name``.
@@ -61,11 +82,45 @@ class TargetView:
         Raises:
             MissingSignalError: the attack did not declare ``name``.
         """
-        if name not in self.target:
-            raise MissingSignalError(
-                f"signal {name!r} was not declared by the attack (it has {sorted(self.target)})"
-            )
+        self._declared(name)
         return self.target[name], self.shadows[name]
+
+    def fit(self, name: str, *, inn: bool, how: str, fixed: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(centre (n, q), std)`` of signal ``name`` over the IN (``inn``) or OUT shadows:
+        :func:`~miakit.shadow.attacks._stats.gaussian_fit` (``std`` ``(n, q)``, or ``(1, q)``
+        with ``fixed``), from :attr:`sides` when the view has them (the same numbers).
+
+        Raises:
+            MissingSignalError: the attack did not declare ``name``.
+        """
+        self._declared(name)
+        if self.sides is not None:  # the shadows' copy is never made
+            return self.sides.fit(name, inn, how, fixed=fixed)
+        mask = self.shadow_in if inn else self.shadow_out
+        return gaussian_fit(self.shadows[name], mask, how, fixed=fixed)
+
+
+class LazySignals(Mapping[str, np.ndarray]):
+    """``{signal: array}`` for the signals in ``keys``, each made by ``get`` on first access
+    (a view's shadows are a copy of ``N − 1`` models' signals: attacks that read the sorted
+    sides never need it)."""
+
+    def __init__(self, get: Callable[[str], np.ndarray], keys: Iterable[str]) -> None:
+        self._get, self._keys = get, tuple(keys)
+        self._made: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._keys:
+            raise KeyError(key)
+        if key not in self._made:
+            self._made[key] = self._get(key)
+        return self._made[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 AttackFn = Callable[..., np.ndarray]
@@ -104,11 +159,12 @@ class ClassifierAttack:
         kwargs = self.check_params(params)
         own = TargetView(
             target={k: view.target[k] for k in self.needs},
-            shadows={k: view.shadows[k] for k in self.needs},
+            shadows=LazySignals(lambda k: view.shadows[k], self.needs),
             shadow_in=view.shadow_in,
             shadow_out=view.shadow_out,
             labels=view.labels,
             queries=view.queries,
+            sides=view.sides,
         )
         scores = np.asarray(self.func(own, **kwargs), dtype=np.float64)
         if scores.shape != (view.n_samples,):
@@ -178,6 +234,7 @@ __all__ = [
     "SIGNALS",
     "ClassifierAttack",
     "ClassifierAttackRegistry",
+    "LazySignals",
     "TargetView",
     "default_registry",
     "register_classifier_attack",

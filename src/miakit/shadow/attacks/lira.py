@@ -29,7 +29,7 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from miakit.shadow.attacks._registry import TargetView, register_classifier_attack
-from miakit.shadow.attacks._stats import gaussian_fit, norm_logpdf, require_count
+from miakit.shadow.attacks._stats import norm_logpdf, require_count
 
 PAPER = "2112.03570"
 
@@ -45,20 +45,18 @@ def _need(mask: np.ndarray, side: str, fixed: bool, name: str) -> None:
 
 
 def online_scores(view: TargetView, *, fixed_variance: bool, center: str) -> np.ndarray:
-    target, shadows = view.signal("phi")
-    inn, out = view.shadow_in, view.shadow_out
-    _need(inn, "IN", fixed_variance, "lira_online")
-    _need(out, "OUT", fixed_variance, "lira_online")
-    log_in = norm_logpdf(target, *gaussian_fit(shadows, inn, center, fixed=fixed_variance))
-    log_out = norm_logpdf(target, *gaussian_fit(shadows, out, center, fixed=fixed_variance))
+    target = view.target_signal("phi")
+    _need(view.shadow_in, "IN", fixed_variance, "lira_online")
+    _need(view.shadow_out, "OUT", fixed_variance, "lira_online")
+    log_in = norm_logpdf(target, *view.fit("phi", inn=True, how=center, fixed=fixed_variance))
+    log_out = norm_logpdf(target, *view.fit("phi", inn=False, how=center, fixed=fixed_variance))
     return (log_in - log_out).mean(axis=1)
 
 
 def offline_scores(view: TargetView, *, fixed_variance: bool, center: str) -> np.ndarray:
-    target, shadows = view.signal("phi")
-    out = view.shadow_out
-    _need(out, "OUT", fixed_variance, "lira_offline")
-    mu, sigma = gaussian_fit(shadows, out, center, fixed=fixed_variance)
+    target = view.target_signal("phi")
+    _need(view.shadow_out, "OUT", fixed_variance, "lira_offline")
+    mu, sigma = view.fit("phi", inn=False, how=center, fixed=fixed_variance)
     return log_ndtr((target - mu) / sigma).mean(axis=1)
 
 

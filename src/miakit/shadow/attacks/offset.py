@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from miakit.shadow.attacks._registry import TargetView, register_classifier_attack
-from miakit.shadow.attacks._stats import center, require_count
+from miakit.shadow.attacks._stats import require_count
 
 
 @register_classifier_attack("offset", needs=("phi",), paper="2111.08440")
 def offset(view: TargetView) -> np.ndarray:
     """Target φ minus the mean φ of the OUT shadow models, averaged over queries."""
-    target, shadows = view.signal("phi")
-    out = view.shadow_out
-    require_count(out, 1, side="OUT", attack="offset", fix="")
-    return (target - center(shadows, out, "mean")).mean(axis=1)
+    target = view.target_signal("phi")
+    require_count(view.shadow_out, 1, side="OUT", attack="offset", fix="")
+    mean, _ = view.fit("phi", inn=False, how="mean", fixed=False)
+    return (target - mean).mean(axis=1)
