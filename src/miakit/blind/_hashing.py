@@ -187,8 +187,19 @@ def _encoded(stream: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         utf8 = 1 + (cp >= 0x80) + (cp >= 0x800) + (cp >= 0x10000)  # (n_chars,) bytes per char
         byte_at = np.concatenate([[0], np.cumsum(utf8)])
         raw8 = np.frombuffer(stream.encode("utf-8") + bytes(24), dtype=np.uint8)
-    raw = raw8.astype(np.uint32)
-    return cp, byte_at, raw[:-3] | raw[1:-2] << 8 | raw[2:-1] << 16 | raw[3:] << 24
+    return cp, byte_at, _words_at_every_byte(raw8)
+
+
+def _words_at_every_byte(raw8: np.ndarray) -> np.ndarray:
+    """``(len(raw8) - 3,)`` uint32: the little-endian word starting at each byte: four
+    zero-copy word views of the buffer, at byte offsets 0-3, interleaved."""
+    n = raw8.shape[0] - 3
+    out = np.empty(n, dtype=np.uint32)
+    buffer = raw8.tobytes()
+    for k in range(4):
+        count = (len(buffer) - k) // 4
+        out[k::4] = np.frombuffer(buffer, dtype="<u4", count=count, offset=k)[: len(out[k::4])]
+    return out
 
 
 def _span_hashes(
