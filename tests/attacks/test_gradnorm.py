@@ -167,7 +167,7 @@ def test_bad_p_is_refused_before_any_gradient(trained, tmp_path) -> None:
     assert not calls
 
 
-def test_backend_without_gradients_gives_nan_with_the_reason(trained, tmp_path) -> None:
+def test_backend_without_gradients_is_skipped_with_the_reason(trained, tmp_path) -> None:
     scorer, members, nonmembers = trained
     m, nm = _write(tmp_path, members[:3], nonmembers[:3])
     stub = HFTokenScorer(scorer.model, scorer.tokenizer, name="black-box")
@@ -176,10 +176,11 @@ def test_backend_without_gradients_gives_nan_with_the_reason(trained, tmp_path) 
         members=m, nonmembers=nm, scorers={"target": stub}, attacks=["loss", "gradnorm"],
         out=str(tmp_path / "run"), no_cache=True,
     )  # fmt: skip
-    assert result.scores["gradnorm"].isna().all()
+    # as an attack that cannot run: no scores, no metrics, a skipped entry with the reason
+    assert "gradnorm" not in result.scores and "gradnorm" not in result.metrics["attacks"]
     assert result.scores["loss"].notna().all()
-    reasons = set(result.outputs["gradnorm"].reasons)
-    assert reasons == {
-        "backend 'black-box' has no 'gradients' capability (white-box weights needed)"
+    assert result.skipped == {
+        "gradnorm": "backend 'black-box' has no 'gradients' capability (white-box weights needed)"
     }
-    assert any("gradnorm" in w and "gradients" in w for w in result.metrics["warnings"])
+    with open(tmp_path / "run" / "metrics.json", encoding="utf-8") as f:
+        assert "gradnorm" in json.load(f)["skipped_attacks"]

@@ -21,6 +21,7 @@ from miakit.pipeline.inputs import (
     InputProvider,
     ProviderRegistry,
     ProviderSpec,
+    Unavailable,
     default_providers,
     register_provider,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ProviderRegistry",
     "ProviderSpec",
     "RunResult",
+    "Unavailable",
     "WriteFailedError",
     "default_providers",
     "register_provider",

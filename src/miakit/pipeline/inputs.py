@@ -77,6 +77,27 @@ class Input:
         return config.value(self.setting) is not None
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """The value of an extra that a provider cannot build in this run (the target backend
+    lacks a capability, such as ``gradients``): the run does not call the attacks that
+    declare it and lists each under ``skipped_attacks`` with :attr:`reason`
+    (:func:`unavailable`), as it does an attack whose flag is missing.
+    """
+
+    reason: str
+
+
+def unavailable(spec: AttackSpec, extras: Mapping[str, Any]) -> str | None:
+    """Why ``spec`` cannot run on ``extras`` (the first :class:`Unavailable` extra it
+    declares), or ``None``."""
+    for name in spec.extras:
+        value = extras.get(name)
+        if isinstance(value, Unavailable):
+            return value.reason
+    return None
+
+
 class InputProvider:
     """One run's builder of some inputs: subclass it and override the hooks that apply.
 

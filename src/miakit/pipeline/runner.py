@@ -41,7 +41,7 @@ from miakit.metrics import evaluate
 from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
 from miakit.pipeline.documents import chunk_documents, document_sections
-from miakit.pipeline.inputs import default_providers, given_stand_ins
+from miakit.pipeline.inputs import default_providers, given_stand_ins, unavailable
 from miakit.pipeline.outputs import (
     check_writable,
     run_warnings,
@@ -255,7 +255,11 @@ def _run(
     tick("attacks", 0, len(specs))
     with timings.stage("attacks"):
         for i, spec in enumerate(specs, 1):
-            outputs[spec.name] = spec(view, **params.get(spec.name, {}))
+            why = unavailable(spec, extras)  # a capability the backend lacks: skipped
+            if why is not None:
+                skipped[spec.name] = why
+            else:
+                outputs[spec.name] = spec(view, **params.get(spec.name, {}))
             tick("attacks", i, len(specs))
 
     labels = samples.label_array()

@@ -307,6 +307,14 @@ def check_every_declared_extra_matters(
             corrupt: Any = dataclasses.replace(
                 value, values=np.full(len(value), np.nan), reasons=("corrupt",) * len(value)
             )
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # a fitted model (whitebox's classifier): every array field NaN
+            arrays = {
+                f.name: np.full_like(np.asarray(v, dtype=np.float64), np.nan)
+                for f in dataclasses.fields(value)
+                if isinstance(v := getattr(value, f.name), np.ndarray)
+            }
+            corrupt = dataclasses.replace(value, **arrays)
         else:
             corrupt = np.full_like(np.asarray(value, dtype=np.float64), np.nan)
         out = spec(synth.with_extra(extra, corrupt).view())

@@ -24,6 +24,7 @@ from miakit.attacks.gradnorm import GRAD_EXTRA, GradNorms
 from miakit.attacks.neighborhood import NEIGHBOR_EXTRA
 from miakit.attacks.neighborhood_causal import CAUSAL_NEIGHBOR_EXTRA
 from miakit.attacks.pac import PAC_EXTRA, AugmentedLogProbs
+from miakit.attacks.whitebox import MODEL_EXTRA, TOKEN_FEATURES, WhiteboxModel
 from miakit.signals.spec import PAIRED_STATS, TOKEN_STATS, SignalRef, split_role
 from miakit.signals.table import TokenSignals
 from miakit.testing import _augmented
@@ -91,6 +92,21 @@ def _leaky_grad_norms(rng: np.random.Generator, n: int) -> GradNorms:
     return _grad_norms(rng, n)
 
 
+def _whitebox_model(coef: np.ndarray) -> WhiteboxModel:
+    """A classifier of the token features (standardised around typical synthetic values)."""
+    f = len(TOKEN_FEATURES)
+    return WhiteboxModel(TOKEN_FEATURES, np.full(f, -2.0), np.ones(f), coef, 0.0)
+
+
+def _random_whitebox(rng: np.random.Generator, n: int) -> WhiteboxModel:
+    return _whitebox_model(rng.normal(0.0, 1.0, len(TOKEN_FEATURES)))
+
+
+def _leaky_whitebox(rng: np.random.Generator, n: int) -> WhiteboxModel:
+    # fitted on labelled data elsewhere: the mean log-likelihood is what separates members
+    return _whitebox_model(np.eye(len(TOKEN_FEATURES))[0])
+
+
 def insert_extra(value: Any, position: int, n_tokens: int) -> Any:
     """``value`` with one sample inserted before ``position`` (per-sample extras only): a
     finite value, and for :class:`GradNorms` the new sample's ``n_tokens`` scored tokens."""
@@ -124,6 +140,7 @@ EXTRA_BUILDERS: Mapping[str, tuple[ExtraBuilder, ExtraBuilder]] = {
     CAUSAL_NEIGHBOR_EXTRA: (_random_neighbor_nll, _leaky_neighbor_nll),
     GRAD_EXTRA: (_random_grad_norms, _leaky_grad_norms),
     PAC_EXTRA: (_augmented.random_augmented, _augmented.leaky_augmented),
+    MODEL_EXTRA: (_random_whitebox, _leaky_whitebox),
 }
 
 Builders = Mapping[str, tuple[ExtraBuilder, ExtraBuilder]]

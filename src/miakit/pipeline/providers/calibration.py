@@ -21,7 +21,7 @@ from miakit.attacks import AttackSpec, SignalView, default_registry
 from miakit.data import Label, SampleSet, load_samples
 from miakit.data.disjoint import require_disjoint
 from miakit.errors import DataError, InvalidParameterError
-from miakit.pipeline.inputs import InputProvider, register_provider
+from miakit.pipeline.inputs import InputProvider, default_providers, register_provider
 
 if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
     from miakit.inference.calibrate import GridResult
@@ -79,6 +79,14 @@ class Calibration(InputProvider):
         if self.calibration is None:
             return out
         tuned = [s for s in specs if s.calibration]
+        inputs = default_providers().inputs()
+        readers = [  # attacks reading the calibration set itself (whitebox's classifier)
+            s
+            for s in specs
+            if any(inputs[k].setting == "calibrate" for k in s.inputs if k in inputs)
+        ]
+        if not tuned and readers:
+            return out
         if not tuned:
             calibrated = [s.name for s in default_registry() if s.calibration]
             self.run.warnings.append(

@@ -12,11 +12,13 @@ the namespace hashes the model fingerprint, the tokenizer fingerprint, the dtype
 and first scored position, which carry the BOS policy and the truncation). A rerun reads the
 rows and runs no backward pass.
 
-A target without the capability (a black-box or stub backend) gives NaN for every sample with
-the reason, and the run's warnings say so. The time shows as the ``gradients`` stage of
-``--timings``; a progress bar (``desc="gradients"``, tokens, one step per :data:`CHUNK`
-inputs, each chunk cached as soon as it is done) follows the engine's ``progress`` setting;
-the run's ``progress=`` callback does not reach input providers (they get no handle to it).
+A target without the capability (a black-box or stub backend) gets no norms: the extra is
+:class:`~miakit.pipeline.inputs.Unavailable` with the reason, and the run skips every attack
+that declares it (``skipped_attacks``), as it skips one whose flag is missing. The time
+shows as the ``gradients`` stage of ``--timings``; a progress bar (``desc="gradients"``,
+tokens, one step per :data:`CHUNK` inputs, each chunk cached as soon as it is done) follows
+the engine's ``progress`` setting; the run's ``progress=`` callback does not reach input
+providers (they get no handle to it).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from miakit.attacks import AttackSpec
 from miakit.attacks.gradnorm import GRAD_EXTRA, GradNorms
 from miakit.backends.base import GradientScorer
 from miakit.data import Sample
-from miakit.pipeline.inputs import Input, InputProvider, register_provider
+from miakit.pipeline.inputs import Input, InputProvider, Unavailable, register_provider
 from miakit.signals.spec import PLAIN
 
 if TYPE_CHECKING:  # annotations only: `miakit run --help` imports every provider
@@ -82,15 +84,19 @@ def _rows(table: pa.Table) -> list[tuple[str, list[str], np.ndarray]]:
     ]
 
 
+def no_gradients(engine: SignalEngine) -> str:
+    """Why ``engine``'s target gives no gradient norms."""
+    return (
+        f"backend {engine.scorer.name!r} has no 'gradients' capability (white-box weights needed)"
+    )
+
+
 def compute(engine: SignalEngine, texts: Sequence[str], store: PartStore | None) -> GradNorms:
     """The :class:`GradNorms` of ``texts`` under ``engine``'s target (see the module docs)."""
     inputs = engine.prepare(texts, PLAIN)
     n_tokens = np.array([max(0, len(x.ids) - max(1, x.first_scored)) for x in inputs])
     if not engine.capabilities.gradients:
-        reason = (
-            f"backend {engine.scorer.name!r} has no 'gradients' capability (white-box "
-            "weights needed)"
-        )
+        reason = no_gradients(engine)
         return GradNorms(np.full(len(texts), np.nan), (reason,) * len(texts), n_tokens=n_tokens)
     keys = [input_key(x.ids, x.first_scored) for x in inputs]
     space = namespace(engine)
@@ -182,13 +188,11 @@ class Gradients(InputProvider):
         if GRAD_EXTRA not in wanted:
             return {}
         engine = planner.engine("target")
+        if not engine.capabilities.gradients:
+            return {GRAD_EXTRA: Unavailable(no_gradients(engine))}
         cache_dir = self.run.cache_dir
         store = _store(cache_dir / "gradients") if cache_dir else None
-        norms = compute(engine, texts, store)
-        if evaluation is not None and texts and not engine.capabilities.gradients:
-            users = ", ".join(s.name for s in specs if GRAD_EXTRA in s.extras)
-            self.run.warnings.append(f"{users}: {norms.reasons[0]}; every score is NaN")
-        return {GRAD_EXTRA: norms}
+        return {GRAD_EXTRA: compute(engine, texts, store)}
 
 
 def _store(folder: Any) -> PartStore:
