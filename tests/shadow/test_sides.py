@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from miakit.shadow.attacks import default_registry
-from miakit.shadow.attacks._stats import gaussian_fit
+from miakit.shadow.attacks._stats import gaussian_fit, log_mean_exp_neg
 from miakit.shadow.evaluate import leave_one_out, loo_sides, signal_arrays, target_view
 
 
@@ -37,7 +37,7 @@ def test_lira_scores_unchanged_and_fallbacks(gaussian, monkeypatch):
 
     sig = gaussian(n=200, n_models=12, n_queries=2, seed=5)
     reg = default_registry()
-    names = [n for n in reg.names() if n.startswith("lira") or n == "offset"]
+    names = [n for n in reg.names() if n.startswith(("lira", "rmia")) or n == "offset"]
     fast = {n: leave_one_out(sig, reg.get(n))[0] for n in names}
     monkeypatch.setattr(evaluate, "loo_sides", lambda signals, arrays: None)
     for n in names:
@@ -78,3 +78,24 @@ def test_equal_sides_keeps_the_smallest_keys(gaussian, per_side):
             want = _reference_equal_sides(mask, [7, t], per_side)
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_log_mean_prob_from_sorted_sides_without_cancellation(gaussian):
+    """RMIA's log mean probability over a side: equal to the gathered log-sum-exp, also
+    when the removed model holds by far the largest probability (a naive downdate of the
+    full side's sum would cancel to nothing there)."""
+    sig = gaussian(n=200, n_models=10, seed=6)
+    loss = sig.loss
+    loss[:20] = 60.0  # every model far from the label ...
+    loss[:20, :, 0] = np.where(sig.membership[:20], 1e-3, 60.0)  # ... but the IN ones
+    loss[20:40] = 60.0
+    loss[20:40, 3] = 1e-6  # model 3 holds by far the largest probability (target 3 drops it)
+    arrays = signal_arrays(sig, ("loss",))
+    sides = loo_sides(sig, arrays)
+    for t in (0, 3, 9):
+        view = target_view(sig, t, ("loss",), seed=1, arrays=arrays, sides=sides)
+        for inn in (True, False):
+            mask = view.shadow_in if inn else view.shadow_out
+            want = log_mean_exp_neg(view.shadows["loss"], mask)
+            got = view.log_mean_prob("loss", inn=inn)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

@@ -25,7 +25,7 @@ import numpy as np
 from miakit._core.registry import Registry
 from miakit.errors import InvalidParameterError, MissingSignalError, did_you_mean
 from miakit.shadow.attacks._sides import ViewSides
-from miakit.shadow.attacks._stats import gaussian_fit
+from miakit.shadow.attacks._stats import gaussian_fit, log_mean_exp_neg
 
 #: Signals a classifier attack may declare (``correct``: prediction == label, as 0/1).
 SIGNALS = ("phi", "loss", "log_max_prob", "correct")
@@ -75,6 +75,19 @@ class TargetView:
         """
         self._declared(name)
         return self.target[name]
+
+    def log_mean_prob(self, name: str, *, inn: bool) -> np.ndarray:
+        """``(n, q)``: ``log mean exp(−signal)`` over the IN (``inn``) or OUT shadows (for the
+        loss: the log of the mean probability of the true label), from :attr:`sides` when
+        the view has them (the same numbers to round-off).
+
+        Raises:
+            MissingSignalError: the attack did not declare ``name``.
+        """
+        self._declared(name)
+        if self.sides is not None:
+            return self.sides.log_mean_exp_neg(name, inn)
+        return log_mean_exp_neg(self.shadows[name], self.shadow_in if inn else self.shadow_out)
 
     def signal(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(target (n, q), shadows (n, s, q))`` of signal ``name``.

@@ -30,6 +30,8 @@ class _Side:
     centre: np.ndarray  # (n, q) the full side's mean
     s1: np.ndarray  # (n, q) sum of (value - centre)
     s2: np.ndarray  # (n, q) sum of (value - centre)^2
+    e1: np.ndarray  # (n, q) sum_j exp(v_(0) - v_j): exp(-v) scaled by its largest term
+    e2: np.ndarray  # (n, q) the same without the smallest value, scaled by the next one
 
 
 def _side(values: np.ndarray, mask: np.ndarray) -> _Side:
@@ -42,13 +44,16 @@ def _side(values: np.ndarray, mask: np.ndarray) -> _Side:
     np.put_along_axis(rank, order, np.arange(h)[None, None, :], axis=2)
     centre = v.mean(axis=2)
     dev = v - centre[..., None]
+    sv = np.take_along_axis(v, order, axis=2)
     return _Side(
         models=models,
-        sorted_values=np.take_along_axis(v, order, axis=2),
+        sorted_values=sv,
         rank=rank,
         centre=centre,
         s1=dev.sum(axis=2),
         s2=(dev * dev).sum(axis=2),
+        e1=np.exp(sv[..., :1] - sv).sum(axis=2),
+        e2=np.exp(sv[..., 1:2] - sv[..., 1:]).sum(axis=2),
     )
 
 
@@ -87,19 +92,37 @@ class ViewSides:
     removed_in: np.ndarray
     removed_out: np.ndarray
 
+    def _removed(self, signal: str, inn: bool) -> tuple[_Side, np.ndarray, np.ndarray]:
+        """``(side, rho (n, q) rank of the removed model's value, x_r (n, q) that value)``."""
+        s = self.sides.side(signal, inn)
+        removed = self.removed_in if inn else self.removed_out
+        n, q, _ = s.sorted_values.shape
+        j = np.argmax(s.models == removed[:, None], axis=1)  # (n,) its place in the side
+        rho = s.rank[np.arange(n), :, j]
+        x_r = s.sorted_values[np.arange(n)[:, None], np.arange(q)[None, :], rho]
+        return s, rho, x_r
+
+    def log_mean_exp_neg(self, signal: str, inn: bool) -> np.ndarray:
+        """``(n, q)``: ``log mean exp(−v)`` over the view's side (RMIA's log of the mean
+        probability when ``v`` is the loss). Removing a model other than the one with the
+        smallest ``v`` subtracts a term from a sum whose largest term is 1 (no
+        cancellation); removing that one uses the sum scaled by the next smallest."""
+        s, rho, x_r = self._removed(signal, inn)
+        k = s.sorted_values.shape[2] - 1
+        v0, v1 = s.sorted_values[..., 0], s.sorted_values[..., 1]
+        with np.errstate(divide="ignore"):
+            rest = np.log(np.maximum(s.e1 - np.exp(v0 - x_r), 0.0))
+        return np.where(rho == 0, np.log(s.e2) - v1, rest - v0) - np.log(k)
+
     def fit(
         self, signal: str, inn: bool, how: str, *, fixed: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(centre (n, q), std (n, q) or (1, q))`` of the view's IN (``inn``) or OUT side."""
         if how not in ("median", "mean"):
             raise InvalidParameterError(f"center must be 'median' or 'mean', got {how!r}")
-        s = self.sides.side(signal, inn)
-        removed = self.removed_in if inn else self.removed_out
+        s, rho, x_r = self._removed(signal, inn)
         n, q, h = s.sorted_values.shape
-        j = np.argmax(s.models == removed[:, None], axis=1)  # (n,) its place in the side
-        rho = s.rank[np.arange(n), :, j]  # (n, q) rank of its value
         rows, cols = np.arange(n)[:, None], np.arange(q)[None, :]
-        x_r = s.sorted_values[rows, cols, rho]  # (n, q) the removed value
         k = h - 1
         s1 = s.s1 - (x_r - s.centre)
         mean_dev = s1 / k

@@ -11,6 +11,7 @@ give the same numbers (``tests/shadow/test_attacks.py``).
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import logsumexp
 
 from miakit.errors import InvalidParameterError
 
@@ -94,6 +95,19 @@ def gaussian_fit(
     if fixed:
         var = var.mean(axis=0, keepdims=True)
     return mu, np.maximum(np.sqrt(var), MIN_STD)
+
+
+def log_mean_exp_neg(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(n, q)``: ``log mean exp(−values)`` over the shadows where ``mask`` is True (for
+    ``values`` = loss: the log of the mean probability of the true label)."""
+    d = dense(-values, mask)
+    if d is None:
+        return (
+            logsumexp(np.where(mask[:, :, None], -values, -np.inf), axis=1)
+            - np.log(mask.sum(axis=1))[:, None]
+        )
+    top = d.max(axis=-1)  # (n, q), finite for finite values; d is (n, q, k)
+    return top + np.log(np.exp(d - top[..., None]).mean(axis=-1))
 
 
 def norm_logpdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:

@@ -33,41 +33,26 @@ Everything is computed with log-probabilities, so vanishing probabilities stay e
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 
 from miakit.errors import InvalidParameterError
 from miakit.shadow.attacks._registry import TargetView, register_classifier_attack
-from miakit.shadow.attacks._stats import dense, require_count
+from miakit.shadow.attacks._stats import require_count
 
 PAPER = "2312.03262"
 
 
-def _log_mean_prob(log_p: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``(n, q)``: log of the mean of ``exp(log_p)`` ``(n, s, q)`` over shadows in ``mask``."""
-    d = dense(log_p, mask)
-    if d is None:
-        return (
-            logsumexp(np.where(mask[:, :, None], log_p, -np.inf), axis=1)
-            - np.log(mask.sum(axis=1))[:, None]
-        )
-    top = d.max(axis=-1)  # (n, q), finite: losses are finite; d is (n, q, k)
-    return top + np.log(np.exp(d - top[..., None]).mean(axis=-1))
-
-
 def log_population_prob(view: TargetView, *, offline: bool, a: float) -> np.ndarray:
     """``(n, q)``: log p(x), the reference models' average (see the module docstring)."""
-    _, shadows = view.signal("loss")
-    log_p = -shadows
     out = view.shadow_out
     require_count(out, 1, side="OUT", attack="rmia", fix="")
-    log_out = _log_mean_prob(log_p, out)
+    log_out = view.log_mean_prob("loss", inn=False)
     if offline:
         if a == 1.0:
             return log_out
         # log(½((1+a)·p_out + (1−a)))
         return np.log(0.5) + np.logaddexp(np.log1p(a) + log_out, np.log1p(-a))
     require_count(view.shadow_in, 1, side="IN", attack="rmia", fix=", or use rmia_offline")
-    return np.log(0.5) + np.logaddexp(_log_mean_prob(log_p, view.shadow_in), log_out)
+    return np.log(0.5) + np.logaddexp(view.log_mean_prob("loss", inn=True), log_out)
 
 
 def rmia_scores(
@@ -83,7 +68,7 @@ def rmia_scores(
         raise InvalidParameterError(f"rmia: gamma must be > 0, got {gamma}")
     if not 0.0 <= a <= 1.0:
         raise InvalidParameterError(f"rmia: a must be in [0, 1], got {a}")
-    target, _ = view.signal("loss")
+    target = view.target_signal("loss")
     log_lr = -target - log_population_prob(view, offline=offline, a=a)  # (n, q)
     n = view.n_samples
     if n_population < 0 or n_population >= n:
