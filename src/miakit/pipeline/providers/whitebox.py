@@ -74,8 +74,8 @@ class Whitebox(InputProvider):
     section: dict[str, Any] | None = None
 
     def _calibration(self) -> SampleSet | None:
-        owner = next(p for p in self.run.providers if isinstance(p, Calibration))
-        return owner.calibration
+        owners = [p for p in self.run.providers if isinstance(p, Calibration)]
+        return owners[0].calibration if owners else None
 
     def prepare(self) -> None:
         config = self.run.config
