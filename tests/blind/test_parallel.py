@@ -41,6 +41,22 @@ def test_results_do_not_depend_on_the_number_of_threads(monkeypatch, threads):
     assert many.metrics == one.metrics
 
 
+def test_featurization_chunks_are_bounded_on_one_thread_too(monkeypatch):
+    # the vectorised hashing holds all n-grams of a call: 100,000 texts at once ran out of memory
+    monkeypatch.setattr(folds_module, "MAX_CHUNK", 30)
+    sizes: list[int] = []
+
+    class Recorder:
+        def featurize(self, texts):
+            sizes.append(len(texts))
+            return np.zeros((len(texts), 2))
+
+    with ThreadPoolExecutor(1) as pool:
+        x = folds_module.featurize(Recorder(), list(map(str, range(100))), pool, threads=1)()
+    assert x.shape == (100, 2) and sum(sizes) == 100
+    assert len(sizes) >= 4 and max(sizes) <= 30
+
+
 @pytest.mark.parametrize("name", ["bag_of_words", "char_ngrams", "dates"])
 def test_featurized_row_chunks_stack_to_the_one_call_matrix(monkeypatch, name):
     monkeypatch.setattr(folds_module, "MIN_CHUNK", 30)  # 100 texts: 3 chunks

@@ -87,19 +87,24 @@ def permuted_labels(
 
 #: Fewest texts per featurization chunk: below it the texts are featurized in one call.
 MIN_CHUNK = 1000
+#: Most texts per featurization chunk: the vectorised hashing holds every n-gram of a chunk
+#: at once (about 190 MB per 1,000 texts of ~1,000 characters; 100,000 texts in one call
+#: needed about 19 GB).
+MAX_CHUNK = 4000
 
 
 def featurize(
     pipeline: BlindPipeline, texts: list[str], pool: Executor, threads: int
 ) -> Callable[[], Any]:
     """Start ``pipeline.featurize(texts)`` on ``pool``, in up to ``threads`` row chunks of at
-    least :data:`MIN_CHUNK` texts; the returned function waits and returns the matrix.
+    least :data:`MIN_CHUNK` texts, more when a chunk would exceed :data:`MAX_CHUNK`; the
+    returned function waits and returns the matrix.
 
     ``featurize`` is row-wise (:class:`~miakit.blind.BlindPipeline`), so the chunks stacked
     are the matrix of one call, entry for entry (sparse chunks stack as canonical CSR). The
     character hashing is numpy and runs beside the other chunks and baselines.
     """
-    parts = max(1, min(threads, len(texts) // MIN_CHUNK))
+    parts = max(1, min(threads, len(texts) // MIN_CHUNK), -(-len(texts) // MAX_CHUNK))
     bounds = np.linspace(0, len(texts), parts + 1).astype(int)
     jobs = [pool.submit(pipeline.featurize, texts[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
 
