@@ -247,3 +247,17 @@ def test_settings_absent_from_config_json_take_transformers_defaults(
         torch.testing.assert_close(
             native(ids).logits, hf(input_ids=ids).logits, rtol=1e-5, atol=1e-4
         )
+
+
+@pytest.mark.parametrize("key", ["rope_theta", "partial_rotary_factor"])
+def test_neox_rope_in_the_spelling_transformers_ignores_is_refused(tmp_path, tokenizer, key):
+    """transformers 5 reads a GPT-NeoX config's RoPE from rotary_emb_base/rotary_pct; a
+    top-level rope_theta or partial_rotary_factor would be read by the native decoder only."""
+    _neox(len(tokenizer), parallel=True).save_pretrained(tmp_path, safe_serialization=True)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config.pop("rope_parameters")
+    config[key] = 0.5 if key == "partial_rotary_factor" else 5e5
+    reason = parse(config)
+    assert isinstance(reason, str) and key in reason
+    config.pop(key)
+    assert not isinstance(parse(config), str)

@@ -90,6 +90,11 @@ def parse(cfg: dict[str, Any]) -> NativeConfig | str:
     act = ACTIVATIONS.get(str(cfg.get("hidden_act", "silu" if kind == "llama" else "gelu")))
     if act is None:
         return f"hidden_act {cfg.get('hidden_act')!r}"
+    # transformers 5 reads a GPT-NeoX config's RoPE from rotary_emb_base/rotary_pct only: a
+    # top-level rope_theta/partial_rotary_factor would mean one thing here, another there
+    top_level = "rope_theta" in cfg or "partial_rotary_factor" in cfg
+    if kind == "gpt_neox" and "rope_parameters" not in cfg and top_level:
+        return "GPT-NeoX RoPE settings (top-level rope_theta/partial_rotary_factor)"
     rope, why = _rope(cfg)
     if why:
         return why
