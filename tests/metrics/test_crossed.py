@@ -176,3 +176,12 @@ def test_one_class_gives_nan_with_error():
     s = np.zeros((2, 3))
     out = evaluate_crossed(s, np.ones((2, 3), dtype=int), n_resamples=5)
     assert np.isnan(out["auroc"]) and "need both members" in out["error"]
+
+
+def test_two_way_variance_is_floored_at_the_smaller_one_way():
+    assert crossed._two_way(4.0, 3.0, 2.0) == 5.0
+    assert crossed._two_way(1.0, 4.0, 6.0) == 1.0  # the difference would be negative
+    np.testing.assert_array_equal(
+        crossed._two_way(np.array([4.0, 1.0]), np.array([3.0, 4.0]), np.array([2.0, 6.0])),
+        [5.0, 1.0],
+    )

@@ -12,12 +12,13 @@ two units ignores the other. :func:`evaluate_crossed` offers:
   Stat. 1(2), 2007): ``V = V_target + V_example − V_pair``, where ``V_u`` is the variance
   when whole units ``u`` are resampled (``pair``: single pairs). Each one-way variance counts
   the pairs' own noise once, so it is subtracted once. The interval is the normal one,
-  ``estimate ± z·√V``, clipped to [0, 1] (when ``V <= 0``, the larger one-way variance is
-  used). In simulations with random target and example effects (``tests/metrics/
-  test_crossed.py``) this matched the spread of the estimate over replicated experiments,
-  where the pair bootstrap was up to 1.8x too wide (the design balances members and
-  non-members within each example) and the example bootstrap 2x too narrow (targets that
-  leak more or less);
+  ``estimate ± z·√V``, clipped to [0, 1]; ``V`` is never taken below the smaller one-way
+  variance (with few targets, e.g. 8, ``V_target`` rests on 8 units and the difference can
+  come out near 0 or negative). In simulations with random target and example effects
+  (``tests/metrics/test_crossed.py``) this matched the spread of the estimate over
+  replicated experiments, where the pair bootstrap was up to 1.8x too wide (the design
+  balances members and non-members within each example) and the example bootstrap 2x too
+  narrow (targets that leak more or less);
 - ``unit="example"`` or ``"target"``: the percentile interval of the bootstrap over that unit
   alone (one-way; the variation of the other unit is left out).
 
@@ -88,10 +89,11 @@ def _normal(estimate: float, var: float, confidence: float) -> list[float]:
 
 
 def _two_way(v_target: Any, v_example: Any, v_pair: Any) -> Any:
-    """``V_target + V_example − V_pair``, or the larger one-way variance where not > 0
-    (scalars or arrays)."""
+    """``V_target + V_example − V_pair``, at least the smaller one-way variance (scalars or
+    arrays): with few targets ``V_target`` is a noisy estimate, and the difference can
+    come out near 0 or below."""
     v = np.asarray(v_target + v_example - v_pair, dtype=np.float64)
-    return np.where(v > 0, v, np.maximum(v_target, v_example))
+    return np.maximum(v, np.minimum(v_target, v_example))
 
 
 def _fpr_at_tpr(d: Sorted, tpr: float) -> float:
