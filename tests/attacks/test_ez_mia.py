@@ -43,8 +43,8 @@ def test_known_answers(make_view) -> None:
         )
     )
     # sample 0: P = 1, N = 2 + 1 -> 1/4; sample 1: only an upward error shift -> N = 0 -> 1;
-    # sample 2: no error position -> 1; sample 3: P = 0 -> 0
-    np.testing.assert_allclose(out.scores[:4], [0.25, 1.0, 1.0, 0.0], rtol=1e-6)
+    # sample 2: no error position, no evidence -> 0.5; sample 3: P = 0 -> 0
+    np.testing.assert_allclose(out.scores[:4], [0.25, 1.0, 0.5, 0.0], rtol=1e-6)
     assert np.isnan(out.scores[4]) and "no scored tokens" in out.reasons[4]
 
 

@@ -29,13 +29,14 @@ def ez_mia(signals: SignalView) -> AttackOutput:
     ``P = Σ_{t∈E} max(Δ_t, 0)``, ``N = Σ_{t∈E} max(−Δ_t, 0)`` and the paper's score is
     ``EZ = P / N``. We return ``P / (P + N) = EZ / (1 + EZ)``, a strictly increasing function
     of ``EZ`` (every rank-based metric, AUROC and TPR at any FPR, is the paper's) that stays
-    finite where ``EZ`` is infinite. Where ``N = 0`` (every shift upward, or no error
-    position at all) the score is 1, the maximum: the paper ranks those texts as members
-    (appendix E.5/E.6, as LeakPro's implementation reads it; not checked against the paper's
-    text here). The authors' published code (JetBrains-Research/ez-mia) differs in three
-    details we do not copy: it scores 0 in those cases, and also when fewer than 2 error
-    positions remain, and it drops the first predicted position of each text; here every
-    scored token counts, as for ``loss``.
+    finite where ``EZ`` is infinite. Where ``N = 0 < P`` (every shift upward) the score is
+    1, the limit of ``EZ → ∞``; where ``P = N = 0`` (no error position, or no shift at any)
+    the text carries no evidence either way and scores 0.5, the neutral middle. The authors'
+    published code (JetBrains-Research/ez-mia, and LeakPro's port) differs in three details we
+    do not copy: it scores 0 whenever ``N = 0`` (ranking an all-upward text, the strongest
+    member evidence, as the least likely member: a division guard, not a rule of the paper)
+    and whenever fewer than 2 error positions remain, and it drops the first predicted
+    position of each text; here every scored token counts, as for ``loss``.
 
     The reference is the pretrained base model the target was fine-tuned from
     (``--reference``). It must share the target's tokenizer: the planner refuses another
@@ -77,5 +78,5 @@ def ez_mia(signals: SignalView) -> AttackOutput:
     up = _ops.segment_sum(np.maximum(delta, 0.0), offsets)
     down = _ops.segment_sum(np.maximum(-delta, 0.0), offsets)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scores = np.where(down > 0, up / (up + down), 1.0)
+        scores = np.where(up + down > 0, up / (up + down), 0.5)
     return reasons.output(scores, fallback="non-finite EZ score (infinite log-probs?)")
