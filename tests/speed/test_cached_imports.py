@@ -1,10 +1,13 @@
-"""A rerun whose signals are all cached imports neither transformers nor tokenizers (issue 15).
+"""A rerun whose signals are all cached imports neither torch, transformers nor tokenizers
+(issue 15).
 
 The first run is made in this process; the rerun in a fresh interpreter, through a wrapper that
 writes the top-level modules it loaded at exit. The rerun's scores and metrics must equal the
 first run's, and it must score nothing (no new cache part). Both a tokenizer with a BOS and one
 without are run as target: without lead ids, ReCaLL's prefix contexts take their text start
-from the cached rows instead of tokenising the prefix.
+from the cached rows instead of tokenising the prefix. The second case asks for ``--device
+auto``: the first run resolves it with torch (imported in this process), the rerun without
+(:mod:`miakit.backends.placement`), and both must name the same cache entries.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from auxmodels import write_jsonl
 from miakit.cli.main import main
 
 #: Modules a cached rerun must not import: ``import transformers`` alone cost about 6 s on the
-#: issue-15 H200 host.
-TOKENIZING = ("transformers", "tokenizers")
+#: issue-15 H200 host, ``import torch`` 4.6 s.
+NOT_ON_A_CACHED_RUN = ("torch", "transformers", "tokenizers")
 
 _WRAPPER = """
 import atexit, json, runpy, sys
@@ -104,11 +107,14 @@ def test_the_wrapper_sees_a_tokenizer_library(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("target", "reference"),
-    [("tiny_model_dir", "tiny_reference_dir"), ("tiny_reference_dir", "tiny_model_dir")],
-    ids=["bos-target", "no-bos-target"],
+    ("target", "reference", "device"),
+    [
+        ("tiny_model_dir", "tiny_reference_dir", "cpu"),
+        ("tiny_reference_dir", "tiny_model_dir", "auto"),
+    ],
+    ids=["bos-target", "no-bos-target-device-auto"],
 )
-def test_cached_rerun_imports_no_tokenizer_library(request, tmp_path, target, reference):
+def test_cached_rerun_imports_no_model_library(request, tmp_path, target, reference, device):
     data = {
         name: write_jsonl(tmp_path / f"{name}.jsonl", texts(n, seed), name[:2])
         for name, n, seed in (("members", 12, 1), ("nonmembers", 12, 2), ("auxn", 6, 3))
@@ -120,13 +126,13 @@ def test_cached_rerun_imports_no_tokenizer_library(request, tmp_path, target, re
     common += ["--aux-nonmembers", str(data["auxn"]), "--recall-shots", "2", "--max-length", "256"]
     common += ["--frequency-corpus", str(tmp_path / "corpus.jsonl")]
     common += ["--attacks", "loss,zlib,min_k,min_k_plus_plus,reference,recall,dc_pdd"]
-    common += ["--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    common += ["--cache-dir", str(tmp_path / "cache"), "--device", device]
     common += ["--n-bootstrap", "50", "--no-progress", "--no-blind"]
     assert main([*common, "--out", str(tmp_path / "a")]) == 0
     parts = sorted((tmp_path / "cache").rglob("part-*.parquet"))
     assert parts
     loaded = rerun_modules([*common, "--out", str(tmp_path / "b")], tmp_path)
-    assert loaded & set(TOKENIZING) == set()
+    assert loaded & set(NOT_ON_A_CACHED_RUN) == set()
     assert sorted((tmp_path / "cache").rglob("part-*.parquet")) == parts  # nothing scored
     a = pd.read_parquet(tmp_path / "a" / "scores.parquet")
     b = pd.read_parquet(tmp_path / "b" / "scores.parquet")

@@ -95,3 +95,24 @@ def test_importing_loads_no_heavy_module(modules):
 )
 def test_the_command_line_starts_without_heavy_modules(args):
     assert loaded_after("-m", *args) & set(HEAVY) == set()
+
+
+#: What a run whose signals are all cached never needs: the model libraries.
+MODEL_LIBRARIES = ("torch", "transformers", "tokenizers")
+
+
+@pytest.mark.parametrize(
+    "modules",
+    [
+        ("miakit.pipeline.runner",),
+        ("miakit.backends.hf", "miakit.backends.placement"),
+        ("miakit.signals.engine", "miakit.signals.paired", "miakit.signals.plan"),
+        ("miakit.perturb", "miakit.perturb.causal", "miakit.perturb.masked"),
+        ("miakit.demo", "miakit.demo.models"),
+    ],
+    ids=lambda m: "+".join(m),
+)
+def test_the_run_path_imports_no_model_library(modules):
+    """The modules a run imports bind torch lazily (:mod:`miakit._core.lazy`): importing them
+    loads none of torch, transformers, tokenizers (a cached rerun runs no model)."""
+    assert loaded_after(*modules) & set(MODEL_LIBRARIES) == set()

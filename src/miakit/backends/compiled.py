@@ -21,9 +21,15 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from miakit._core.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
+
 
 #: ``scored tokens x row width`` (the vocabulary, for logits) from which a job compiles the
 #: statistics; below it they run eagerly (see the module docstring). Measured on one H200

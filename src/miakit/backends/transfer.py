@@ -12,7 +12,14 @@ Hugging Face backend and by the engine's index tensors alike, and a later torch 
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+from miakit._core.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 
 def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -33,10 +33,9 @@ whitespace elsewhere; byte-level BPE tokenizers reproduce it exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import torch
-
+from miakit._core.lazy import inference_mode, lazy_module
 from miakit.backends.base import (
     Capabilities,
     TokenizerScorer,
@@ -56,6 +55,11 @@ from miakit.perturb.base import (
 from miakit.signals.batching import padded_batches
 from miakit.signals.forward import Forward
 from miakit.signals.prepare import ScoringInput, truncate
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 #: Vocabulary-string prefixes that mark the start of a word.
 WORD_MARKERS = ("Ġ", "▁", " ")
@@ -177,7 +181,7 @@ class CausalLMPerturber(LegacySpelling):
         return out
 
     # -- internals ---------------------------------------------------------------------
-    @torch.inference_mode()
+    @inference_mode
     def _candidates(
         self,
         unit: list[ScoringInput],

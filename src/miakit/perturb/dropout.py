@@ -51,13 +51,17 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from miakit._core.lazy import inference_mode, lazy_module
 from miakit.errors import InvalidParameterError, ModelLoadError
 from miakit.perturb.base import LegacySpelling, generator_for
 from miakit.perturb.masked import WeightsFingerprint, load_masked_lm, whole_word_table
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 _WORD = re.compile(r"\w+")
 #: the most logits (rows × tokens × vocabulary) one forward pass may produce
@@ -239,7 +243,7 @@ class DropoutSwapPerturber(LegacySpelling):
         return [s[3] for s in swaps]
 
     # -- internals ---------------------------------------------------------------------
-    @torch.inference_mode()
+    @inference_mode
     def _logits(
         self,
         enc: dict[str, torch.Tensor],

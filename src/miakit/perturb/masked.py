@@ -32,10 +32,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from miakit._core.lazy import inference_mode, lazy_module
 from miakit.errors import ModelLoadError
 from miakit.perturb.base import (
     LegacySpelling,
@@ -44,6 +43,11 @@ from miakit.perturb.base import (
     n_replacements,
     sample_candidate,
 )
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 _WORD = re.compile(r"\w+")
 _MARKERS = ("Ġ", "▁")
@@ -203,7 +207,7 @@ class MaskedLMPerturber(LegacySpelling):
         return out
 
     # -- internals ---------------------------------------------------------------------
-    @torch.inference_mode()
+    @inference_mode
     def _predict(self, masked: list[str]) -> list[torch.Tensor]:
         """Per masked text: the logits at its mask positions, shape ``(n_masks, vocab)``."""
         limit = min(int(getattr(self.tokenizer, "model_max_length", 512) or 512), 512)

@@ -117,11 +117,13 @@ def shared_model_aliases(
 
 def worker_device(config: RunConfig) -> str:
     """``cuda:LOCAL_RANK`` for torchrun workers on a multi-GPU host, else the configured one."""
+    if config.device != "auto" or not config.shard_size:
+        return config.device
     import torch
 
     from miakit.signals.shards import WorkerInfo
 
-    if config.device != "auto" or not config.shard_size or not torch.cuda.is_available():
+    if not torch.cuda.is_available():
         return config.device
     worker = WorkerInfo.from_env()
     return f"cuda:{worker.local_rank % torch.cuda.device_count()}" if worker.world > 1 else "auto"

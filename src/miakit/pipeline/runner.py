@@ -331,8 +331,9 @@ def _device_type(config: RunConfig, scorers: Mapping[str, TokenScorer]) -> str:
     given = scorers.get("target")
     if given is not None:
         return given.device.type
-    if config.device == "auto":
-        import torch
+    if config.device == "auto":  # resolved as the models' (no torch import where it can be)
+        from miakit.backends.placement import resolve
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        records = None if config.no_cache else config.resolved_cache_dir() / "fingerprints"
+        return resolve(config.device, config.dtype, record_dir=records).device.type
     return config.device.split(":")[0]

@@ -15,12 +15,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from miakit._core.lazy import lazy_module
 from miakit.errors import InvalidParameterError
 from miakit.signals.prepare import ScoringInput
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 PACKING_MODES = ("auto", "packed", "padded")
 

@@ -19,15 +19,20 @@ Four variants, one per layout and prefix mode, chosen from the backend's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
-import torch
 
+from miakit._core.lazy import lazy_module
 from miakit.backends.base import PackedScorer, PrefixKVScorer, TokenScorer
 from miakit.backends.transfer import to_device
 from miakit.signals.batching import after_head, packed_layout, right_padded
 from miakit.signals.prepare import ScoringInput
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 
 class Predicting(NamedTuple):

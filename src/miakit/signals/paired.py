@@ -41,10 +41,9 @@ fingerprints and dtypes, the tokenizer, the context, ``max_length`` and the lead
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import torch
-
+from miakit._core.lazy import lazy_module
 from miakit.backends.base import TokenizerScorer
 from miakit.errors import InvalidParameterError
 from miakit.signals.cache import CachedRow, SignalCache
@@ -62,6 +61,11 @@ from miakit.signals.spec import (
 from miakit.signals.stats import fused_stats, token_stats_fast
 from miakit.signals.table import TokenSignals
 from miakit.signals.transfer import ScoredUnit, run_pipeline
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 #: The paired statistics :func:`paired_token_stats` computes from the two logits alone.
 LOGIT_PAIRED_STATS: tuple[str, ...] = ("cross_mean_log_prob", "cross_second_moment")

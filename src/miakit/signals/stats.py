@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
-import torch
-
+from miakit._core.lazy import lazy_module
 from miakit.backends.compiled import CudaCompiled
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 #: ``token_id`` is stored as float32 like every other statistic; float32's 24-bit significand
 #: holds every integer below 2**24 exactly, so vocabularies of more than 2**24 entries are refused.
@@ -94,7 +99,9 @@ def in_row_blocks(
     return {name: torch.cat([p[name] for p in parts]) for name in parts[0]}
 
 
-StatsFn = Callable[[torch.Tensor, torch.Tensor, Collection[str]], dict[str, torch.Tensor]]
+StatsFn: TypeAlias = (
+    "Callable[[torch.Tensor, torch.Tensor, Collection[str]], dict[str, torch.Tensor]]"
+)
 _compiled: dict[tuple[StatsFn, tuple[str, ...]], CudaCompiled] = {}
 
 

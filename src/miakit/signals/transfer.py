@@ -19,15 +19,20 @@ by the plain and paired engines.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
+from miakit._core.lazy import lazy_module
 from miakit.backends.compiled import job_tokens
 from miakit.signals.cache import CachedRow
 from miakit.signals.prepare import ScoringInput
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 
 class _Scored(Protocol):

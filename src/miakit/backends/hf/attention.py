@@ -28,12 +28,15 @@ from __future__ import annotations
 import contextvars
 import functools
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-
+from miakit._core.lazy import lazy_module
 from miakit.backends.compiled import CudaCompiled
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 ATTN_NAME = "miakit_varlen"
 _REGISTERED = False
@@ -280,7 +283,7 @@ def _varlen_reference(
         vs = v[ka:kb].transpose(0, 1).repeat_interleave(rep, dim=0)
         tq, tk = qb - qa, kb - ka
         mask = torch.ones(tq, tk, dtype=torch.bool, device=q.device).tril(diagonal=tk - tq)
-        out[qa:qb] = F.scaled_dot_product_attention(
+        out[qa:qb] = torch.nn.functional.scaled_dot_product_attention(
             qs, ks, vs, attn_mask=mask, scale=scale
         ).transpose(0, 1)
     return out

@@ -25,22 +25,19 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from miakit._core.lazy import lazy_module
 from miakit.backends.hf.digests import DigestCache, sha256_file
+from miakit.backends.placement import dtype_for
 from miakit.errors import InvalidParameterError, ModelLoadError, UnsafeModelError
 
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
+
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-_DTYPES = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-}
 
 
 @dataclass(frozen=True)
@@ -92,13 +89,7 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    if dtype not in _DTYPES:
-        raise InvalidParameterError(
-            f"invalid dtype {dtype!r}; use 'auto' or one of {sorted(set(_DTYPES))}"
-        )
-    return _DTYPES[dtype]
+    return dtype_for(dtype, device.type).to_torch()
 
 
 def locate(spec: ModelSpec) -> tuple[Path, str | None]:

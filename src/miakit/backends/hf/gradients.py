@@ -26,12 +26,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
+from miakit._core.lazy import lazy_module
 from miakit.backends.transfer import to_device
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 _BLOCK = re.compile(r"^(.*?\.\d+)\.")
 

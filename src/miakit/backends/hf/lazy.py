@@ -5,7 +5,9 @@ A rerun whose signals are all cached needs only what names the cache (the files'
 the tokenizer's fingerprint and lead ids, the dtype): :class:`LazyHFTokenScorer` has those at
 construction without loading anything, the tokenizer's facts from a record keyed by the
 tokenizer files' bytes (:mod:`miakit.backends.hf.tokenizer_facts`), so such a run imports
-neither transformers nor tokenizers. The tokenizer loads the first time a text is tokenised
+neither transformers nor tokenizers; ``device``/``dtype`` ``auto`` resolve without torch
+(:mod:`miakit.backends.placement`), and nothing on this path imports torch before a model
+runs (:mod:`miakit._core.lazy`). The tokenizer loads the first time a text is tokenised
 (:class:`LazyTokenizer`), the weights the first time a forward pass (or anything else that
 reads the model) needs them. Its identity, ``vocab_size``, ``device`` and
 :class:`~miakit.backends.base.Capabilities` are those the eager scorer would have: read from
@@ -15,17 +17,17 @@ reads the model) needs them. Its identity, ``vocab_size``, ``device`` and
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import torch
-
+from miakit._core.lazy import lazy_module
 from miakit.backends.base import Capabilities
 from miakit.backends.hf.adapter_config import open_adapter, with_adapter
 from miakit.backends.hf.attention import PACKABLE_MODEL_TYPES
 from miakit.backends.hf.files import ModelSpec, cached_fingerprint, locate
-from miakit.backends.hf.loading import check_local, load_weights, open_tokenizer, read_config
+from miakit.backends.hf.loading import check_files, load_weights, open_tokenizer, read_config
 from miakit.backends.hf.scorer import HFTokenScorer
 from miakit.backends.hf.tokenizer_facts import FactsStore, TokenizerFacts, facts_of
+from miakit.backends.placement import DeviceName, DTypeName, resolve
 from miakit.errors import ModelLoadError
 
 #: What :class:`HFTokenScorer` builds from the model: read through, they load the weights.
@@ -41,6 +43,11 @@ _MODEL_ATTRS = frozenset(
         "_weights_key",
     }
 )
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 
 class LazyTokenizer:
@@ -83,16 +90,20 @@ class LazyHFTokenScorer(HFTokenScorer):
     """
 
     def __init__(self, spec: ModelSpec, *, name: str, config: dict[str, Any]) -> None:
-        folder, gguf, device, dtype = check_local(spec)
+        folder, gguf = check_files(spec)
+        # ``auto`` resolved without torch where it can be (miakit.backends.placement): the
+        # dtype names the cache entries, so it is resolved exactly as the loaded model's
+        placement = resolve(spec.device, spec.dtype, record_dir=spec.fingerprint_cache)
         self._spec = spec
         #: the tokenizer, loaded on first use (a fully cached run loads none)
         self.tokenizer = LazyTokenizer(self._open_tokenizer)
         self._facts_store = FactsStore(folder, spec.fingerprint_cache)
         self._facts: TokenizerFacts | None = None
         self.name = name
-        # where the eager scorer's parameters would be (``cuda`` -> ``cuda:<current>``)
-        self.device = torch.empty(0, device=device).device
-        self._dtype = dtype
+        # where the eager scorer's parameters would be (``cuda`` -> ``cuda:<current>``): a
+        # DeviceName (a str torch takes as a device) until the weights load, then theirs
+        self.device = cast("torch.device", placement.device)
+        self._dtype: DTypeName = placement.dtype
         self._fingerprint = cached_fingerprint(folder, gguf, spec.fingerprint_cache)
         self._adapter = open_adapter(
             spec.adapter,
@@ -138,8 +149,9 @@ class LazyHFTokenScorer(HFTokenScorer):
         # there would be inference tensors, which track no in-place version (the fingerprint
         # follows those versions) and cannot be used outside that mode
         with torch.inference_mode(False):
+            device = DeviceName(self.device).to_torch()
             model = load_weights(
-                self._spec, self._folder, self._gguf, self._dtype, device=self.device
+                self._spec, self._folder, self._gguf, self._dtype.to_torch(), device=device
             )
             if self._adapter is not None:
                 from miakit.backends.hf.adapter import apply_adapter
@@ -150,11 +162,11 @@ class LazyHFTokenScorer(HFTokenScorer):
                 self.tokenizer.resolve(),
                 name=self.name,
                 fingerprint=self._fingerprint,
-                device=self.device,
+                device=device,
                 compile=self._spec.compile,
             )
-        seen = (eager.vocab_size, eager.device, eager.capabilities, eager.dtype)
-        told = (self.vocab_size, self.device, self.capabilities, self._dtype)
+        seen = (eager.vocab_size, str(eager.device), eager.capabilities, str(eager.dtype))
+        told = (self.vocab_size, str(self.device), self.capabilities, str(self._dtype))
         if seen != told:
             raise ModelLoadError(
                 f"model {self.name!r}: its weights (vocab, device, capabilities, dtype "
@@ -162,6 +174,7 @@ class LazyHFTokenScorer(HFTokenScorer):
             )
         for attr in _MODEL_ATTRS:
             self.__dict__[attr] = eager.__dict__[attr]
+        self.device = eager.device
 
     def __getattr__(self, attr: str) -> Any:
         # only called for attributes not set yet: the model's, before the weights load
@@ -213,4 +226,7 @@ class LazyHFTokenScorer(HFTokenScorer):
 
     @property
     def dtype(self) -> torch.dtype:
-        return self._dtype if not self.loaded else super().dtype
+        """The loaded model's dtype; before the weights load a
+        :class:`~miakit.backends.placement.DTypeName`, a ``str`` equal to ``str()`` of that
+        dtype (all a cache key needs, and no torch import)."""
+        return cast("torch.dtype", self._dtype) if not self.loaded else super().dtype

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from miakit.backends.hf.adapter_config import open_adapter, with_adapter
 from miakit.backends.hf.files import (
@@ -29,6 +27,9 @@ from miakit.backends.hf.files import (
     transformers_progress,
 )
 from miakit.errors import ModelLoadError, UnsafeModelError
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_local(spec: ModelSpec) -> tuple[Any, Any, str, torch.device]:
@@ -91,16 +92,21 @@ def check_local(spec: ModelSpec) -> tuple[Path, str | None, torch.device, torch.
     Returns:
         ``(folder, gguf file name or None, device, dtype)``, device and dtype resolved.
     """
-    folder, gguf = locate(spec)
+    folder, gguf = check_files(spec)
     device = resolve_device(spec.device)
-    dtype = resolve_dtype(spec.dtype, device)
+    return folder, gguf, device, resolve_dtype(spec.dtype, device)
+
+
+def check_files(spec: ModelSpec) -> tuple[Path, str | None]:
+    """The safety checks of ``spec``'s files, without torch: ``(folder, GGUF file or None)``."""
+    folder, gguf = locate(spec)
     local_code = gguf is None and not spec.trust_remote_code
     if local_code and (folder / "config.json").is_file() and "auto_map" in read_config(folder):
         raise UnsafeModelError(
             f"{folder} defines custom model code (auto_map in config.json); pass "
             "--trust-remote-code to run it, only if you trust its author."
         )
-    return folder, gguf, device, dtype
+    return folder, gguf
 
 
 def open_tokenizer(spec: ModelSpec, folder: Path, gguf: str | None) -> Any:

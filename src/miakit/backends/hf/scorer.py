@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
+from miakit._core.lazy import inference_mode, lazy_module
 from miakit.backends.base import Capabilities
 from miakit.backends.hf.attention import (
     PREFIX_KV,
@@ -31,6 +30,11 @@ from miakit.backends.hf.loading import load_local
 from miakit.backends.hf.tokenizer_facts import lead_ids_of
 from miakit.backends.transfer import to_device
 from miakit.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 
 class HFTokenScorer:
@@ -185,7 +189,7 @@ class HFTokenScorer:
         return gradient_norms(self.model, inputs)
 
     # -- forward -----------------------------------------------------------------------
-    @torch.inference_mode()
+    @inference_mode
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         out = self._base(
             input_ids=to_device(input_ids, self.device),
@@ -195,7 +199,7 @@ class HFTokenScorer:
         hidden = out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
         return hidden
 
-    @torch.inference_mode()
+    @inference_mode
     def prefix_state(self, prefix_ids: list[int]) -> tuple[list[Any], torch.Tensor]:
         """Run a shared prefix once: per-layer ``(key, value)`` tensors of shape
         ``(1, heads, P, head_dim)`` and the last position's hidden state ``(d,)``."""
@@ -210,7 +214,7 @@ class HFTokenScorer:
             kv = list(zip(cache.key_cache, cache.value_cache, strict=True))
         return kv, out.last_hidden_state[0, -1]
 
-    @torch.inference_mode()
+    @inference_mode
     def hidden_states_after_prefix(
         self,
         kv: list[Any],
@@ -252,7 +256,7 @@ class HFTokenScorer:
         params = inspect.signature(self._decoder.forward).parameters
         return "cache" if "cache" in params else "past_key_values"
 
-    @torch.inference_mode()
+    @inference_mode
     def hidden_states_packed(
         self,
         input_ids: torch.Tensor,
@@ -302,7 +306,7 @@ class HFTokenScorer:
             self.model.set_attn_implementation(previous)
         return out.last_hidden_state if hasattr(out, "last_hidden_state") else out[0]
 
-    @torch.inference_mode()
+    @inference_mode
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """fp32 logits ``(n, vocab)`` from hidden states ``(n, d_model)``.
 
