@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,12 +41,9 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-ATTACKS = [
-    "entropy", "fast_detectgpt", "log_rank", "loss", "lowercase", "min_k", "min_k_plus_plus",
-    "rank", "win_k", "zlib",
-]  # fmt: skip
+ATTACKS = ["entropy", "fast_detectgpt", "log_rank", "loss", "lowercase", "min_k"]
+ATTACKS += ["min_k_plus_plus", "rank", "win_k", "zlib"]  # the target-only attacks
 SCALES: dict[str, dict[str, Any]] = {
-    # n_calib members (trained, not evaluated) and n_calib non-members pick the epochs
     "full": dict(n_members=800, n_calib=200, n_pool=1600, sizes=[25, 50, 100, 200, 400, 800],
                  draws=5, null_trials=100, null_n=200, permutations=999),
     "small": dict(n_members=100, n_calib=50, n_pool=200, sizes=[25, 50, 100],
@@ -68,8 +66,9 @@ def machine(device: Any) -> dict[str, Any]:
     info |= {"miakit": miakit.__version__, "device": str(device)}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
-    git = ["git", "rev-parse", "--short", "HEAD"]
-    info["commit"] = subprocess.run(git, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    git, has_git = ["git", "rev-parse", "--short", "HEAD"], shutil.which("git") is not None
+    rev = subprocess.run(git, cwd=ROOT, capture_output=True, text=True) if has_git else None
+    info["commit"] = (rev.stdout.strip() if rev else "") or "unknown"
     return info
 
 
