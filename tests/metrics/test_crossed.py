@@ -145,7 +145,9 @@ def test_two_way_intervals_match_the_replicated_spread():
     misses the targets' variation (here by a factor > 1.4)."""
     rng = np.random.default_rng(7)
     points, sd_two, sd_example = [], [], []
-    z = 2 * 1.959964
+    from scipy.stats import t as student_t
+
+    z = 2 * float(student_t.ppf(0.975, 8 - 1))  # the interval's quantile with 8 targets
     for rep in range(40):
         s, y = _design(rng, 8, 300, target_sd=0.15, example_sd=0.3)
         two = evaluate_crossed(s, y, n_resamples=60, seed=rep, fpr_targets=(0.05,))
@@ -179,9 +181,29 @@ def test_one_class_gives_nan_with_error():
 
 
 def test_two_way_variance_is_floored_at_the_smaller_one_way():
-    assert crossed._two_way(4.0, 3.0, 2.0) == 5.0
-    assert crossed._two_way(1.0, 4.0, 6.0) == 1.0  # the difference would be negative
-    np.testing.assert_array_equal(
-        crossed._two_way(np.array([4.0, 1.0]), np.array([3.0, 4.0]), np.array([2.0, 6.0])),
+    big = 10**12  # the small-sample factors G/(G-1) vanish
+    assert crossed._two_way(4.0, 3.0, 2.0, big, big) == pytest.approx(5.0)
+    assert crossed._two_way(1.0, 4.0, 6.0, big, big) == pytest.approx(1.0)  # would be negative
+    np.testing.assert_allclose(
+        crossed._two_way(
+            np.array([4.0, 1.0]), np.array([3.0, 4.0]), np.array([2.0, 6.0]), big, big
+        ),
         [5.0, 1.0],
     )
+    # 4 targets, 5 examples: 4/3 * 3 + 5/4 * 4 - 2
+    assert crossed._two_way(3.0, 4.0, 2.0, 4, 5) == pytest.approx(4.0 + 5.0 - 2.0)
+
+
+def test_two_way_intervals_cover_with_few_targets():
+    """95% AUROC intervals with 4 targets cover the mean estimate in about 95% of replicated
+    experiments (without the G/(G-1) factor and the t quantile: 80%, independent review)."""
+    rng = np.random.default_rng(5)
+    points, cis = [], []
+    for rep in range(150):
+        s, y = _design(rng, 4, 300, target_sd=0.3, example_sd=0.3, gap=0.5)
+        out = evaluate_crossed(s, y, n_resamples=10, seed=rep, fpr_targets=(0.05,))
+        points.append(out["auroc"])
+        cis.append(out["auroc_ci"])
+    truth = float(np.mean(points))
+    covered = np.mean([lo <= truth <= hi for lo, hi in cis])
+    assert covered >= 0.87, covered

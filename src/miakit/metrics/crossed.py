@@ -10,15 +10,16 @@ two units ignores the other. :func:`evaluate_crossed` offers:
 - ``unit="two-way"`` (default): the two-way cluster-robust variance of Cameron, Gelbach and
   Miller (J. Bus. Econ. Stat. 29(2), 2011; for crossed random effects, Owen, Ann. Appl.
   Stat. 1(2), 2007): ``V = V_target + V_example − V_pair``, where ``V_u`` is the variance
-  when whole units ``u`` are resampled (``pair``: single pairs). Each one-way variance counts
-  the pairs' own noise once, so it is subtracted once. The interval is the normal one,
-  ``estimate ± z·√V``, clipped to [0, 1]; ``V`` is never taken below the smaller one-way
-  variance (with few targets, e.g. 8, ``V_target`` rests on 8 units and the difference can
-  come out near 0 or negative). In simulations with random target and example effects
-  (``tests/metrics/test_crossed.py``) this matched the spread of the estimate over
-  replicated experiments, where the pair bootstrap was up to 1.8x too wide (the design
-  balances members and non-members within each example) and the example bootstrap 2x too
-  narrow (targets that leak more or less);
+  when whole units ``u`` are resampled (``pair``: single pairs). Each one-way variance
+  counts the pairs' own noise once, so it is subtracted once. The one-way terms get the
+  small-sample factor ``G/(G−1)`` and the interval is ``estimate ± t·√V`` with Student's
+  quantile on ``n_targets − 1`` degrees of freedom, clipped to [0, 1]; ``V`` is never taken
+  below the smaller one-way variance (with few targets, e.g. 8, ``V_target`` rests on 8
+  units and the difference can come out near 0 or negative). In simulations with random
+  target and example effects (``tests/metrics/test_crossed.py``) this matched the spread of
+  the estimate over replicated experiments, where the pair bootstrap was up to 1.8x too wide
+  (the design balances members and non-members within each example) and the example
+  bootstrap 2x too narrow (targets that leak more or less);
 - ``unit="example"`` or ``"target"``: the percentile interval of the bootstrap over that unit
   alone (one-way; the variation of the other unit is left out).
 
@@ -83,17 +84,35 @@ def _percentile(values: np.ndarray, confidence: float) -> list[float]:
     return [float(lo), float(hi)]
 
 
-def _normal(estimate: float, var: float, confidence: float) -> list[float]:
-    half = NormalDist().inv_cdf(0.5 + confidence / 2.0) * math.sqrt(max(var, 0.0))
+def _normal(estimate: float, var: float, confidence: float, n_targets: int) -> list[float]:
+    """``estimate ± q·√var`` clipped to [0, 1]; ``q`` is Student's t quantile with
+    ``n_targets − 1`` degrees of freedom (the variance rests on that few targets), the normal
+    one for a single target."""
+    level = 0.5 + confidence / 2.0
+    if n_targets > 1:
+        from scipy.stats import t as student_t
+
+        q = float(student_t.ppf(level, n_targets - 1))
+    else:
+        q = NormalDist().inv_cdf(level)
+    half = q * math.sqrt(max(var, 0.0))
     return [max(0.0, estimate - half), min(1.0, estimate + half)]
 
 
-def _two_way(v_target: Any, v_example: Any, v_pair: Any) -> Any:
-    """``V_target + V_example − V_pair``, at least the smaller one-way variance (scalars or
-    arrays): with few targets ``V_target`` is a noisy estimate, and the difference can
-    come out near 0 or below."""
-    v = np.asarray(v_target + v_example - v_pair, dtype=np.float64)
-    return np.maximum(v, np.minimum(v_target, v_example))
+def _two_way(v_target: Any, v_example: Any, v_pair: Any, n_targets: int, n_examples: int) -> Any:
+    """``c_T·V_target + c_E·V_example − V_pair``, at least the smaller (corrected) one-way
+    variance (scalars or arrays). ``c_G = G/(G−1)``: the usual small-sample correction of a
+    cluster-robust variance, which with ``G`` clusters is biased low by ``(G−1)/G``. Without
+    it (and the t quantile of :func:`_normal`) 95% intervals of AUROC covered 72% of
+    replicated experiments with 2 targets, 80% with 4 and 88-91% with 8-64; with both, 93-99.7%
+    with 2-8 and 91-92% with 16-64 (independent review, 300 replications of the design of
+    ``tests/metrics/test_crossed.py``). With few targets ``V_target`` is itself noisy, and the
+    difference can come out near 0 or below: hence the floor."""
+    ct = n_targets / (n_targets - 1) if n_targets > 1 else 1.0
+    ce = n_examples / (n_examples - 1) if n_examples > 1 else 1.0
+    vt, ve = ct * np.asarray(v_target), ce * np.asarray(v_example)
+    v = np.asarray(vt + ve - v_pair, dtype=np.float64)
+    return np.maximum(v, np.minimum(vt, ve))
 
 
 def _fpr_at_tpr(d: Sorted, tpr: float) -> float:
@@ -210,10 +229,16 @@ def evaluate_crossed(
             dot(inf.per_target, inf.per_target),
             dot(inf.per_example, inf.per_example),
             inf.pairs_sq,
+            n_rows,
+            n_cols,
         )
-        tpr_var = _two_way(*(_tpr_variance(d, rng, u, at, targets, n_resamples) for u in _UNITS3))
-        auc_ci = _normal(auc, float(auc_var), confidence)
-        tpr_ci = [_normal(p, v, confidence) for p, v in zip(point, tpr_var)]
+        tpr_var = _two_way(
+            *(_tpr_variance(d, rng, u, at, targets, n_resamples) for u in _UNITS3),
+            n_rows,
+            n_cols,
+        )
+        auc_ci = _normal(auc, float(auc_var), confidence, n_rows)
+        tpr_ci = [_normal(p, v, confidence, n_rows) for p, v in zip(point, tpr_var)]
     else:
         aucs, tprs = _one_way(d, inf, rng, unit, at, targets, n_resamples)
         auc_ci = _percentile(aucs, confidence)
