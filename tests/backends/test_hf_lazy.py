@@ -105,3 +105,18 @@ def test_weights_load_straight_onto_a_gpu(tiny_model_dir, monkeypatch, device, e
     load_weights(spec, tiny_model_dir, None, torch.float32, device=where)
     assert seen[0].get("device_map") == expected
     assert seen[0]["dtype"] == torch.float32
+
+
+def test_a_given_fingerprint_replaces_the_files_hash(tiny_model_dir):
+    """``ModelSpec.fingerprint`` (``miakit demo``: its fine-tune's key) names the weights before
+    and after they load; without it the files' hash does."""
+    spec = ModelSpec(path=str(tiny_model_dir), device="cpu")
+    files_hash = LazyHFTokenScorer.load(spec).fingerprint
+    given = LazyHFTokenScorer.load(
+        ModelSpec(path=str(tiny_model_dir), device="cpu", fingerprint="k")
+    )
+    assert files_hash != "k" and given.fingerprint == "k" and not given.loaded
+    given.hidden_states(torch.tensor([[1, 2, 3]]), torch.ones(1, 3, dtype=torch.long))
+    assert given.loaded and given.fingerprint == "k"
+    eager = HFTokenScorer.load(ModelSpec(path=str(tiny_model_dir), device="cpu", fingerprint="k"))
+    assert eager.fingerprint == "k"

@@ -15,13 +15,18 @@ import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from tqdm.auto import tqdm
 
 from miakit._core.io import atomic_folder
+from miakit._core.lazy import lazy_module
 from miakit.errors import InvalidParameterError
+
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = lazy_module("torch")
 
 #: Bumped when the training procedure changes, so cached fine-tunes are not reused.
 FINETUNE_VERSION = "1"

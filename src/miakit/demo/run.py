@@ -7,6 +7,9 @@
    members (:mod:`miakit.demo.finetune`), so membership holds by construction. The base model
    stays as the reference model. The fine-tuned weights are cached (safetensors) in the cache
    folder under a key of the settings, base weights and member texts: a second run reuses them.
+   The base model is cached too, dequantised from its GGUF file once into a safetensors folder,
+   and both go to the run as folders, loaded only where a signal is not cached
+   (:mod:`miakit.demo.models`): a rerun with every signal cached loads neither.
 3. Every attack, the metrics and the report run through :func:`miakit.pipeline.run`.
 
 The defaults fit about five minutes on two CPU cores (see the README for measured times).
@@ -14,9 +17,9 @@ The defaults fit about five minutes on two CPU cores (see the README for measure
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
+import os
 import random
 import re
 import sys
@@ -26,11 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from miakit.assets import smollm2_gguf, wiki_summaries
 from miakit.config import default_cache_dir
-from miakit.demo.finetune import FinetuneSettings, finetune_causal_lm, save_model_folder
+from miakit.demo.finetune import FinetuneSettings
+from miakit.demo.models import complete, plan_models
 from miakit.errors import InvalidParameterError
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -158,11 +160,15 @@ def _write_jsonl(path: Path, rows: Sequence[tuple[str, str]]) -> Path:
     return path
 
 
+def _cores() -> int:
+    """CPU cores this process may use (torch's default thread count, without torch)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
 def _estimate_seconds(
     n_member_tokens: int, n_tokens: int, settings: DemoSettings, *, cached: bool
 ) -> float:
-    threads = max(1, torch.get_num_threads())
-    scale = 2.0 / threads
+    scale = 2.0 / _cores()
     train = 0.0 if cached else n_member_tokens * settings.finetune.epochs / _TRAIN_TOK_S_2CORES
     score = _PASSES * n_tokens / _SCORE_TOK_S_2CORES
     return 30.0 + (train + score) * scale
@@ -188,21 +194,15 @@ def run_demo(
         runner: runs the attacks, as :func:`miakit.run` (the default, which prints nothing);
             ``miakit demo`` passes one that also prints the run's summary.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from miakit.backends.hf import (
-        HFTokenScorer,
-        fingerprint_files,
-        resolve_device,
-        transformers_progress,
-    )
+    from miakit.backends.hf import LazyHFTokenScorer, ModelSpec
+    from miakit.backends.placement import resolve
     from miakit.pipeline import run
 
     settings = settings or DemoSettings()
     started = time.monotonic()
     out = Path(out)
     cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    device = resolve_device(settings.device)
+    device = resolve(settings.device, "float32", record_dir=cache / "fingerprints").device
     gguf = smollm2_gguf()
     summaries = wiki_summaries()
     members, nonmembers = pick_articles(summaries, settings)
@@ -218,53 +218,78 @@ def run_demo(
             print(msg, file=sys.stderr, flush=True)
 
     say(f"miakit demo: {len(members)} member and {len(nonmembers)} non-member Wikipedia leads")
-    t0 = time.monotonic()
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, local_files_only=True
-    )
-    base_fp = fingerprint_files(gguf.parent, gguf.name)
     # the aux members are trained on too (Con-ReCall's member prefix), but never evaluated
     member_texts = [t for _, t in members + aux.members]
-    key = settings.finetune.key(base_fp, member_texts)
-    ft_dir = cache / "demo" / f"smollm2-ft-{key}"
-    cached = (ft_dir / "model.safetensors").is_file()
-    n_member_tokens = sum(len(x) for x in tokenizer(member_texts)["input_ids"])
-    n_tokens = n_member_tokens + sum(
-        len(x) for x in tokenizer([t for _, t in nonmembers])["input_ids"]
-    )
-    estimate = _estimate_seconds(n_member_tokens, n_tokens, settings, cached=cached)
-    say(
-        f"plan: fine-tune SmolLM2-135M on the members "
-        f"({'cached: ' + str(ft_dir) if cached else f'{settings.finetune.epochs} epochs'}), "
-        f"then score {n_tokens} tokens x {_PASSES} passes; estimated {estimate / 60:.1f} min on "
-        f"{device.type} with {torch.get_num_threads()} threads"
-    )
-    with transformers_progress(progress):
-        base: Any = AutoModelForCausalLM.from_pretrained(
-            str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+    nonmember_texts = [t for _, t in nonmembers]
+    # both models as folders of the cache (miakit.demo.models): the GGUF is dequantised once
+    models = plan_models(gguf, cache, settings.finetune, member_texts, nonmember_texts)
+    ft_dir = models.finetuned
+
+    def load_base() -> tuple[Any, Any]:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from miakit.backends.hf import transformers_progress
+
+        t0 = time.monotonic()
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, local_files_only=True
         )
-    base = base.to(device)
-    say(f"loaded SmolLM2-135M in {time.monotonic() - t0:.0f} s")
-    if cached:
-        target: Any = AutoModelForCausalLM.from_pretrained(
-            str(ft_dir), local_files_only=True, use_safetensors=True, dtype=torch.float32
-        )
-        target = target.to(device)
-    else:
+        with transformers_progress(progress):
+            base = AutoModelForCausalLM.from_pretrained(
+                str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
+            )
+        say(f"loaded SmolLM2-135M from its GGUF file in {time.monotonic() - t0:.0f} s")
+        return base, tokenizer
+
+    def train(base: Any, tokenizer: Any) -> Any:
+        from miakit.demo.finetune import finetune_causal_lm
+
         t1 = time.monotonic()
         target = finetune_causal_lm(
-            copy.deepcopy(base), tokenizer, member_texts, settings.finetune, progress=progress
+            base.to(device), tokenizer, member_texts, settings.finetune, progress=progress
         )
-        save_model_folder(target, tokenizer, ft_dir)
         say(f"fine-tuned in {time.monotonic() - t1:.0f} s; cached in {ft_dir}")
-    base_scorer = HFTokenScorer(
-        base, tokenizer, name="SmolLM2-135M (base, before fine-tuning)", fingerprint=base_fp
+        return target
+
+    models = complete(
+        models,
+        gguf,
+        cache,
+        settings.finetune,
+        member_texts,
+        nonmember_texts,
+        load_base=load_base,
+        train=train,
     )
+    if models.was_cached:
+        say(f"fine-tuned SmolLM2-135M on the members: cached in {ft_dir}")
+    # the fine-tune is done by now: what is left is scoring the signals the cache lacks
+    estimate = _estimate_seconds(models.n_member_tokens, models.n_tokens, settings, cached=True)
+    say(
+        f"plan: score {models.n_tokens} tokens x {_PASSES} passes (those not in the signal "
+        f"cache); at most {estimate / 60:.1f} min on {device.type} with {_cores()} cores"
+    )
+
+    def scorer(folder: Path, name: str, fingerprint: str) -> Any:
+        # the fingerprints the demo always gave them (the fine-tune's key, the GGUF's hash),
+        # which determine the weights: the signals cached before the folders existed still count
+        spec = ModelSpec(
+            path=str(folder),
+            device=settings.device,
+            dtype="float32",
+            progress=progress,
+            fingerprint_cache=cache / "fingerprints",
+            fingerprint=fingerprint,
+        )
+        return LazyHFTokenScorer.load(spec, name=name)
+
+    base_name = "SmolLM2-135M (base, before fine-tuning)"
+    base_scorer = scorer(models.base, base_name, models.base_fingerprint)
     result = (runner or run)(
         scorers={
-            "target": HFTokenScorer(
-                target, tokenizer, name="SmolLM2-135M fine-tuned on the members", fingerprint=key
-            ),
+            # folders, loaded only where a signal is not cached (a rerun loads neither)
+            "target": scorer(ft_dir, "SmolLM2-135M fine-tuned on the members", models.key),
             # the base model is the reference, Binoculars' observer and Fast-DetectGPT's
             # sampling model: one object, so it loads and runs once per signal
             **dict.fromkeys(("reference", "observer", "sampling_model"), base_scorer),
@@ -273,7 +298,7 @@ def run_demo(
         aux_members=str(am_path),
         frequency_corpus=str(corpus_path),
         model=str(ft_dir),
-        reference=str(gguf),
+        reference=str(models.base),
         members=str(m_path),
         nonmembers=str(n_path),
         out=str(out),
@@ -290,7 +315,7 @@ def run_demo(
     for line in demo_verdict_lines(result, out, seed=settings.seed):
         say(line)
     say(f"demo finished in {time.monotonic() - started:.0f} s")
-    _write_demo_manifest(out, settings, key, members, nonmembers)
+    _write_demo_manifest(out, settings, models.key, members, nonmembers)
     return result
 
 

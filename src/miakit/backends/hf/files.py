@@ -58,6 +58,8 @@ class ModelSpec:
             digests in this process only.
         adapter: a PEFT LoRA adapter folder merged into the weights at load
             (:mod:`miakit.backends.hf.adapter`); the fingerprint then covers it too.
+        fingerprint: the weights' fingerprint when the caller knows what determines them
+            (``miakit demo``: its fine-tune's key), used instead of the files' hash.
     """
 
     path: str
@@ -70,6 +72,7 @@ class ModelSpec:
     progress: bool = True
     fingerprint_cache: Path | None = None
     adapter: str | None = None
+    fingerprint: str | None = None
 
 
 def resolve_device(device: str) -> torch.device:

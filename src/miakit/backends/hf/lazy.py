@@ -104,7 +104,9 @@ class LazyHFTokenScorer(HFTokenScorer):
         # DeviceName (a str torch takes as a device) until the weights load, then theirs
         self.device = cast("torch.device", placement.device)
         self._dtype: DTypeName = placement.dtype
-        self._fingerprint = cached_fingerprint(folder, gguf, spec.fingerprint_cache)
+        self._fingerprint = spec.fingerprint or cached_fingerprint(
+            folder, gguf, spec.fingerprint_cache
+        )
         self._adapter = open_adapter(
             spec.adapter,
             base_folder=folder,

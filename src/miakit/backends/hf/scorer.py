@@ -113,7 +113,7 @@ class HFTokenScorer:
             model,
             tokenizer,
             name=name or spec.path,
-            fingerprint=fingerprint,
+            fingerprint=spec.fingerprint or fingerprint,
             device=device,
             compile=spec.compile,
         )
