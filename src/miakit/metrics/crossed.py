@@ -232,11 +232,8 @@ def evaluate_crossed(
             n_rows,
             n_cols,
         )
-        tpr_var = _two_way(
-            *(_tpr_variance(d, rng, u, at, targets, n_resamples) for u in _UNITS3),
-            n_rows,
-            n_cols,
-        )
+        v_t, v_e, v_p = (_tpr_variance(d, rng, u, at, targets, n_resamples) for u in _UNITS3)
+        tpr_var = _two_way(v_t, v_e, v_p, n_rows, n_cols)
         auc_ci = _normal(auc, float(auc_var), confidence, n_rows)
         tpr_ci = [_normal(p, v, confidence, n_rows) for p, v in zip(point, tpr_var)]
     else:

@@ -159,8 +159,7 @@ def _check_pair(
         delta = delta[::-1]
     if shape != delta:
         return (
-            f"{module_name}: the adapter changes a weight of shape {delta}, the base's is "
-            f"{shape}"
+            f"{module_name}: the adapter changes a weight of shape {delta}, the base's is {shape}"
         )
     if "bias" in pair.tensors:
         bias = module.bias

@@ -143,13 +143,13 @@ def load_weights(
     an fp32 checkpoint is never materialised in fp32 on the CPU first (issue 15: a 1.4B
     model's 5.7 GB). Elsewhere, and for GGUF files (which transformers dequantizes on the
     CPU), the model is built on the CPU and the caller moves it."""
-    if gguf is None and device is not None and not spec.trust_remote_code:
-        if (folder / "config.json").is_file():  # Llama/GPT-NeoX without transformers
-            from miakit.backends.native.load import try_native
+    local = gguf is None and not spec.trust_remote_code and (folder / "config.json").is_file()
+    if local and device is not None:  # Llama/GPT-NeoX without transformers
+        from miakit.backends.native.load import try_native
 
-            native = try_native(folder, read_config(folder), dtype, device)
-            if native is not None:
-                return native
+        native = try_native(folder, read_config(folder), dtype, device)
+        if native is not None:
+            return native
     from transformers import AutoModelForCausalLM
 
     model_kwargs = _kwargs(spec, gguf)
