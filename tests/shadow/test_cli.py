@@ -81,3 +81,24 @@ def test_train_logreg_from_the_cli(tmp_path, capsys):
     assert rc == 0
     assert "4 logreg models on breast-cancer" in capsys.readouterr().out
     assert (exp / "models" / "model-0003.logprob.npz").is_file()
+
+
+def test_list_classifier_attacks(capsys):
+    """`miakit list classifier-attacks`: every registered classifier attack, one row each with
+    its use of shadows, signals, hyperparameters and paper; `list attacks` points to it."""
+    from miakit.shadow.attacks import default_registry
+
+    assert main(["list", "classifier-attacks"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["attack", "shadows", "signals"]
+    rows = {line.split()[0]: line.split() for line in lines[1:-1]}
+    specs = list(default_registry())
+    assert set(rows) == {s.name for s in specs} and len(lines) == len(specs) + 2
+    for spec in specs:
+        assert rows[spec.name][1] == ("yes" if spec.uses_shadows else "no")
+        assert spec.paper in rows[spec.name]
+    assert rows["lira_online"][1:3] == ["yes", "phi"] and rows["loss"][1] == "no"
+    assert "a=0.3," in rows["rmia_offline"]
+    assert main(["list", "attacks"]) == 0
+    out = capsys.readouterr().out
+    assert "lira_online" not in out and "miakit list classifier-attacks" in out

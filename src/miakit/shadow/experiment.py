@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from miakit.errors import InvalidParameterError
 from miakit.shadow import sklearn_models, store
 from miakit.shadow.concurrent import train_concurrent
 from miakit.shadow.data import ClassifierData, load_data
+from miakit.shadow.distributed import Workers, process_group
 from miakit.shadow.membership import balanced_membership
 from miakit.shadow.models import ModelFactory, model_factory
 from miakit.shadow.queries import Query, parse_queries
@@ -41,9 +42,11 @@ class Experiment:
     Attributes:
         folder: the folder (manifest, membership, models, signals).
         manifest: the settings it was made with.
-        trained: the models trained by this call (the others were already there).
+        trained: the models trained by this call (the others were already there); with
+            several workers: by all of them on rank 0, by this worker on the others.
         trainer: ``"concurrent"``, ``"sequential"`` or ``"sklearn"``, the trainer used.
-        timings: wall seconds: ``train`` (this call's models), ``signals``.
+        timings: wall seconds: ``train`` (this call's models; with several workers, on rank 0:
+            until the slowest worker is done), ``signals`` (0 on the other ranks).
     """
 
     folder: Path
@@ -87,6 +90,7 @@ def train(
     device: str | torch.device = "cpu",
     concurrent: bool | None = None,
     max_concurrent: int = 64,
+    workers: Workers | None = None,
     progress: Progress | None = None,
 ) -> Experiment:
     """Train ``n_models`` shadow models on random halves of a pool and compute their signals.
@@ -115,11 +119,15 @@ def train(
             ``docs/classifier-mia.md``). Both train the same models, up to floating-point
             round-off (which grows over long training).
         max_concurrent: models per concurrent group (bounds device memory).
+        workers: this process's rank among torchrun workers (``Workers.from_env()``), each
+            training its share of the models (:mod:`miakit.shadow.distributed`); rank 0
+            writes the folder's metadata and the signals. Default: one process.
         progress: receives a :class:`~miakit.ProgressEvent` per model (stages ``"train"``,
             ``"signals"``).
 
     Raises:
-        InvalidParameterError: bad settings, or ``out`` holds another experiment.
+        InvalidParameterError: bad settings, ``out`` holds another experiment, or a
+            scikit-learn model with several workers (it trains in one process).
         DataError, MissingAssetError: the data cannot be loaded.
     """
     config = TrainConfig(
@@ -132,8 +140,13 @@ def train(
     )
     if max_concurrent < 1:
         raise InvalidParameterError(f"max_concurrent must be >= 1, got {max_concurrent}")
+    workers = Workers() if workers is None else workers
     ds = load_data(data)
     sk = as_sklearn(model)
+    if sk is not None and workers.world > 1:
+        raise InvalidParameterError(
+            f"scikit-learn models ({sk.name}) train in one process: run without torchrun"
+        )
     if sk is None:
         name, factory = model_factory(model, ds.input_shape, ds.n_classes)  # type: ignore[arg-type]
         n_params: int | None = _n_parameters(factory, seed)
@@ -158,6 +171,33 @@ def train(
         "train": config.as_dict(),
         "queries": [q.name for q in parsed],
     }
+    with process_group(workers):
+        if workers.rank == 0:
+            _write_metadata(folder, manifest, membership, pool)
+        dev = workers.device(device)
+        x = torch.as_tensor(ds.x[pool], device=dev)
+        y = torch.as_tensor(ds.y[pool], device=dev)
+        if sk is not None:
+            return _train_sklearn(sk, folder, manifest, x, y, membership, parsed, progress)
+        # listed before the barrier: no worker has written a model of this run yet
+        missing = [m for m in range(n_models) if not store.model_path(folder, m).is_file()]
+        workers.barrier()  # the manifest and membership are written
+        mine, t0 = workers.share(missing), time.perf_counter()
+        exp = _train_torch(
+            factory, folder, manifest, x, y, membership, parsed, config, mine, workers.world,
+            concurrent, max_concurrent, progress,
+        )  # fmt: skip
+        workers.barrier()  # every worker's models are written
+        if workers.rank != 0:
+            return exp
+        # rank 0 reports the run: every model trained, the wall time until the last is saved
+        exp = replace(exp, trained=tuple(missing), timings={"train": time.perf_counter() - t0})
+        return _signals(exp, factory, x, y, membership, parsed, progress, bool(missing))
+
+
+def _write_metadata(
+    folder: Path, manifest: dict[str, Any], membership: np.ndarray, pool: np.ndarray
+) -> None:
     store.check_resumable(folder, manifest, ignore=("queries",))
     if (folder / store.MEMBERSHIP).is_file() and not np.array_equal(
         store.load_array(folder, store.MEMBERSHIP), membership
@@ -170,21 +210,35 @@ def train(
     store.save_array(folder, store.MEMBERSHIP, membership)
     store.save_array(folder, store.POOL, pool.astype(np.int64))
 
-    dev = torch.device(device)
-    x = torch.as_tensor(ds.x[pool], device=dev)
-    y = torch.as_tensor(ds.y[pool], device=dev)
-    if sk is not None:
-        return _train_sklearn(sk, folder, manifest, x, y, membership, parsed, progress)
-    missing = [m for m in range(n_models) if not store.model_path(folder, m).is_file()]
-    done = [n_models - len(missing)]
+
+def _train_torch(
+    factory: ModelFactory,
+    folder: Path,
+    manifest: dict[str, Any],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    membership: np.ndarray,
+    parsed: tuple[Query, ...],
+    config: TrainConfig,
+    missing: list[int],
+    world: int,
+    concurrent: bool | None,
+    max_concurrent: int,
+    progress: Progress | None,
+) -> Experiment:
+    """Train ``missing`` (this worker's share) and save each; the signals are not computed.
+    Progress counts all models with one worker, this worker's share with several."""
+    n_models, dev = membership.shape[1], x.device
+    total = n_models if world == 1 else len(missing)
+    done = [total - len(missing)]
 
     def on_trained(m: int, state: dict[str, torch.Tensor]) -> None:
         store.save_model(store.model_path(folder, m), state)
         done[0] += 1
-        _tell(progress, "train", done[0], n_models, f"model {m} trained")
+        _tell(progress, "train", done[0], total, f"model {m} trained")
 
     t0 = time.perf_counter()
-    _tell(progress, "train", done[0], n_models)
+    _tell(progress, "train", done[0], total)
     use_vmap = dev.type != "cpu" if concurrent is None else concurrent
     if missing:
         kwargs: dict[str, Any] = {"models": missing, "on_trained": on_trained, "device": dev}
@@ -194,12 +248,32 @@ def train(
             )
         else:
             train_sequential(factory, x, y, membership, config, **kwargs)
-    t_train = time.perf_counter() - t0
+    return Experiment(
+        folder=folder,
+        manifest=manifest,
+        trained=tuple(missing),
+        trainer="concurrent" if use_vmap else "sequential",
+        timings={"train": time.perf_counter() - t0, "signals": 0.0},
+    )
 
+
+def _signals(
+    exp: Experiment,
+    factory: ModelFactory,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    membership: np.ndarray,
+    parsed: tuple[Query, ...],
+    progress: Progress | None,
+    any_trained: bool,
+) -> Experiment:
+    """``exp`` with the signals of all models computed, unless they are stored for these
+    queries and no model was trained (by any worker)."""
     t0 = time.perf_counter()
+    n_models, folder = membership.shape[1], exp.folder
     signals_path = folder / store.SIGNALS
-    if missing or store.stored_queries(signals_path) != manifest["queries"]:
-        nets = (_load(factory, folder, m, dev) for m in range(n_models))
+    if any_trained or store.stored_queries(signals_path) != exp.manifest["queries"]:
+        nets = (_load(factory, folder, m, x.device) for m in range(n_models))
         signals = compute_signals(
             nets,
             x,
@@ -209,13 +283,8 @@ def train(
             on_model=lambda m: _tell(progress, "signals", m + 1, n_models),
         )
         signals.save(signals_path)
-    return Experiment(
-        folder=folder,
-        manifest=manifest,
-        trained=tuple(missing),
-        trainer="concurrent" if use_vmap else "sequential",
-        timings={"train": t_train, "signals": time.perf_counter() - t0},
-    )
+    timings = {**exp.timings, "signals": time.perf_counter() - t0}
+    return replace(exp, timings=timings)
 
 
 def _train_sklearn(
