@@ -175,6 +175,8 @@ def train(
         if workers.rank == 0:
             _write_metadata(folder, manifest, membership, pool)
         dev = workers.device(device)
+        if dev.type == "cuda" and workers.world > 1:
+            torch.cuda.set_device(dev)  # else every worker makes a CUDA context on cuda:0
         x = torch.as_tensor(ds.x[pool], device=dev)
         y = torch.as_tensor(ds.y[pool], device=dev)
         if sk is not None:
