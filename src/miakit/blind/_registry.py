@@ -108,6 +108,12 @@ def register_baseline(name: str, *, paper: str) -> Callable[[BaselineFactory], B
     return _DEFAULT.register(name, paper=paper)
 
 
+def registered_names() -> list[str]:
+    """The names in the default registry so far, without discovering (importing) the rest:
+    plugins' baselines, and whichever of :mod:`miakit.blind`'s modules are imported."""
+    return _DEFAULT.names()
+
+
 def default_baselines() -> BaselineRegistry:
     """Import every baseline module of :mod:`miakit.blind` once; return the frozen registry.
 

@@ -42,6 +42,7 @@ from miakit.perturb import Perturber
 from miakit.pipeline.auxiliary import AuxiliaryRun
 from miakit.pipeline.documents import chunk_documents, document_sections
 from miakit.pipeline.inputs import default_providers, given_stand_ins, unavailable
+from miakit.pipeline.integrity_cache import IntegrityCache, integrity_key
 from miakit.pipeline.outputs import (
     check_writable,
     run_warnings,
@@ -205,8 +206,14 @@ def _run(
         "alpha": config.blind_alpha,
         "overlap_warn_fraction": config.overlap_warn_fraction,
     }
+    # a rerun on the same samples and settings reads them back (pipeline.integrity_cache)
+    store = None if config.no_cache else IntegrityCache(config.resolved_cache_dir() / "integrity")
+    key = integrity_key(samples, integrity_options) if store is not None else ""
+    cached = store.read(samples, key) if store is not None else None
     background = not config.shard_size and in_background(_device_type(config, scorers))
-    job = start_evaluation_integrity(samples, **integrity_options) if background else None
+    job = None
+    if cached is None and background:
+        job = start_evaluation_integrity(samples, **integrity_options)
     # the providers' inputs (prefixes, calibration...), checked against the evaluation samples
     with timings.stage("auxiliary"):
         aux = AuxiliaryRun.prepare(config, samples, stand_ins=stand_ins)
@@ -274,11 +281,15 @@ def _run(
     record = RunRecord.of_run(samples, outputs, tables)  # positions meet ids here, once
     samples_section = samples_section_of(report, record)
     tick("integrity", 0, 1)  # sent from this thread only, also when the work is in the background
-    if job is None:
+    if cached is not None:
+        integrity = cached
+    elif job is None:
         integrity = evaluation_integrity(samples, **integrity_options)
     else:
         with timings.stage("integrity_wait"):  # its own stages were timed on the worker
             integrity = job.result()  # re-raises the worker's exception, if any
+    if cached is None and store is not None:
+        store.write(key, integrity)
     tick("integrity", 1, 1)
     loud = scored_nothing_warnings(samples_section, attack_metrics)  # boxed on the terminal
     metrics = {
