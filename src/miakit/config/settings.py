@@ -172,7 +172,9 @@ class RunConfig:
         example="~/.cache/miakit",
         help="signal cache folder (default: ~/.cache/miakit)",
     )
-    no_cache: bool = setting(False, group="cache", help="neither read nor write the signal cache")
+    no_cache: bool = setting(
+        False, group="cache", help="neither read nor write the caches (signals, integrity checks)"
+    )
     progress: bool = setting(True, help="show progress bars", off_help="hide progress bars")
     timings: bool = setting(
         False,
